@@ -1,0 +1,66 @@
+# lineage-processor developer commands. `make` (or `make help`) lists them.
+# Everything runs from .venv, which `make venv` creates and refreshes whenever
+# pyproject.toml changes (a stamp file inside .venv records the last install).
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-from-pyproject
+LINT_PATHS := $(wildcard processor tests bench)
+SHARED := ../shared
+CORPUS := $(SHARED)/corpus/openlineage-fixtures.jsonl
+
+.PHONY: help venv run test lint fmt typecheck schemas schemas-check bench corpus-check clean
+
+help: ## List the targets with what each does
+	@echo "usage: make TARGET"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+venv: $(STAMP) ## Create .venv (python3.11, else python3) and pip install -e ".[dev]"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+run: venv ## Start broker, Redis and the worker locally, with demo traffic
+	$(BIN)/lineage-processor dev --demo
+
+test: venv lint typecheck schemas-check ## Lint, type-check, check schemas, then run every test
+	$(BIN)/pytest -q
+
+lint: venv ## ruff check and ruff format --check
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+fmt: venv ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
+
+typecheck: venv ## mypy --strict over the package (settings in pyproject.toml)
+	$(BIN)/mypy
+
+schemas: venv ## Regenerate the JSON schemas in schemas/
+	$(BIN)/python -m processor.schemas_gen schemas/
+
+schemas-check: venv ## Fail when schemas/ is not what the models generate
+	$(BIN)/python -m processor.schemas_gen --check schemas/
+
+bench: venv ## Run the throughput benchmark (bench/bench.py)
+	$(BIN)/python bench/bench.py
+
+corpus-check: venv ## Run the shared OpenLineage corpus through the pipeline (needs ../shared)
+	@if [ -d $(SHARED) ]; then \
+		echo "$(BIN)/python bench/corpus_check.py $(CORPUS)"; \
+		$(BIN)/python bench/corpus_check.py $(CORPUS); \
+	else \
+		echo "corpus-check skipped: $(SHARED) does not exist"; \
+	fi
+
+clean: ## Remove caches, build output and service/test leftovers (keeps .venv)
+	rm -rf build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis \
+		.services test-artifacts bench/results
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

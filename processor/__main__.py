@@ -1,0 +1,5 @@
+"""``python -m processor`` is the ``lineage-processor`` command."""
+
+from processor.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""I/O adapters: Kafka, Redis, metrics, HTTP and the embedded services."""

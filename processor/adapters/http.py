@@ -1,0 +1,71 @@
+"""HTTP views on the worker's web port: health, readiness and the graph snapshot.
+
+``/metrics`` is registered by faust's Prometheus sensor on the same registry
+as the ``lineage_*`` metrics, so one scrape returns both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import faust
+from faust.web import Request, Response, View
+
+from processor.core.snapshot import canonical_bytes
+from processor.errors import DependencyUnavailable
+
+if TYPE_CHECKING:
+    from processor.app import LineageWorker
+
+HASH_HEADER = "X-Snapshot-SHA256"
+
+
+def register_views(app: faust.App, worker: LineageWorker) -> None:
+    """Add the processor's routes to the faust web server."""
+
+    @app.page("/healthz")
+    class Healthz(View):
+        """Liveness: the event loop answers."""
+
+        async def get(self, request: Request) -> Response:
+            return self.json({"status": "ok"})
+
+    @app.page("/readyz")
+    class Readyz(View):
+        """Readiness: Redis answers and the consumer has its partitions."""
+
+        async def get(self, request: Request) -> Response:
+            checks = await worker.readiness()
+            ready = all(checks.values())
+            return self.json(
+                {"status": "ready" if ready else "not ready", "checks": checks},
+                status=200 if ready else 503,
+            )
+
+    @app.page("/api/v1/graph/snapshot")
+    class SnapshotView(View):
+        """The canonical snapshot; its sha256 in a header, or alone with ``?hash=1``."""
+
+        async def get(self, request: Request) -> Response:
+            try:
+                snapshot = await worker.store.snapshot()
+            except DependencyUnavailable as exc:
+                return self.json({"error": f"graph store unavailable: {exc}"}, status=503)
+            body = canonical_bytes(snapshot)
+            digest = hashlib.sha256(body).hexdigest()
+            if _wants_hash_only(request):
+                return self.json(
+                    {
+                        "sha256": digest,
+                        "nodes": len(snapshot["nodes"]),
+                        "edges": len(snapshot["edges"]),
+                    },
+                    headers={HASH_HEADER: digest},
+                )
+            return self.bytes(body, content_type="application/json", headers={HASH_HEADER: digest})
+
+
+def _wants_hash_only(request: Any) -> bool:
+    value = request.query.get("hash", "")
+    return str(value).lower() in ("1", "true", "yes")

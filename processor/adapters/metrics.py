@@ -1,0 +1,108 @@
+"""Prometheus metrics of the processor (DESIGN.md section 8).
+
+All live in one registry that ``/metrics`` serves together with faust's own
+sensor metrics (prefixed ``faust_``). Labels are bounded: topics, partitions,
+reason codes and event types, never dataset or job names.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+
+class Metrics:
+    """The ``lineage_*`` metrics, registered in ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events_consumed = Counter(
+            "lineage_events_consumed", "Messages read from the input topics", ["topic"], registry=r
+        )
+        self.events_accepted = Counter(
+            "lineage_events_accepted", "Events whose edges were folded into the graph", registry=r
+        )
+        self.events_duplicate = Counter(
+            "lineage_events_duplicate",
+            "Events dropped because their content hash was seen",
+            registry=r,
+        )
+        self.events_ignored = Counter(
+            "lineage_events_ignored",
+            "Valid events that are not COMPLETE RunEvents, by eventType",
+            ["event_type"],
+            registry=r,
+        )
+        self.events_rejected = Counter(
+            "lineage_events_rejected",
+            "Messages sent to the dead-letter topic, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.edges_folded = Counter(
+            "lineage_edges_folded",
+            "Edges folded into the graph (one per edge per event)",
+            registry=r,
+        )
+        self.edges_skipped = Counter(
+            "lineage_edges_skipped",
+            "Candidate edges of accepted events that were not folded",
+            ["reason"],
+            registry=r,
+        )
+        self.graph_nodes = Gauge(
+            "lineage_graph_nodes",
+            "Datasets touched by an edge in the current generation",
+            registry=r,
+        )
+        self.graph_edges = Gauge(
+            "lineage_graph_edges", "Edges in the current generation", registry=r
+        )
+        self.batch_seconds = Histogram(
+            "lineage_batch_seconds",
+            "Time to process one batch, retries included",
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "lineage_batch_size",
+            "Messages per batch",
+            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+            registry=r,
+        )
+        self.event_lag = Histogram(
+            "lineage_event_lag_seconds",
+            "Processing time minus the Kafka record timestamp",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "lineage_consumer_lag_messages",
+            "Fetch high-watermark minus the next offset to process, per partition",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            "lineage_redis_errors", "Failed Redis calls (the batch is retried)", registry=r
+        )
+        self.dlq_publish_errors = Counter(
+            "lineage_dlq_publish_errors",
+            "Failed dead-letter publishes (the batch is retried)",
+            registry=r,
+        )
+        self.dependency_down = Gauge(
+            "lineage_dependency_down",
+            "1 while a dependency is failing and the worker is retrying",
+            ["dependency"],
+            registry=r,
+        )
+        self.generation = Gauge("lineage_generation", "Current graph generation", registry=r)
+        self.build_info = Gauge(
+            "lineage_build_info",
+            "Processor version and rule in force",
+            ["version", "rule"],
+            registry=r,
+        )

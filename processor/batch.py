@@ -1,0 +1,269 @@
+"""One batch of input records through the pipeline, keeping the durability invariant.
+
+Order of work for a batch (DESIGN.md section 3):
+
+1. classify every record (pure, ``core.pipeline``);
+2. ask Redis which rule-rejected events were already seen (they are
+   duplicates, not dead letters);
+3. publish every dead letter and wait for the broker's acknowledgements;
+4. in one Lua call, mark every valid event seen and fold the accepted ones;
+5. only then does the caller ack the records, so offsets are committed only
+   past durable outcomes.
+
+A failing dependency stops the batch at the step it reached and retries it
+with backoff, forever; nothing is dead-lettered for an outage. A crash between
+steps repeats a dead letter at worst, never loses an edge or a dead letter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from processor.adapters.dlq_publisher import OutRecord
+from processor.adapters.metrics import Metrics
+from processor.adapters.redis_store import OUTCOME_IGNORED, OUTCOME_REJECTED
+from processor.core.dlq import dlq_headers
+from processor.core.pipeline import (
+    Accepted,
+    Classified,
+    FoldEvent,
+    Ignored,
+    Limits,
+    Rejected,
+    classify,
+)
+from processor.core.rules import MixRule
+from processor.errors import DependencyUnavailable, RedisUnavailable
+
+log = logging.getLogger("processor.batch")
+
+
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    """A consumed record, as the pipeline needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+
+
+class GraphStore(Protocol):
+    async def seen(self, hashes: Sequence[str]) -> list[bool]: ...
+
+    async def mark_and_fold(
+        self, marks: Sequence[tuple[str, str]], folds: Sequence[FoldEvent], token: str
+    ) -> list[bool]: ...
+
+
+class Publisher(Protocol):
+    async def publish(self, records: Sequence[OutRecord]) -> None: ...
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What became of each record of a batch (counts)."""
+
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)
+    dead_letters: list[tuple[InputRecord, str]] = field(default_factory=list)
+    edges_folded: int = 0
+    attempts: int = 1
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Exponential backoff with full jitter, capped."""
+
+    initial: float = 0.1
+    cap: float = 30.0
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.cap, self.initial * 2**self.attempt)
+        self.attempt += 1
+        return random.uniform(delay / 2, delay)
+
+
+class BatchProcessor:
+    """Turns batches of input records into durable outcomes."""
+
+    def __init__(
+        self,
+        *,
+        store: GraphStore,
+        publisher: Publisher,
+        rule: MixRule,
+        limits: Limits,
+        dlq_topic: str,
+        version: str,
+        metrics: Metrics | None = None,
+        max_backoff: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.rule = rule
+        self.rule_text = rule.describe()
+        self.limits = limits
+        self.dlq_topic = dlq_topic
+        self.version = version
+        self.metrics = metrics
+        self.max_backoff = max_backoff
+        self.clock = clock
+        # A batch token is unique per worker process and batch, so a retried
+        # Lua call recognises the marks of its own earlier attempt.
+        self._token_prefix = f"{os.getpid():x}{random.getrandbits(48):012x}"
+        self._batches = itertools.count()
+
+    async def process(self, records: Sequence[InputRecord]) -> BatchResult:
+        """Process ``records`` until every outcome is durable; retries outages forever."""
+        started = time.perf_counter()
+        token = f"{self._token_prefix}.{next(self._batches)}"
+        result = BatchResult()
+        pre_rejected: list[tuple[InputRecord, Rejected]] = []
+        first: dict[str, tuple[InputRecord, Classified]] = {}
+        for rec in records:
+            c = classify(rec.value, self.rule, self.limits)
+            if isinstance(c, Rejected):
+                pre_rejected.append((rec, c))
+            elif c.content_hash in first:
+                result.duplicate += 1
+            else:
+                first[c.content_hash] = (rec, c)
+
+        rule_rejected = [(rec, c) for rec, c in first.values() if isinstance(c.outcome, Rejected)]
+        marks: list[tuple[str, str]] = []
+        folds: list[FoldEvent] = []
+        for _, c in first.values():
+            if isinstance(c.outcome, Accepted):
+                folds.append(c.outcome.fold)
+            else:
+                kind = OUTCOME_REJECTED if isinstance(c.outcome, Rejected) else OUTCOME_IGNORED
+                marks.append((c.content_hash, kind))
+
+        backoff = Backoff(cap=self.max_backoff)
+        # Set only once every dead letter of the batch is acknowledged: a retry
+        # after a failure anywhere before that publishes the whole set again.
+        dead: list[tuple[InputRecord, Rejected]] | None = None
+        flags: list[bool] | None = None
+        while flags is None:
+            try:
+                if dead is None:
+                    pending = list(pre_rejected)
+                    if rule_rejected:
+                        seen = await self.store.seen([c.content_hash for _, c in rule_rejected])
+                        for (rec, c), was_seen in zip(rule_rejected, seen, strict=True):
+                            if not was_seen:
+                                assert isinstance(c.outcome, Rejected)
+                                pending.append((rec, c.outcome))
+                    await self.publisher.publish([self._dead_letter(r, j) for r, j in pending])
+                    dead = pending
+                flags = await self.store.mark_and_fold(marks, folds, token)
+            except DependencyUnavailable as exc:
+                self._on_outage(exc)
+                result.attempts += 1
+                await asyncio.sleep(backoff.next_delay())
+        self._clear_outage()
+
+        result.dead_letters = [(rec, rej.reason) for rec, rej in dead or []]
+        for _, rej in pre_rejected:
+            result.rejected[rej.reason] += 1
+        n_marks = len(marks)
+        by_hash = list(first.values())
+        non_accepted = [c for _, c in by_hash if not isinstance(c.outcome, Accepted)]
+        accepted = [c for _, c in by_hash if isinstance(c.outcome, Accepted)]
+        for c, new in zip(non_accepted, flags[:n_marks], strict=True):
+            if not new:
+                result.duplicate += 1
+            elif isinstance(c.outcome, Rejected):
+                result.rejected[c.outcome.reason] += 1
+            elif isinstance(c.outcome, Ignored):
+                result.ignored[c.outcome.event_type] += 1
+        skipped: Counter[str] = Counter()
+        for c, new in zip(accepted, flags[n_marks:], strict=True):
+            if not new:
+                result.duplicate += 1
+                continue
+            assert isinstance(c.outcome, Accepted)
+            result.accepted += 1
+            result.edges_folded += len(c.outcome.fold.edges)
+            for reason, n in c.outcome.skipped.items():
+                skipped[reason] += n
+        self._observe(records, result, skipped, time.perf_counter() - started)
+        return result
+
+    def _dead_letter(self, rec: InputRecord, rej: Rejected) -> OutRecord:
+        headers = dlq_headers(
+            reason=rej.reason,
+            error=rej.error,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            timestamp_ms=rec.timestamp_ms,
+            version=self.version,
+            rule=self.rule_text,
+        )
+        return OutRecord(self.dlq_topic, rec.key, rec.value, headers)
+
+    def _on_outage(self, exc: DependencyUnavailable) -> None:
+        dependency = "redis" if isinstance(exc, RedisUnavailable) else "kafka"
+        log.warning("%s unavailable, retrying the batch: %s", dependency, exc)
+        if self.metrics is not None:
+            self.metrics.dependency_down.labels(dependency).set(1)
+            if dependency == "redis":
+                self.metrics.redis_errors.inc()
+            else:
+                self.metrics.dlq_publish_errors.inc()
+
+    def _clear_outage(self) -> None:
+        if self.metrics is not None:
+            self.metrics.dependency_down.labels("redis").set(0)
+            self.metrics.dependency_down.labels("kafka").set(0)
+
+    def _observe(
+        self,
+        records: Sequence[InputRecord],
+        result: BatchResult,
+        skipped: Counter[str],
+        seconds: float,
+    ) -> None:
+        for rec, reason in result.dead_letters:
+            log.info("dead-lettered %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, reason)
+        m = self.metrics
+        if m is None:
+            return
+        topics = Counter(rec.topic for rec in records)
+        for topic, n in topics.items():
+            m.events_consumed.labels(topic).inc(n)
+        if result.accepted:
+            m.events_accepted.inc(result.accepted)
+        if result.duplicate:
+            m.events_duplicate.inc(result.duplicate)
+        for event_type, n in result.ignored.items():
+            m.events_ignored.labels(event_type).inc(n)
+        for reason, n in result.rejected.items():
+            m.events_rejected.labels(reason).inc(n)
+        if result.edges_folded:
+            m.edges_folded.inc(result.edges_folded)
+        for reason, n in skipped.items():
+            m.edges_skipped.labels(reason).inc(n)
+        m.batch_seconds.observe(seconds)
+        m.batch_size.observe(len(records))
+        now = self.clock()
+        for rec in records:
+            if rec.timestamp_ms is not None:
+                m.event_lag.observe(max(0.0, now - rec.timestamp_ms / 1000))

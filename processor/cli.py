@@ -1,0 +1,329 @@
+"""``lineage-processor``: the command line, and the only reader of settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from processor import __version__
+from processor.errors import ConfigurationError, DependencyUnavailable, LineageError
+from processor.settings import Settings
+
+log = logging.getLogger("processor.cli")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with ``overrides``; one-line errors."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        name = "LINEAGE_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigurationError(f"{name}: {first['msg']}") from None
+    from processor.core.rules import MixRule
+
+    MixRule(settings.mix_rule, settings.internal_namespaces)  # validates the globs
+    return settings
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def _preflight(settings: Settings, wait_seconds: float) -> None:
+    """Fail fast, in one line, when Kafka or Redis cannot be reached at start-up."""
+    from processor.adapters.kafka_admin import wait_for_broker
+    from processor.adapters.redis_store import RedisGraphStore
+
+    await wait_for_broker(settings.kafka_bootstrap, wait_seconds)
+    store = RedisGraphStore.from_url(settings.redis_url, timeout=wait_seconds)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while not await store.ping():
+            if time.monotonic() > deadline:
+                raise DependencyUnavailable(f"cannot reach Redis at {settings.redis_url}")
+            await asyncio.sleep(0.5)
+    finally:
+        await store.close()
+
+
+def run_worker(settings: Settings, *, extra_tasks: Sequence[Any] = ()) -> int:
+    """Run the worker until SIGINT/SIGTERM; faust finishes the batch and commits."""
+    import faust
+
+    from processor.app import LineageWorker
+
+    asyncio.run(_preflight(settings, wait_seconds=30.0))
+    worker = LineageWorker(settings)
+    for task in extra_tasks:
+        worker.app.task(task(worker))
+    print(
+        f"lineage-processor {__version__}: consuming {','.join(settings.input_topics)} "
+        f"from {settings.kafka_bootstrap}, graph in {settings.redis_url}\n"
+        f"  API       http://127.0.0.1:{settings.web_port}/api/v1/graph/snapshot\n"
+        f"  metrics   http://127.0.0.1:{settings.web_port}/metrics\n"
+        f"  health    http://127.0.0.1:{settings.web_port}/readyz",
+        flush=True,
+    )
+    fw = faust.Worker(worker.app, loglevel=settings.log_level.upper(), quiet=True)
+    try:
+        fw.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    return run_worker(load_settings())
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Embedded broker and Redis, topics, the worker, optionally demo traffic."""
+    from processor.adapters import services
+    from processor.adapters.kafka_admin import create_topics
+
+    base = load_settings()
+    workdir = (
+        Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="lineage-dev-"))
+    )
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"starting a local broker and Redis in {workdir} ...", flush=True)
+    broker = services.start_broker(workdir / "broker", backend="local")
+    redis = services.start_redis(workdir / "redis", backend="local")
+    try:
+        settings = base.model_copy(
+            update={
+                "kafka_bootstrap": broker.address,
+                "redis_url": redis.address,
+                "web_port": args.web_port or base.web_port,
+                # One worker on a local broker: a short session makes joins quick.
+                "kafka_session_timeout_ms": 1000,
+                "kafka_heartbeat_interval_ms": 100,
+            }
+        )
+        topics = [*settings.input_topics, settings.dlq_topic, settings.control_topic]
+        asyncio.run(create_topics(settings.kafka_bootstrap, topics, args.partitions))
+        print(f"broker {broker.address}  redis {redis.address}  topics {', '.join(topics)}")
+        tasks = [_demo_task(args.demo_rate)] if args.demo else []
+        tasks.append(_status_task())
+        return run_worker(settings, extra_tasks=tasks)
+    finally:
+        redis.stop()
+        broker.stop()
+        print("stopped the local broker and Redis", flush=True)
+
+
+def _demo_task(rate: float) -> Any:
+    def factory(worker: Any) -> Any:
+        async def publish_demo() -> None:
+            from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
+            from processor.samples import demo_events
+
+            publisher = KafkaPublisher(worker.settings.kafka_bootstrap)
+            topic = worker.settings.input_topics[0]
+            for key, value in demo_events(seed=int(time.time())):
+                try:
+                    await publisher.publish([OutRecord(topic, key, value)])
+                except DependencyUnavailable as exc:
+                    log.warning("demo publisher: %s", exc)
+                await asyncio.sleep(1 / rate)
+
+        return publish_demo
+
+    return factory
+
+
+def _status_task() -> Any:
+    def factory(worker: Any) -> Any:
+        async def status() -> None:
+            registry = worker.metrics.registry
+            names = {
+                "consumed": "lineage_events_consumed_total",
+                "accepted": "lineage_events_accepted_total",
+                "rejected": "lineage_events_rejected_total",
+                "nodes": "lineage_graph_nodes",
+                "edges": "lineage_graph_edges",
+            }
+            while True:
+                await asyncio.sleep(5)
+                totals = dict.fromkeys(names, 0.0)
+                for family in registry.collect():
+                    for sample in family.samples:
+                        for label, name in names.items():
+                            if sample.name == name:
+                                totals[label] += sample.value
+                print(
+                    "[lineage] " + " ".join(f"{k}={v:.0f}" for k, v in totals.items()),
+                    flush=True,
+                )
+
+        return status
+
+    return factory
+
+
+def _read_events(paths: Sequence[str]) -> Iterator[bytes]:
+    """Each event of JSON files (an object or an array) and JSONL files, as bytes."""
+    for path in paths:
+        text = Path(path).read_bytes()
+        stripped = text.lstrip()
+        if stripped.startswith(b"[") or (stripped.startswith(b"{") and b"\n{" not in stripped):
+            try:
+                doc = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                doc = None
+            if isinstance(doc, list):
+                yield from (orjson.dumps(item) for item in doc)
+                continue
+            if isinstance(doc, dict):
+                yield text.strip()
+                continue
+        for line in text.splitlines():
+            if line.strip():
+                yield line
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
+    from processor.core.keys import message_key
+
+    settings = load_settings()
+    topic = args.topic or settings.input_topics[0]
+
+    async def run() -> int:
+        publisher = KafkaPublisher(settings.kafka_bootstrap)
+        sent = 0
+        batch: list[OutRecord] = []
+        try:
+            for value in _read_events(args.files):
+                try:
+                    obj = orjson.loads(value)
+                    key = message_key(obj) if isinstance(obj, dict) else None
+                except orjson.JSONDecodeError:
+                    key = None
+                batch.append(OutRecord(topic, key, value))
+                if len(batch) >= 500:
+                    await publisher.publish(batch)
+                    sent += len(batch)
+                    batch.clear()
+                    print(f"\rpublished {sent}", end="", file=sys.stderr, flush=True)
+            await publisher.publish(batch)
+            sent += len(batch)
+        finally:
+            await publisher.close()
+        print(f"published {sent} events to {topic}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from processor.adapters.redis_store import RedisGraphStore
+    from processor.core.snapshot import canonical_bytes, snapshot_hash
+
+    settings = load_settings()
+
+    async def run() -> dict[str, Any]:
+        store = RedisGraphStore.from_url(
+            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
+        )
+        try:
+            await store.load_generation()
+            return await store.snapshot()
+        finally:
+            await store.close()
+
+    snapshot = asyncio.run(run())
+    if args.hash:
+        print(snapshot_hash(snapshot))
+    else:
+        sys.stdout.buffer.write(canonical_bytes(snapshot) + b"\n")
+    return 0
+
+
+def cmd_topics_create(args: argparse.Namespace) -> int:
+    from processor.adapters.kafka_admin import create_topics
+
+    settings = load_settings()
+    topics = [*settings.input_topics, settings.dlq_topic, settings.control_topic]
+    created = asyncio.run(
+        create_topics(settings.kafka_bootstrap, topics, args.partitions, args.replication)
+    )
+    for t in topics:
+        print(f"{t}: {'created' if t in created else 'exists'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lineage-processor",
+        description="Kafka-native OpenLineage processor: a lineage graph in Redis. "
+        "Settings come from LINEAGE_* environment variables.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("dev", help="run a local broker, Redis and the worker in one command")
+    p.add_argument("--demo", action="store_true", help="publish demo lineage continuously")
+    p.add_argument("--demo-rate", type=float, default=5.0, help="demo events per second")
+    p.add_argument("--partitions", type=int, default=4, help="partitions of each topic")
+    p.add_argument("--web-port", type=int, default=None, help="HTTP port (default 6066)")
+    p.add_argument("--data-dir", default=None, help="where the services keep their files")
+    p.set_defaults(func=cmd_dev)
+
+    p = sub.add_parser("worker", help="run the worker against the configured Kafka and Redis")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("publish", help="publish JSON or JSONL events to the input topic")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--topic", default=None, help="topic (default: the first input topic)")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("snapshot", help="print the canonical snapshot of the graph")
+    p.add_argument("--hash", action="store_true", help="print only its sha256")
+    p.set_defaults(func=cmd_snapshot)
+
+    p = sub.add_parser("topics", help="manage the processor's topics")
+    tsub = p.add_subparsers(dest="topics_command", required=True)
+    tc = tsub.add_parser("create", help="create the input, DLQ and control topics")
+    tc.add_argument("--partitions", type=int, default=6)
+    tc.add_argument("--replication", type=int, default=1)
+    tc.set_defaults(func=cmd_topics_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = "warning"
+    with contextlib.suppress(ConfigurationError):
+        level = load_settings().log_level
+    _configure_logging(level)
+    try:
+        return int(args.func(args))
+    except ConfigurationError as exc:
+        print(f"lineage-processor: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (DependencyUnavailable, LineageError) as exc:
+        print(f"lineage-processor: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

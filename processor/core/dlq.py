@@ -1,0 +1,71 @@
+"""Dead-letter record headers (DESIGN.md section 7).
+
+The DLQ record carries the original key and value unchanged; everything the
+processor knows about why it was rejected travels in these headers.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from processor.core.reasons import Reason
+
+# Headers are bounded so that one hostile message cannot make a DLQ record
+# larger than the broker accepts; the value itself is the full original.
+MAX_ERROR_CHARS = 2000
+
+
+def dlq_headers(
+    *,
+    reason: str,
+    error: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp_ms: int | None,
+    version: str,
+    rule: str,
+) -> list[tuple[str, bytes]]:
+    """The ``lineage.*`` headers of one dead-letter record, UTF-8 encoded."""
+    if len(error) > MAX_ERROR_CHARS:
+        error = error[: MAX_ERROR_CHARS - 1] + "…"
+    pairs = (
+        ("lineage.reason", reason),
+        ("lineage.error", error),
+        ("lineage.source.topic", topic),
+        ("lineage.source.partition", str(partition)),
+        ("lineage.source.offset", str(offset)),
+        ("lineage.source.timestamp", "" if timestamp_ms is None else str(timestamp_ms)),
+        ("lineage.processor.version", version),
+        ("lineage.rule", rule),
+    )
+    return [(k, v.encode("utf-8", "backslashreplace")) for k, v in pairs]
+
+
+class DlqHeaders(BaseModel):
+    """The headers of a dead-letter record, as UTF-8 strings."""
+
+    model_config = ConfigDict(
+        title="Dead-letter record headers",
+        populate_by_name=True,
+        extra="allow",
+    )
+    reason: Reason = Field(alias="lineage.reason", description="reason code")
+    error: str = Field(
+        alias="lineage.error",
+        description="human-readable message; names the field path for invalid_event",
+        max_length=MAX_ERROR_CHARS,
+    )
+    source_topic: str = Field(alias="lineage.source.topic")
+    source_partition: str = Field(alias="lineage.source.partition", pattern=r"^[0-9]+$")
+    source_offset: str = Field(alias="lineage.source.offset", pattern=r"^[0-9]+$")
+    source_timestamp: str = Field(
+        alias="lineage.source.timestamp",
+        description="Kafka timestamp of the original record, milliseconds since the epoch",
+        pattern=r"^[0-9]*$",
+    )
+    processor_version: str = Field(alias="lineage.processor.version")
+    rule: str = Field(
+        alias="lineage.rule",
+        description="mix rule in force, e.g. mixed;internal=snowflake://*",
+    )

@@ -1,0 +1,165 @@
+"""One message through the steps of DESIGN.md section 3, as a pure function.
+
+``classify`` settles everything that does not need Redis: steps 1-3 end in a
+``Rejected`` that is dead-lettered whatever Redis says; otherwise the message
+has a content hash and an outcome (ignored, rejected by a rule, or accepted
+with the fold it contributes) that applies only if Redis has not seen that hash
+(step 4). The worker applies the outcomes of a whole batch in one Redis call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from processor.core.decode import decode_object
+from processor.core.identity import content_hash, node_id
+from processor.core.models import DatasetEvent, JobEvent, RunEvent
+from processor.core.reasons import DATASET_EVENT, JOB_EVENT, Reason, SkipReason
+from processor.core.rules import DatasetKey, MixRule
+from processor.core.validate import validate_event
+from processor.errors import InvalidMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what one message may cost."""
+
+    max_event_bytes: int = 1024 * 1024
+    max_depth: int = 64
+    max_name_length: int = 1000
+    strict_profile: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NodeUpdate:
+    """What an accepted event says about one dataset."""
+
+    node_id: str
+    namespace: str
+    name: str
+    internal: bool
+    type: str | None  # facets.datasetType.datasetType, when the event carries one
+
+
+@dataclass(frozen=True, slots=True)
+class FoldEvent:
+    """An accepted event reduced to what the graph fold needs."""
+
+    content_hash: str
+    event_time: str  # normalised, fixed width: string order is time order
+    run_id: str | None  # lowercase
+    job: tuple[str, str]
+    nodes: tuple[NodeUpdate, ...]
+    edges: tuple[tuple[str, str], ...]  # (source node id, target node id)
+
+    @property
+    def rank(self) -> str:
+        """(eventTime, content hash) as one string: the order of "newest"."""
+        return self.event_time + self.content_hash
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Dead-lettered with ``reason``; before step 4 it is never deduplicated."""
+
+    reason: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A valid event that is not a COMPLETE RunEvent."""
+
+    event_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A COMPLETE event that contributes edges."""
+
+    fold: FoldEvent
+    skipped: dict[SkipReason, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """A valid message: its outcome holds unless its content hash was seen."""
+
+    content_hash: str
+    outcome: Ignored | Rejected | Accepted
+
+
+def classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Classified:
+    """Run steps 1-3 and 5-7 of DESIGN.md section 3 on one message value."""
+    try:
+        return _classify(raw, rule, limits)
+    except InvalidMessage as exc:
+        return Rejected(exc.reason, exc.error)
+    except Exception as exc:  # a bug must not stop the partition behind one message
+        return Rejected(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+
+
+def _classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Classified:
+    if raw is not None and len(raw) > limits.max_event_bytes:
+        return Rejected(
+            Reason.TOO_LARGE,
+            f"{len(raw)} bytes is more than the limit of {limits.max_event_bytes}",
+        )
+    obj = decode_object(raw, limits.max_depth)
+    event = validate_event(obj, strict_profile=limits.strict_profile)
+    digest = content_hash(obj)
+    if isinstance(event, DatasetEvent):
+        return Classified(digest, Ignored(DATASET_EVENT))
+    if isinstance(event, JobEvent):
+        return Classified(digest, Ignored(JOB_EVENT))
+    if event.eventType != "COMPLETE":
+        return Classified(digest, Ignored(event.eventType))
+    try:
+        return Classified(digest, accept(event, digest, rule, limits))
+    except InvalidMessage as exc:
+        return Classified(digest, Rejected(exc.reason, exc.error))
+
+
+def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accepted:
+    """Steps 6 and 7 for a valid COMPLETE RunEvent; raises ``InvalidMessage``."""
+    inputs = event.inputs or []
+    outputs = event.outputs or []
+    for kind, datasets in (("inputs", inputs), ("outputs", outputs)):
+        for i, ds in enumerate(datasets):
+            if len(ds.name) > limits.max_name_length:
+                raise InvalidMessage(
+                    Reason.NAME_TOO_LONG,
+                    f"{kind}[{i}].name: {len(ds.name)} characters is more than "
+                    f"the limit of {limits.max_name_length}",
+                )
+    plan = rule.plan(
+        ((d.namespace, d.name) for d in inputs), ((d.namespace, d.name) for d in outputs)
+    )
+    # The type a dataset carries in this event; outputs win over inputs, the
+    # last mention over earlier ones, so one event always gives one answer.
+    types: dict[DatasetKey, str | None] = {}
+    for ds in (*inputs, *outputs):
+        key = (ds.namespace, ds.name)
+        found = ds.dataset_type()
+        if found is not None or key not in types:
+            types[key] = found
+    ids: dict[DatasetKey, str] = {}
+    for src, dst in plan.edges:
+        for key in (src, dst):
+            if key not in ids:
+                ids[key] = node_id(*key)
+    nodes = tuple(
+        NodeUpdate(ids.get(key) or node_id(*key), key[0], key[1], rule.is_internal(key[0]), dtype)
+        for key, dtype in types.items()
+        if key in ids or dtype is not None
+    )
+    run_id = event.run.runId.lower() if event.run is not None and event.run.runId else None
+    fold = FoldEvent(
+        content_hash=digest,
+        event_time=event.eventTime,
+        run_id=run_id,
+        job=(event.job.namespace, event.job.name),
+        nodes=nodes,
+        edges=tuple((ids[src], ids[dst]) for src, dst in plan.edges),
+    )
+    return Accepted(fold, plan.skipped)

@@ -1,0 +1,56 @@
+"""The processor's exception tree.
+
+Every exception the processor raises on purpose derives from ``LineageError``::
+
+    LineageError
+    ├── InvalidMessage          a message that can never be processed: it goes to the
+    │                           dead-letter topic with ``reason`` and ``error`` and is
+    │                           never retried (bad bytes, bad JSON, bad event, rule)
+    ├── DependencyUnavailable   a service we need is down or refusing work: the batch
+    │   │                       is retried with backoff, nothing is dead-lettered and
+    │   │                       no offset is committed past it
+    │   ├── BrokerUnavailable   Kafka-protocol broker unreachable or failing sends
+    │   └── RedisUnavailable    Redis unreachable, paused, out of memory, or read-only
+    ├── ConfigurationError      settings that cannot work (bad glob, bad URL, ...):
+    │                           reported in one line at start-up, exit code 2
+    └── ServiceStartError       an embedded service (``dev``, tests) failed to start
+
+The split between ``InvalidMessage`` and ``DependencyUnavailable`` is the
+operational contract: a bad event must never block a partition, and an outage
+must never turn good events into dead letters.
+"""
+
+from __future__ import annotations
+
+
+class LineageError(Exception):
+    """Root of every error the processor raises on purpose."""
+
+
+class InvalidMessage(LineageError):
+    """A message that is rejected for good: it goes to the DLQ with ``reason``."""
+
+    def __init__(self, reason: str, error: str) -> None:
+        super().__init__(f"{reason}: {error}")
+        self.reason = reason
+        self.error = error
+
+
+class DependencyUnavailable(LineageError):
+    """A dependency is down; the work is retried, never dead-lettered."""
+
+
+class BrokerUnavailable(DependencyUnavailable):
+    """The Kafka-protocol broker cannot be reached or refuses a send."""
+
+
+class RedisUnavailable(DependencyUnavailable):
+    """Redis cannot be reached or refuses a command (busy, OOM, read-only)."""
+
+
+class ConfigurationError(LineageError):
+    """Settings that cannot work; reported at start-up in one line."""
+
+
+class ServiceStartError(LineageError):
+    """An embedded service (broker or Redis for ``dev`` and tests) failed to start."""

@@ -1,0 +1,79 @@
+"""The one settings object: environment variables prefixed ``LINEAGE_``.
+
+Only ``processor.cli`` reads the environment; everything else is handed the
+values it needs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from processor.core.rules import MixMode
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Processor settings; every field is ``LINEAGE_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="LINEAGE_", extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Redis URL (redis:// or rediss://)"
+    )
+    input_topics: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["openlineage.events"], description="comma-separated input topics"
+    )
+    dlq_topic: str = Field("openlineage.events.dlq", description="dead-letter topic")
+    control_topic: str = Field("openlineage.control", description="control topic (deletes)")
+    internal_namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["snowflake://*"],
+        description="comma-separated shell-style globs of internal dataset namespaces",
+    )
+    mix_rule: MixMode = Field(MixMode.MIXED, description="mixed (edges must cross) or any")
+    dedup_ttl_seconds: int = Field(7 * 24 * 3600, gt=0, description="lifetime of dedup keys")
+    max_event_bytes: int = Field(1024 * 1024, gt=0, description="larger messages: too_large")
+    max_name_length: int = Field(1000, gt=0, description="longer dataset names: name_too_long")
+    max_json_depth: int = Field(64, gt=0, description="deeper JSON: invalid_json")
+    strict_profile: bool = Field(False, description="also require producer and schemaURL")
+    web_port: int = Field(6066, ge=0, le=65535, description="HTTP port: API, metrics, health")
+    web_host: str = Field("0.0.0.0", description="HTTP bind address")
+    group_id: str = Field("lineage-processor", description="Kafka consumer group")
+    redis_prefix: str = Field("lineage", description="prefix of every Redis key")
+    batch_size: int = Field(500, gt=0, le=100_000, description="messages per batch")
+    batch_timeout_ms: int = Field(200, gt=0, description="max wait to fill a batch")
+    retry_max_backoff_seconds: float = Field(
+        30.0, gt=0, description="cap of the backoff while a dependency is down"
+    )
+    kafka_session_timeout_ms: int = Field(
+        10_000, gt=0, description="consumer group session timeout (ms)"
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        1_000, gt=0, description="consumer group heartbeat interval (ms)"
+    )
+    redis_timeout_seconds: float = Field(
+        10.0, gt=0, description="socket timeout of one Redis call; then it is retried"
+    )
+    log_level: str = Field("info", description="debug, info, warning, error")
+
+    @field_validator("input_topics", "internal_namespaces", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("input_topics", "internal_namespaces")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one value is needed")
+        return value

@@ -1,0 +1,171 @@
+"""Real services for the whole test session, and per-test isolation on top of them.
+
+The broker and Redis are started once per session by
+``processor.adapters.services`` (Tansu and redis-server from the ``embedded``
+extra, or containers when a Docker engine answers; choose with
+``LINEAGE_TEST_SERVICES=auto|local|docker``). Nothing is ever skipped for a
+missing service: a fixture that cannot start one fails with the service's log.
+
+Isolation per test: ``key_prefix`` (a unique Redis key prefix, the worker's
+``LINEAGE_REDIS_PREFIX``), ``make_topics`` (uniquely suffixed topics), and
+``redis_url`` (a flushed logical database of its own). Tests that pause, kill
+or restart a service should start a private one with ``redis_factory`` or
+``broker_factory`` rather than disturb the session's.
+
+pytest-asyncio is not used: fixtures are synchronous and run coroutines with
+``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:  # so that ``tests.integration.harness`` imports from anywhere
+    sys.path.insert(0, _ROOT)
+
+from processor.adapters import services  # noqa: E402
+from processor.adapters.kafka_admin import create_topics  # noqa: E402
+from processor.adapters.services import RunningService  # noqa: E402
+
+REDIS_DATABASES = 64  # database 0 is left to tests using ``redis_service.address``
+_database_numbers = itertools.cycle(range(1, REDIS_DATABASES))
+
+
+def _backend() -> str:
+    return os.environ.get("LINEAGE_TEST_SERVICES", "auto")
+
+
+def _slug(node_name: str, limit: int = 40) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", node_name.lower()).strip("-")[:limit].strip("-") or "test"
+
+
+@pytest.fixture(scope="session")
+def tmp_services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's services keep their logs and data files."""
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def broker_service(tmp_services_dir: Path) -> Iterator[RunningService]:
+    """The session's Kafka-protocol broker (Tansu locally: create topics up front)."""
+    service = services.start_broker(tmp_services_dir, backend=_backend())
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(broker_service: RunningService) -> str:
+    """Bootstrap string (``127.0.0.1:PORT``) of the session's broker."""
+    return broker_service.address
+
+
+@pytest.fixture(scope="session")
+def redis_service(tmp_services_dir: Path) -> Iterator[RunningService]:
+    """The session's Redis, with AOF so that a restart keeps the data.
+
+    ``address`` is ``redis://127.0.0.1:PORT/0``. A test that pauses or restarts
+    it must resume it in a ``finally`` (better: use ``redis_factory``).
+    """
+    service = services.start_redis(
+        tmp_services_dir, appendonly=True, databases=REDIS_DATABASES, backend=_backend()
+    )
+    yield service
+    service.resume()  # a test may have left it paused: SIGTERM needs it running
+    service.stop()
+
+
+@pytest.fixture
+def key_prefix(request: pytest.FixtureRequest) -> str:
+    """A Redis key prefix (and general unique name) no other test uses."""
+    return f"t-{_slug(request.node.name, 24)}-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def redis_url(redis_service: RunningService) -> str:
+    """URL of a logical database of the session Redis, flushed for this test."""
+    import redis
+
+    number = next(_database_numbers)
+    url = re.sub(r"/\d+$", f"/{number}", redis_service.address)
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[Any]:
+    """A ``redis.Redis`` (bytes replies) on this test's own database."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_topics(broker: str, key_prefix: str) -> Callable[..., list[str]]:
+    """``make_topics(*names, partitions=1)``: create ``NAME.<unique>`` topics, return names.
+
+    Topics are created up front because Tansu auto-creates with 4 partitions.
+    """
+
+    def make(*names: str, partitions: int = 1) -> list[str]:
+        topics = [f"{name}.{key_prefix}" for name in names]
+        asyncio.run(create_topics(broker, topics, partitions))
+        return topics
+
+    return make
+
+
+@pytest.fixture
+def topics(make_topics: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    """Same factory as ``make_topics``."""
+    return make_topics
+
+
+@pytest.fixture
+def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
+    """Start private Redis servers (``start_redis`` keywords) to pause, kill or restart."""
+    started: list[RunningService] = []
+
+    def start(**options: Any) -> RunningService:
+        options.setdefault("backend", _backend())
+        service = services.start_redis(tmp_path / f"redis{len(started)}", **options)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.resume()
+        service.stop()
+
+
+@pytest.fixture
+def broker_factory(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
+    """Start private brokers (``start_broker`` keywords) to pause, kill or restart."""
+    started: list[RunningService] = []
+
+    def start(**options: Any) -> RunningService:
+        options.setdefault("backend", _backend())
+        service = services.start_broker(tmp_path / f"broker{len(started)}", **options)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.resume()
+        service.stop()
