@@ -68,6 +68,7 @@ CEILINGS = {
     "redis_single": {"rate": 9_000, "note": "Redis SET NX EX, one by one"},
 }
 TARGET_C_OVER_B = 0.7
+DEDUP_KINDS = ("seen",)  # Redis key kinds that are dedup marks, not graph
 POLL_S = 0.05
 STALL_S = 60.0
 START_S = 120.0
@@ -350,6 +351,38 @@ def _pipeline_unavailable() -> str | None:
     return None
 
 
+def redis_breakdown(redis_url: str) -> dict[str, dict[str, int]]:
+    """Keys and ``MEMORY USAGE`` bytes by kind (``{prefix:g1}:KIND:...``), e.g. ``seen``
+    for dedup marks; the rest is the graph. Excludes allocator and expiry overheads."""
+    import redis
+
+    kinds: dict[str, dict[str, int]] = {}
+    r = redis.Redis.from_url(redis_url)
+    try:
+        batch: list[bytes] = []
+
+        def flush() -> None:
+            pipe = r.pipeline(transaction=False)
+            for key in batch:
+                pipe.memory_usage(key, samples=0)
+            for key, size in zip(batch, pipe.execute(), strict=True):
+                text = key.decode(errors="replace")
+                rest = text.split("}:", 1)[1] if "}:" in text else text
+                kind = kinds.setdefault(rest.split(":", 1)[0], {"keys": 0, "bytes": 0})
+                kind["keys"] += 1
+                kind["bytes"] += int(size or 0)
+            batch.clear()
+
+        for key in r.scan_iter(count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                flush()
+        flush()
+    finally:
+        r.close()
+    return kinds
+
+
 def measure_pipeline(
     bootstrap: str, redis_url: str, topic: str, n: int, run: int
 ) -> dict[str, Any]:
@@ -435,6 +468,8 @@ def measure_pipeline(
         r.close()
     edges = metric_sum(samples, "lineage_graph_edges")
     delta = mem_after - mem_before
+    kinds = redis_breakdown(redis_url)
+    graph_bytes = sum(v["bytes"] for k, v in kinds.items() if k not in DEDUP_KINDS)
     return {
         "rate": (consumed - c0) / (last - first) if last > first else None,
         "events": consumed,
@@ -450,6 +485,8 @@ def measure_pipeline(
         "graph_edges": edges,
         "graph_nodes": metric_sum(samples, "lineage_graph_nodes"),
         "redis_bytes_per_edge": delta / edges if edges else None,
+        "redis_keys_by_kind": kinds,
+        "redis_graph_bytes_per_edge": graph_bytes / edges if edges else None,
         "outcomes": {
             "accepted": metric_sum(samples, "lineage_events_accepted_total"),
             "duplicate": metric_sum(samples, "lineage_events_duplicate_total"),
@@ -537,6 +574,20 @@ def report(result: dict[str, Any]) -> None:
             f"{per_edge:,.0f} B" if per_edge else "n/a",
             f"edges {last['graph_edges']:,.0f}, nodes {last['graph_nodes']:,.0f} "
             "(the delta includes dedup keys)",
+        )
+        kinds = last["redis_keys_by_kind"]
+        graph_per_edge = med["redis_graph_bytes_per_edge"]
+        _row(
+            "  graph keys only",
+            f"{graph_per_edge:,.0f} B" if graph_per_edge else "n/a",
+            "MEMORY USAGE of the non-dedup keys, per edge",
+        )
+        print(
+            "  Redis keys by kind: "
+            + ", ".join(
+                f"{k} {v['keys']:,} ({v['bytes'] / 2**20:.1f} MiB)"
+                for k, v in sorted(kinds.items())
+            )
         )
         _row("snapshot answered", f"{last['snapshot_after_s']:.2f} s", "after the last message")
         print(f"  outcomes (last run): {json.dumps(last['outcomes'])}")
@@ -669,6 +720,7 @@ def main(argv: list[str] | None = None) -> int:
                 "noop_cpu_util": med("faust_noop", "cpu_util"),
                 "pipeline_cpu_util": med("pipeline", "cpu_util"),
                 "redis_bytes_per_edge": med("pipeline", "redis_bytes_per_edge"),
+                "redis_graph_bytes_per_edge": med("pipeline", "redis_graph_bytes_per_edge"),
             },
             "target_c_over_b": TARGET_C_OVER_B,
             "ceilings": CEILINGS,

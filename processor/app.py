@@ -10,26 +10,39 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.sensors.prometheus import setup_prometheus_sensors
 from prometheus_client import CollectorRegistry
 
 from processor import __version__
+from processor.adapters.classifier_pool import ClassifierPool
 from processor.adapters.dlq_publisher import KafkaPublisher
+from processor.adapters.faust_metrics import FaustMonitorCollector
 from processor.adapters.http import register_views
 from processor.adapters.metrics import Metrics
 from processor.adapters.redis_store import RedisGraphStore
-from processor.batch import BatchProcessor, InputRecord
-from processor.core.pipeline import Limits
+from processor.batch import BatchProcessor, BatchResult, InputRecord, PreparedBatch
+from processor.core.pipeline import Classified, Limits, Rejected
 from processor.core.rules import MixRule
 from processor.errors import DependencyUnavailable
 from processor.settings import Settings
 
 log = logging.getLogger("processor.app")
+
+
+@dataclass(slots=True)
+class PendingBatch:
+    """A batch on its way from faust to the commit task."""
+
+    events: list[Any]  # faust events, acked after the commit
+    records: list[InputRecord]
+    work: asyncio.Future[tuple[list[Rejected | Classified], bytes]] | None  # in a helper
+    prepared: PreparedBatch | None  # classification done in-process
 
 
 @dataclass
@@ -51,6 +64,8 @@ class LineageWorker:
         self.rule = MixRule(settings.mix_rule, settings.internal_namespaces)
         self.metrics = Metrics(registry)
         self.state = WorkerState()
+        # Called with every batch's result (``dev`` prints the edges arriving).
+        self.listeners: list[Callable[[BatchResult], None]] = []
         self.store = RedisGraphStore.from_url(
             settings.redis_url,
             timeout=settings.redis_timeout_seconds,
@@ -72,6 +87,12 @@ class LineageWorker:
             version=__version__,
             metrics=self.metrics,
             max_backoff=settings.retry_max_backoff_seconds,
+        )
+        processes = settings.classifier_processes
+        if processes is None:
+            processes = 1 if (os.cpu_count() or 1) >= 2 else 0
+        self.pool = (
+            ClassifierPool(self.rule, self.processor.limits, processes) if processes else None
         )
         self.metrics.build_info.labels(__version__, self.rule.describe()).set(1)
         self.app = self._build_app()
@@ -98,9 +119,7 @@ class LineageWorker:
             producer_request_timeout=30.0,
             topic_disable_leader=True,
         )
-        setup_prometheus_sensors(
-            app, pattern="/metrics", registry=self.metrics.registry, name_prefix="faust"
-        )
+        self.metrics.registry.register(FaustMonitorCollector(app))
         topic = app.topic(
             *s.input_topics,
             key_type=bytes,
@@ -112,15 +131,31 @@ class LineageWorker:
 
         @app.agent(topic, name="lineage-fold")
         async def fold(stream: Any) -> None:
+            # Two stages: while the commit task waits on Redis and the broker for
+            # batch k, this loop takes batch k+1 from faust and has it classified
+            # (in a helper process when there is one). Commits stay one at a
+            # time and in order; records are acked only after their commit.
             quiet = stream.noack()
-            async for events in quiet.noack_take(s.batch_size, within=s.batch_timeout_ms / 1000):
-                await worker.process_events(events)
-                for event in events:
-                    await quiet.ack(event)
+            queue: asyncio.Queue[PendingBatch] = asyncio.Queue(maxsize=2)
+            committer = asyncio.create_task(worker.commit_loop(queue, quiet))
+            try:
+                async for events in quiet.noack_take(
+                    s.batch_size, within=s.batch_timeout_ms / 1000
+                ):
+                    await queue.put(worker.classify(events))
+                    if committer.done():  # it only ends by a bug: surface it
+                        committer.result()
+            finally:
+                committer.cancel()
 
         @app.on_partitions_assigned.connect
         async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
             worker.state.assigned = True
+
+        @app.on_before_shutdown.connect
+        async def on_shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            # The consumer has stopped and committed by now.
+            await worker.close()
 
         @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust's timer is untyped
         async def gauges() -> None:
@@ -128,14 +163,17 @@ class LineageWorker:
 
         @app.task  # type: ignore[untyped-decorator]  # faust's task is untyped
         async def startup() -> None:
+            if worker.pool is not None:
+                worker.pool.start()  # not on the first batch; from the loop's thread
             await worker.load_generation()
 
         register_views(app, self)
         _guard_stale_acks(app)
         return app
 
-    async def process_events(self, events: list[Any]) -> None:
-        """Process one batch of faust events (records in offset order per partition)."""
+    @staticmethod
+    def records(events: list[Any]) -> list[InputRecord]:
+        """The pipeline's view of a batch of faust events (in offset order per partition)."""
         records = []
         for ev in events:
             msg = ev.message
@@ -150,10 +188,33 @@ class LineageWorker:
                     value=msg.value,
                 )
             )
-        await self.processor.process(records)
-        for rec in records:
-            self.state.positions[(rec.topic, rec.partition)] = rec.offset + 1
-        self.state.last_batch_at = time.time()
+        return records
+
+    def classify(self, events: list[Any]) -> PendingBatch:
+        """Start classifying a batch: in the helper process, else right here."""
+        records = self.records(events)
+        if self.pool is not None:
+            work = asyncio.ensure_future(self.pool.classify([r.value for r in records]))
+            return PendingBatch(events, records, work, None)
+        return PendingBatch(events, records, None, self.processor.prepare(records))
+
+    async def commit_loop(self, queue: asyncio.Queue[PendingBatch], stream: Any) -> None:
+        """Commit classified batches in order, then ack their records."""
+        while True:
+            pending = await queue.get()
+            prepared = pending.prepared
+            if prepared is None:
+                assert pending.work is not None
+                results, payload = await pending.work
+                prepared = self.processor.group(pending.records, results, payload)
+            result = await self.processor.commit(prepared)
+            for event in pending.events:
+                await stream.ack(event)
+            for listener in self.listeners:
+                listener(result)
+            for rec in pending.records:
+                self.state.positions[(rec.topic, rec.partition)] = rec.offset + 1
+            self.state.last_batch_at = time.time()
 
     async def load_generation(self) -> None:
         """Read the generation pointer, retrying while Redis is down."""
@@ -202,6 +263,8 @@ class LineageWorker:
         return {"redis": redis_ok, "kafka": consumer_ok}
 
     async def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
         await self.publisher.close()
         await self.store.close()
 

@@ -30,13 +30,17 @@ from typing import Protocol
 
 from processor.adapters.dlq_publisher import OutRecord
 from processor.adapters.metrics import Metrics
-from processor.adapters.redis_store import OUTCOME_IGNORED, OUTCOME_REJECTED
+from processor.adapters.redis_store import (
+    OUTCOME_ACCEPTED,
+    OUTCOME_IGNORED,
+    OUTCOME_REJECTED,
+    encode_batch,
+)
 from processor.core.dlq import dlq_headers
 from processor.core.pipeline import (
     Accepted,
     Classified,
     FoldEvent,
-    Ignored,
     Limits,
     Rejected,
     classify,
@@ -62,9 +66,7 @@ class InputRecord:
 class GraphStore(Protocol):
     async def seen(self, hashes: Sequence[str]) -> list[bool]: ...
 
-    async def mark_and_fold(
-        self, marks: Sequence[tuple[str, str]], folds: Sequence[FoldEvent], token: str
-    ) -> list[bool]: ...
+    async def mark_and_fold(self, payload: bytes, token: str) -> list[bool]: ...
 
 
 class Publisher(Protocol):
@@ -80,6 +82,7 @@ class BatchResult:
     rejected: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
     dead_letters: list[tuple[InputRecord, str]] = field(default_factory=list)
+    folded: list[FoldEvent] = field(default_factory=list)
     edges_folded: int = 0
     attempts: int = 1
 
@@ -96,6 +99,54 @@ class Backoff:
         delay = min(self.cap, self.initial * 2**self.attempt)
         self.attempt += 1
         return random.uniform(delay / 2, delay)
+
+
+@dataclass(slots=True)
+class PreparedBatch:
+    """A classified batch, waiting for ``BatchProcessor.commit``."""
+
+    records: Sequence[InputRecord]
+    token: str
+    payload: bytes  # the Lua fold's input: marks of ``firsts`` and the joined lineage
+    pre_rejected: list[tuple[InputRecord, Rejected]] = field(default_factory=list)
+    rule_rejected: list[tuple[InputRecord, Classified]] = field(default_factory=list)
+    firsts: list[Classified] = field(default_factory=list)  # each content hash once, in order
+    in_batch_duplicates: int = 0
+    cpu_seconds: float = 0.0
+
+
+Outcome = Rejected | Classified
+
+
+def first_occurrences(results: Sequence[Outcome]) -> dict[str, int]:
+    """Index of the first message with each content hash, in message order."""
+    firsts: dict[str, int] = {}
+    for i, c in enumerate(results):
+        if isinstance(c, Classified) and c.content_hash not in firsts:
+            firsts[c.content_hash] = i
+    return firsts
+
+
+def classify_batch(
+    values: Sequence[bytes | None], rule: MixRule, limits: Limits
+) -> tuple[list[Outcome], bytes]:
+    """Classify every value and encode the batch's Redis fold: all the CPU work
+    of a batch, with no I/O, so it can run in a helper process."""
+    results = [classify(v, rule, limits) for v in values]
+    marks: list[tuple[str, str]] = []
+    folds: list[FoldEvent] = []
+    for i in first_occurrences(results).values():
+        c = results[i]
+        assert isinstance(c, Classified)
+        outcome = c.outcome
+        if isinstance(outcome, Accepted):
+            marks.append((c.content_hash, OUTCOME_ACCEPTED))
+            folds.append(outcome.fold)
+        elif isinstance(outcome, Rejected):
+            marks.append((c.content_hash, OUTCOME_REJECTED))
+        else:
+            marks.append((c.content_hash, OUTCOME_IGNORED))
+    return results, encode_batch(marks, folds)
 
 
 class BatchProcessor:
@@ -131,30 +182,46 @@ class BatchProcessor:
 
     async def process(self, records: Sequence[InputRecord]) -> BatchResult:
         """Process ``records`` until every outcome is durable; retries outages forever."""
+        return await self.commit(self.prepare(records))
+
+    def prepare(self, records: Sequence[InputRecord]) -> PreparedBatch:
+        """Classify a batch in-process: pure CPU work, safe to run ahead of ``commit``."""
         started = time.perf_counter()
-        token = f"{self._token_prefix}.{next(self._batches)}"
-        result = BatchResult()
-        pre_rejected: list[tuple[InputRecord, Rejected]] = []
-        first: dict[str, tuple[InputRecord, Classified]] = {}
-        for rec in records:
-            c = classify(rec.value, self.rule, self.limits)
+        results, payload = classify_batch([r.value for r in records], self.rule, self.limits)
+        batch = self.group(records, results, payload)
+        batch.cpu_seconds = time.perf_counter() - started
+        return batch
+
+    def group(
+        self, records: Sequence[InputRecord], results: Sequence[Outcome], payload: bytes
+    ) -> PreparedBatch:
+        """Sort classified records by what ``commit`` must do with them."""
+        batch = PreparedBatch(
+            records=records,
+            token=f"{self._token_prefix}.{next(self._batches)}",
+            payload=payload,
+        )
+        firsts = first_occurrences(results)
+        for i, (rec, c) in enumerate(zip(records, results, strict=True)):
             if isinstance(c, Rejected):
-                pre_rejected.append((rec, c))
-            elif c.content_hash in first:
-                result.duplicate += 1
+                batch.pre_rejected.append((rec, c))
+            elif firsts[c.content_hash] != i:
+                batch.in_batch_duplicates += 1
             else:
-                first[c.content_hash] = (rec, c)
+                batch.firsts.append(c)
+                if isinstance(c.outcome, Rejected):
+                    batch.rule_rejected.append((rec, c))
+        return batch
 
-        rule_rejected = [(rec, c) for rec, c in first.values() if isinstance(c.outcome, Rejected)]
-        marks: list[tuple[str, str]] = []
-        folds: list[FoldEvent] = []
-        for _, c in first.values():
-            if isinstance(c.outcome, Accepted):
-                folds.append(c.outcome.fold)
-            else:
-                kind = OUTCOME_REJECTED if isinstance(c.outcome, Rejected) else OUTCOME_IGNORED
-                marks.append((c.content_hash, kind))
+    async def commit(self, batch: PreparedBatch) -> BatchResult:
+        """Make every outcome of a prepared batch durable, in the order of the
+        module docstring; retries outages forever, so it returns only when done.
 
+        Batches must be committed one at a time, in order: the dedup check of
+        a batch must see the marks of the batches before it.
+        """
+        started = time.perf_counter()
+        result = BatchResult(duplicate=batch.in_batch_duplicates)
         backoff = Backoff(cap=self.max_backoff)
         # Set only once every dead letter of the batch is acknowledged: a retry
         # after a failure anywhere before that publishes the whole set again.
@@ -163,16 +230,18 @@ class BatchProcessor:
         while flags is None:
             try:
                 if dead is None:
-                    pending = list(pre_rejected)
-                    if rule_rejected:
-                        seen = await self.store.seen([c.content_hash for _, c in rule_rejected])
-                        for (rec, c), was_seen in zip(rule_rejected, seen, strict=True):
+                    pending = list(batch.pre_rejected)
+                    if batch.rule_rejected:
+                        seen = await self.store.seen(
+                            [c.content_hash for _, c in batch.rule_rejected]
+                        )
+                        for (rec, c), was_seen in zip(batch.rule_rejected, seen, strict=True):
                             if not was_seen:
                                 assert isinstance(c.outcome, Rejected)
                                 pending.append((rec, c.outcome))
                     await self.publisher.publish([self._dead_letter(r, j) for r, j in pending])
                     dead = pending
-                flags = await self.store.mark_and_fold(marks, folds, token)
+                flags = await self.store.mark_and_fold(batch.payload, batch.token)
             except DependencyUnavailable as exc:
                 self._on_outage(exc)
                 result.attempts += 1
@@ -180,30 +249,26 @@ class BatchProcessor:
         self._clear_outage()
 
         result.dead_letters = [(rec, rej.reason) for rec, rej in dead or []]
-        for _, rej in pre_rejected:
+        for _, rej in batch.pre_rejected:
             result.rejected[rej.reason] += 1
-        n_marks = len(marks)
-        by_hash = list(first.values())
-        non_accepted = [c for _, c in by_hash if not isinstance(c.outcome, Accepted)]
-        accepted = [c for _, c in by_hash if isinstance(c.outcome, Accepted)]
-        for c, new in zip(non_accepted, flags[:n_marks], strict=True):
-            if not new:
-                result.duplicate += 1
-            elif isinstance(c.outcome, Rejected):
-                result.rejected[c.outcome.reason] += 1
-            elif isinstance(c.outcome, Ignored):
-                result.ignored[c.outcome.event_type] += 1
         skipped: Counter[str] = Counter()
-        for c, new in zip(accepted, flags[n_marks:], strict=True):
+        for c, new in zip(batch.firsts, flags, strict=True):
+            outcome = c.outcome
             if not new:
                 result.duplicate += 1
-                continue
-            assert isinstance(c.outcome, Accepted)
-            result.accepted += 1
-            result.edges_folded += len(c.outcome.fold.edges)
-            for reason, n in c.outcome.skipped.items():
-                skipped[reason] += n
-        self._observe(records, result, skipped, time.perf_counter() - started)
+            elif isinstance(outcome, Accepted):
+                result.accepted += 1
+                result.folded.append(outcome.fold)
+                result.edges_folded += len(outcome.fold.edges)
+                for reason, n in outcome.skipped:
+                    skipped[reason] += n
+            elif isinstance(outcome, Rejected):
+                result.rejected[outcome.reason] += 1
+            else:
+                result.ignored[outcome.event_type] += 1
+        self._observe(
+            batch.records, result, skipped, batch.cpu_seconds + time.perf_counter() - started
+        )
         return result
 
     def _dead_letter(self, rec: InputRecord, rej: Rejected) -> OutRecord:

@@ -62,7 +62,9 @@ async def _preflight(settings: Settings, wait_seconds: float) -> None:
         await store.close()
 
 
-def run_worker(settings: Settings, *, extra_tasks: Sequence[Any] = ()) -> int:
+def run_worker(
+    settings: Settings, *, extra_tasks: Sequence[Any] = (), show_edges: bool = False
+) -> int:
     """Run the worker until SIGINT/SIGTERM; faust finishes the batch and commits."""
     import faust
 
@@ -72,6 +74,8 @@ def run_worker(settings: Settings, *, extra_tasks: Sequence[Any] = ()) -> int:
     worker = LineageWorker(settings)
     for task in extra_tasks:
         worker.app.task(task(worker))
+    if show_edges:
+        worker.listeners.append(_print_edges)
     print(
         f"lineage-processor {__version__}: consuming {','.join(settings.input_topics)} "
         f"from {settings.kafka_bootstrap}, graph in {settings.redis_url}\n"
@@ -80,7 +84,9 @@ def run_worker(settings: Settings, *, extra_tasks: Sequence[Any] = ()) -> int:
         f"  health    http://127.0.0.1:{settings.web_port}/readyz",
         flush=True,
     )
-    fw = faust.Worker(worker.app, loglevel=settings.log_level.upper(), quiet=True)
+    fw = faust.Worker(
+        worker.app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False
+    )
     try:
         fw.execute_from_commandline()
     except SystemExit as exc:
@@ -111,6 +117,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 "kafka_bootstrap": broker.address,
                 "redis_url": redis.address,
                 "web_port": args.web_port or base.web_port,
+                "log_level": args.log_level,
                 # One worker on a local broker: a short session makes joins quick.
                 "kafka_session_timeout_ms": 1000,
                 "kafka_heartbeat_interval_ms": 100,
@@ -121,7 +128,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"broker {broker.address}  redis {redis.address}  topics {', '.join(topics)}")
         tasks = [_demo_task(args.demo_rate)] if args.demo else []
         tasks.append(_status_task())
-        return run_worker(settings, extra_tasks=tasks)
+        return run_worker(settings, extra_tasks=tasks, show_edges=True)
     finally:
         redis.stop()
         broker.stop()
@@ -136,16 +143,32 @@ def _demo_task(rate: float) -> Any:
 
             publisher = KafkaPublisher(worker.settings.kafka_bootstrap)
             topic = worker.settings.input_topics[0]
-            for key, value in demo_events(seed=int(time.time())):
-                try:
-                    await publisher.publish([OutRecord(topic, key, value)])
-                except DependencyUnavailable as exc:
-                    log.warning("demo publisher: %s", exc)
-                await asyncio.sleep(1 / rate)
+            try:
+                for key, value in demo_events(seed=int(time.time())):
+                    try:
+                        await publisher.publish([OutRecord(topic, key, value)])
+                    except DependencyUnavailable as exc:
+                        log.warning("demo publisher: %s", exc)
+                    await asyncio.sleep(1 / rate)
+            finally:
+                await publisher.close()
 
         return publish_demo
 
     return factory
+
+
+def _print_edges(result: Any) -> None:
+    """Show lineage arriving: each folded edge of a batch, a few per batch."""
+    shown = 0
+    for fold in result.folded:
+        names = {n.node_id: f"{n.namespace}/{n.name}" for n in fold.nodes}
+        for src, dst in fold.edges:
+            if shown == 5:
+                print("  ... and more edges in this batch", flush=True)
+                return
+            print(f"+ {names[src]} -> {names[dst]}  ({fold.job[0]}/{fold.job[1]})", flush=True)
+            shown += 1
 
 
 def _status_task() -> Any:
@@ -284,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int, default=4, help="partitions of each topic")
     p.add_argument("--web-port", type=int, default=None, help="HTTP port (default 6066)")
     p.add_argument("--data-dir", default=None, help="where the services keep their files")
+    p.add_argument(
+        "--log-level",
+        default="warning",
+        help="worker log level (default: warning, so the lineage arriving stays readable)",
+    )
     p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser("worker", help="run the worker against the configured Kafka and Redis")

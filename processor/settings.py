@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(
         10.0, gt=0, description="socket timeout of one Redis call; then it is retried"
     )
+    classifier_processes: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="helper processes that classify messages; 0 classifies in the worker "
+        "process; unset: 1 when the machine has 2 or more cores, else 0",
+    )
     log_level: str = Field("info", description="debug, info, warning, error")
 
     @field_validator("input_topics", "internal_namespaces", mode="before")

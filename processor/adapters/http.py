@@ -1,8 +1,4 @@
-"""HTTP views on the worker's web port: health, readiness and the graph snapshot.
-
-``/metrics`` is registered by faust's Prometheus sensor on the same registry
-as the ``lineage_*`` metrics, so one scrape returns both.
-"""
+"""HTTP views on the worker's web port: metrics, health, readiness and the graph snapshot."""
 
 from __future__ import annotations
 
@@ -11,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from processor.core.snapshot import canonical_bytes
 from processor.errors import DependencyUnavailable
@@ -23,6 +20,17 @@ HASH_HEADER = "X-Snapshot-SHA256"
 
 def register_views(app: faust.App, worker: LineageWorker) -> None:
     """Add the processor's routes to the faust web server."""
+
+    @app.page("/metrics")
+    class MetricsView(View):
+        """Prometheus text format: the ``lineage_*`` metrics and faust's ``faust_*``."""
+
+        async def get(self, request: Request) -> Response:
+            # aiohttp refuses a charset in content_type; it is fine as a header.
+            return self.bytes(
+                generate_latest(worker.metrics.registry),
+                headers={"Content-Type": CONTENT_TYPE_LATEST},
+            )
 
     @app.page("/healthz")
     class Healthz(View):

@@ -7,8 +7,8 @@ cluster slot and can be dropped as a unit::
     P:generation                      current generation (string)
     {P:g<g>}:seen:<content hash>      dedup mark, value "<outcome>:<batch token>", TTL
     {P:g<g>}:n:<node id>              hash: ns, name, int, ty (type), tk (rank of ty)
-    {P:g<g>}:e:<source id><target id> hash: s, t, fs, ls, rk, rid, n,
-                                      v<event mark>..., <job as JSON>...
+    {P:g<g>}:e:<source id><target id> hash: s, t, fs, ls, rk, rid, n, <job as JSON>...
+    {P:g<g>}:em:<edge id>             set of event marks (64-bit ints): exact event count
     {P:g<g>}:edges / :nodes           sets of edge ids / node ids touched by an edge
     {P:g<g>}:out:<node id> / :in:...  adjacency sets
 
@@ -20,14 +20,15 @@ their own (``:te:`` / ``:tn:``) under the same generation.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from processor.core.identity import event_mark, job_field
+from processor.core.fold import Graph
+from processor.core.identity import job_field
 from processor.core.pipeline import FoldEvent
 from processor.core.snapshot import EdgeRecord, NodeRecord, build_snapshot
 from processor.errors import RedisUnavailable
@@ -105,44 +106,14 @@ class RedisGraphStore:
             raise RedisUnavailable(f"Redis: {exc}") from exc
         return [v is not None for v in values]
 
-    async def mark_and_fold(
-        self,
-        marks: Sequence[tuple[str, str]],
-        folds: Sequence[FoldEvent],
-        token: str,
-    ) -> list[bool]:
-        """Mark ``marks`` ((hash, outcome) for ignored and rejected events) and
-        ``folds`` seen, folding the accepted events whose mark is new, atomically.
+    async def mark_and_fold(self, payload: bytes, token: str) -> list[bool]:
+        """Set the dedup marks of a batch and fold its joined lineage, atomically.
 
-        Returns, marks first then folds, whether each one was new. ``token``
-        identifies the batch: a retry after a lost reply finds its own marks
-        and reports them as new again.
+        ``payload`` comes from ``encode_batch``. Returns, per mark, whether it
+        was new. ``token`` identifies the batch: a retry after a lost reply
+        finds its own marks and reports them as new again.
         """
-        args: list[str | int] = [self.base, self.ttl, token, len(marks) + len(folds)]
-        for h, outcome in marks:
-            args += (h, outcome)
-        for ev in folds:
-            args += (
-                ev.content_hash,
-                OUTCOME_ACCEPTED,
-                ev.event_time,
-                ev.run_id or "",
-                job_field(*ev.job),
-                event_mark(ev.content_hash),
-                len(ev.nodes),
-            )
-            for nd in ev.nodes:
-                args += (
-                    nd.node_id,
-                    nd.namespace,
-                    nd.name,
-                    "1" if nd.internal else "0",
-                    "0" if nd.type is None else "1",
-                    nd.type or "",
-                )
-            args.append(len(ev.edges))
-            for src, dst in ev.edges:
-                args += (src, dst)
+        args: list[str | int | bytes] = [self.base, self.ttl, token, payload]
         try:
             flags = await self._fold(keys=[], args=args)
         except RedisError as exc:
@@ -207,6 +178,38 @@ class RedisGraphStore:
         """The canonical snapshot of the current generation."""
         nodes, edges = await self.read_graph()
         return build_snapshot(nodes, edges)
+
+
+def encode_batch(marks: Sequence[tuple[str, str]], folds: Iterable[FoldEvent]) -> bytes:
+    """The input of ``lua/fold.lua``: the batch's dedup marks ((hash, outcome)
+    in order) and its accepted events joined per node and per edge."""
+    joined = Graph()
+    for fold in folds:
+        joined.apply(fold)
+    nodes = {
+        nid: [n.namespace, n.name, int(n.internal), n.type, n.type_rank or None]
+        for nid, n in joined.nodes.items()
+    }
+    edges = [
+        [
+            e.source,
+            e.target,
+            e.first_seen,
+            e.last_seen,
+            e.run_rank,
+            e.last_run_id,
+            [_mark_member(m) for m in e.marks],
+            [job_field(*job) for job in e.jobs],
+        ]
+        for e in joined.edges.values()
+    ]
+    return orjson.dumps({"marks": marks, "nodes": nodes, "edges": edges})
+
+
+def _mark_member(mark: str) -> int:
+    # 64 bits of the content hash as a signed integer: Redis keeps a set of
+    # integers as an intset, 8 bytes a member.
+    return int(mark, 16) - (1 << 63)
 
 
 def _node_record(row: dict[bytes, bytes]) -> NodeRecord:

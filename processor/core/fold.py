@@ -18,7 +18,9 @@ from processor.core.snapshot import EdgeRecord, NodeRecord, build_snapshot
 
 
 @dataclass(slots=True)
-class _Node:
+class NodeState:
+    """A dataset as folded so far; ``type_rank`` is the rank of the event that set ``type``."""
+
     namespace: str
     name: str
     internal: bool
@@ -27,7 +29,9 @@ class _Node:
 
 
 @dataclass(slots=True)
-class _Edge:
+class EdgeState:
+    """An edge as folded so far; ``marks`` holds one mark per distinct event."""
+
     source: str
     target: str
     first_seen: str
@@ -39,11 +43,16 @@ class _Edge:
 
 
 class Graph:
-    """An in-memory lineage graph with the fold's semantics."""
+    """An in-memory lineage graph with the fold's semantics.
+
+    Also the join of one batch before it goes to Redis: because the fold is
+    idempotent, a batch can be joined per node and edge first and the join
+    folded in once (``adapters.redis_store.encode_batch``).
+    """
 
     def __init__(self) -> None:
-        self.nodes: dict[str, _Node] = {}
-        self.edges: dict[str, _Edge] = {}
+        self.nodes: dict[str, NodeState] = {}
+        self.edges: dict[str, EdgeState] = {}
 
     def apply(self, event: FoldEvent) -> None:
         """Fold one accepted event in; applying it again changes nothing."""
@@ -51,7 +60,7 @@ class Graph:
         for upd in event.nodes:
             node = self.nodes.get(upd.node_id)
             if node is None:
-                node = self.nodes[upd.node_id] = _Node(upd.namespace, upd.name, upd.internal)
+                node = self.nodes[upd.node_id] = NodeState(upd.namespace, upd.name, upd.internal)
             if upd.type is not None and rank > node.type_rank:
                 node.type, node.type_rank = upd.type, rank
         mark = event_mark(event.content_hash)
@@ -59,7 +68,7 @@ class Graph:
             eid = edge_id(src, dst)
             edge = self.edges.get(eid)
             if edge is None:
-                edge = self.edges[eid] = _Edge(src, dst, event.event_time, event.event_time)
+                edge = self.edges[eid] = EdgeState(src, dst, event.event_time, event.event_time)
             edge.marks.add(mark)
             edge.jobs.add(event.job)
             edge.first_seen = min(edge.first_seen, event.event_time)

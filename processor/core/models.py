@@ -20,14 +20,14 @@ from processor.core.timefmt import normalize_time
 _PROFILE = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
+def _event_time(value: str) -> str:
+    return normalize_time(value)
+
+
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain a NUL character")
     return value
-
-
-def _event_time(value: str) -> str:
-    return normalize_time(value)
 
 
 NonEmptyStr = Annotated[StrictStr, Field(min_length=1)]

@@ -9,12 +9,13 @@ with the fold it contributes) that applies only if Redis has not seen that hash
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from processor.core.decode import decode_object
 from processor.core.identity import content_hash, node_id
 from processor.core.models import DatasetEvent, JobEvent, RunEvent
-from processor.core.reasons import DATASET_EVENT, JOB_EVENT, Reason, SkipReason
+from processor.core.reasons import DATASET_EVENT, JOB_EVENT, Reason
 from processor.core.rules import DatasetKey, MixRule
 from processor.core.validate import validate_event
 from processor.errors import InvalidMessage
@@ -30,8 +31,12 @@ class Limits:
     strict_profile: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class NodeUpdate:
+# The outcome types are NamedTuples: they cross a process boundary when
+# classification runs in a helper process, and tuples pickle several times
+# faster than dataclasses.
+
+
+class NodeUpdate(NamedTuple):
     """What an accepted event says about one dataset."""
 
     node_id: str
@@ -41,8 +46,7 @@ class NodeUpdate:
     type: str | None  # facets.datasetType.datasetType, when the event carries one
 
 
-@dataclass(frozen=True, slots=True)
-class FoldEvent:
+class FoldEvent(NamedTuple):
     """An accepted event reduced to what the graph fold needs."""
 
     content_hash: str
@@ -58,31 +62,27 @@ class FoldEvent:
         return self.event_time + self.content_hash
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
+class Rejected(NamedTuple):
     """Dead-lettered with ``reason``; before step 4 it is never deduplicated."""
 
     reason: str
     error: str
 
 
-@dataclass(frozen=True, slots=True)
-class Ignored:
+class Ignored(NamedTuple):
     """A valid event that is not a COMPLETE RunEvent."""
 
     event_type: str
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """A COMPLETE event that contributes edges."""
+class Accepted(NamedTuple):
+    """A COMPLETE event that contributes edges, and the candidates it skipped."""
 
     fold: FoldEvent
-    skipped: dict[SkipReason, int] = field(default_factory=dict)
+    skipped: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Classified:
+class Classified(NamedTuple):
     """A valid message: its outcome holds unless its content hash was seen."""
 
     content_hash: str
@@ -94,15 +94,15 @@ def classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Cla
     try:
         return _classify(raw, rule, limits)
     except InvalidMessage as exc:
-        return Rejected(exc.reason, exc.error)
+        return Rejected(str(exc.reason), exc.error)
     except Exception as exc:  # a bug must not stop the partition behind one message
-        return Rejected(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        return Rejected(Reason.INTERNAL_ERROR.value, f"{type(exc).__name__}: {exc}")
 
 
 def _classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Classified:
     if raw is not None and len(raw) > limits.max_event_bytes:
         return Rejected(
-            Reason.TOO_LARGE,
+            Reason.TOO_LARGE.value,
             f"{len(raw)} bytes is more than the limit of {limits.max_event_bytes}",
         )
     obj = decode_object(raw, limits.max_depth)
@@ -117,49 +117,59 @@ def _classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Cl
     try:
         return Classified(digest, accept(event, digest, rule, limits))
     except InvalidMessage as exc:
-        return Classified(digest, Rejected(exc.reason, exc.error))
+        return Classified(digest, Rejected(str(exc.reason), exc.error))
 
 
 def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accepted:
     """Steps 6 and 7 for a valid COMPLETE RunEvent; raises ``InvalidMessage``."""
     inputs = event.inputs or []
     outputs = event.outputs or []
+    limit = limits.max_name_length
     for kind, datasets in (("inputs", inputs), ("outputs", outputs)):
         for i, ds in enumerate(datasets):
-            if len(ds.name) > limits.max_name_length:
+            if len(ds.name) > limit:
                 raise InvalidMessage(
                     Reason.NAME_TOO_LONG,
                     f"{kind}[{i}].name: {len(ds.name)} characters is more than "
-                    f"the limit of {limits.max_name_length}",
+                    f"the limit of {limit}",
                 )
     plan = rule.plan(
-        ((d.namespace, d.name) for d in inputs), ((d.namespace, d.name) for d in outputs)
+        [(d.namespace, d.name) for d in inputs], [(d.namespace, d.name) for d in outputs]
     )
     # The type a dataset carries in this event; outputs win over inputs, the
     # last mention over earlier ones, so one event always gives one answer.
-    types: dict[DatasetKey, str | None] = {}
+    types: dict[DatasetKey, str] = {}
     for ds in (*inputs, *outputs):
-        key = (ds.namespace, ds.name)
-        found = ds.dataset_type()
-        if found is not None or key not in types:
-            types[key] = found
+        if ds.facets:
+            found = ds.dataset_type()
+            if found is not None:
+                types[(ds.namespace, ds.name)] = found
     ids: dict[DatasetKey, str] = {}
+    edges = []
     for src, dst in plan.edges:
-        for key in (src, dst):
-            if key not in ids:
-                ids[key] = node_id(*key)
+        sid = ids.get(src)
+        if sid is None:
+            sid = ids[src] = node_id(*src)
+        tid = ids.get(dst)
+        if tid is None:
+            tid = ids[dst] = node_id(*dst)
+        edges.append((sid, tid))
+    for key in types:
+        if key not in ids:
+            ids[key] = node_id(*key)
+    is_internal = rule.is_internal
     nodes = tuple(
-        NodeUpdate(ids.get(key) or node_id(*key), key[0], key[1], rule.is_internal(key[0]), dtype)
-        for key, dtype in types.items()
-        if key in ids or dtype is not None
+        NodeUpdate(nid, key[0], key[1], is_internal(key[0]), types.get(key))
+        for key, nid in ids.items()
     )
-    run_id = event.run.runId.lower() if event.run is not None and event.run.runId else None
+    run = event.run
+    run_id = run.runId.lower() if run is not None and run.runId else None
     fold = FoldEvent(
         content_hash=digest,
         event_time=event.eventTime,
         run_id=run_id,
         job=(event.job.namespace, event.job.name),
         nodes=nodes,
-        edges=tuple((ids[src], ids[dst]) for src, dst in plan.edges),
+        edges=tuple(edges),
     )
-    return Accepted(fold, plan.skipped)
+    return Accepted(fold, tuple((str(k), n) for k, n in plan.skipped.items()))

@@ -27,23 +27,28 @@ def normalize_time(value: str) -> str:
     m = _RFC3339.fullmatch(value)
     if m is None:
         raise ValueError("not an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.f][Z|±HH:MM])")
-    year, month, day, hour, minute, second, frac, offset = m.groups()
-    micro = int((frac or "")[:6].ljust(6, "0"))
+    frac, offset = m.group(7, 8)
+    frac6 = (frac or "")[:6].ljust(6, "0")
+    # The regex fixed the layout; fromisoformat (C) checks the ranges: month 13,
+    # February 30 and hour 24 fail here.
+    base = f"{value[:10]}T{value[11:19]}"
     try:
-        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro)
+        dt = datetime.fromisoformat(base)
     except ValueError as exc:
         raise ValueError(f"not a valid date-time: {exc}") from None
-    if offset is not None and offset not in ("Z", "z", "+00:00", "-00:00"):
-        hours, minutes = int(offset[1:3]), int(offset[4:6])
-        if hours > 23 or minutes > 59:
-            raise ValueError(f"offset {offset} out of range")
-        delta = timedelta(hours=hours, minutes=minutes)
-        tz = timezone(delta if offset[0] == "+" else -delta)
-        try:
-            dt = dt.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:
-            raise ValueError("date-time out of range once shifted to UTC") from None
+    if offset is None or offset in ("Z", "z", "+00:00", "-00:00"):
+        return f"{base}.{frac6}Z"
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"offset {offset} out of range")
+    delta = timedelta(hours=hours, minutes=minutes)
+    tz = timezone(delta if offset[0] == "+" else -delta)
+    try:
+        dt = dt.replace(tzinfo=tz).astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date-time out of range once shifted to UTC") from None
+    # strftime's %Y does not pad years below 1000, so format the fields.
     return (
         f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T"
-        f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond:06d}Z"
+        f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{frac6}Z"
     )

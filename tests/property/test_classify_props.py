@@ -3,6 +3,7 @@ nothing raises; every message gets exactly one outcome."""
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from typing import Any
@@ -201,6 +202,9 @@ DELETE = object()
 
 
 def mutate(obj: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
+    # A copy: the sampled values are shared objects, and putting one inside
+    # itself would make the test's own event unserialisable.
+    value = value if value is DELETE else copy.deepcopy(value)
     node: Any = obj
     for part in path[:-1]:
         if isinstance(node, dict) and isinstance(part, str):

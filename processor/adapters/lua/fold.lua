@@ -1,83 +1,92 @@
--- Marks a batch of events seen and folds the accepted ones into the graph, in
--- one atomic step (DESIGN.md section 3: dedup-mark and fold are atomic).
+-- Marks a batch of events seen and folds the batch's lineage into the graph,
+-- in one atomic step (DESIGN.md section 3: dedup-mark and fold are atomic).
 --
--- ARGV: base, ttl, token, n, then n event records:
---   hash, kind ('a' accepted, 'i' ignored, 'r' rejected by a rule)
---   accepted only: eventTime, runId ('' = none), job field, event mark,
---     node count, node count x (id, namespace, name, internal '1'/'0', has type '1'/'0', type),
---     edge count, edge count x (source id, target id)
--- Returns one flag per event: 1 when this call (or an earlier attempt of the
--- same batch, same token) marked it, 0 when it was already seen.
+-- ARGV[1] base key prefix, ARGV[2] dedup TTL, ARGV[3] batch token,
+-- ARGV[4] JSON (built by redis_store.encode_batch):
+--   {"marks": [[content hash, outcome "a" | "i" | "r"], ...],
+--    "nodes": {node id: [namespace, name, internal 0/1, type | null, type rank | null]},
+--    "edges": [[source id, target id, firstSeen, lastSeen, run rank, runId | null,
+--               [event mark, ...], [job, ...]], ...]}
+-- The nodes and edges are the batch's accepted events already joined per node
+-- and edge. Every attribute is a lattice join (min, max, max-by-rank, set
+-- union) and events are counted by their marks, so folding an event that was
+-- already folded changes nothing: that is what lets the batch be joined
+-- before its dedup marks are known.
 --
--- Every attribute update is a lattice join (min, max, max-by-rank, set add),
--- so the graph does not depend on the order of events.
+-- Returns one flag per mark: 1 when this call (or an earlier attempt of the
+-- same batch, same token) set it, 0 when the event was already seen.
 local base = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local token = ARGV[3]
-local n = tonumber(ARGV[4])
-local i = 5
-local flags = {}
-local edges_key = base .. 'edges'
-local nodes_key = base .. 'nodes'
+local batch = cjson.decode(ARGV[4])
+local null = cjson.null
 
-for k = 1, n do
-  local h, kind = ARGV[i], ARGV[i + 1]
-  i = i + 2
-  local seen_key = base .. 'seen:' .. h
-  local new = redis.call('SET', seen_key, kind .. ':' .. token, 'NX', 'EX', ttl)
+-- Variadic calls with a list of any length: unpack() is bounded by the Lua stack.
+local function call_all(cmd, key, list, step)
+  local total = 0
+  for i = 1, #list, step do
+    total = total + redis.call(cmd, key, unpack(list, i, math.min(i + step - 1, #list)))
+  end
+  return total
+end
+
+local flags = {}
+for k, m in ipairs(batch.marks) do
+  local seen_key = base .. 'seen:' .. m[1]
+  local new = redis.call('SET', seen_key, m[2] .. ':' .. token, 'NX', 'EX', ttl)
   if not new then
     local prev = redis.call('GET', seen_key)
     -- A retried batch whose first attempt ran: still this batch's event.
     new = prev and string.sub(prev, 3) == token
   end
   flags[k] = new and 1 or 0
-  if kind == 'a' then
-    local t, rid, job, mark = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-    local rank = t .. h
-    local nn = tonumber(ARGV[i + 4])
-    i = i + 5
-    for _ = 1, nn do
-      if new then
-        local nk = base .. 'n:' .. ARGV[i]
-        if redis.call('HSETNX', nk, 'ns', ARGV[i + 1]) == 1 then
-          redis.call('HSET', nk, 'name', ARGV[i + 2], 'int', ARGV[i + 3])
-        end
-        if ARGV[i + 4] == '1' then
-          local cur = redis.call('HGET', nk, 'tk')
-          if (not cur) or rank > cur then
-            redis.call('HSET', nk, 'ty', ARGV[i + 5], 'tk', rank)
-          end
-        end
-      end
-      i = i + 6
-    end
-    local ne = tonumber(ARGV[i])
-    i = i + 1
-    for _ = 1, ne do
-      if new then
-        local sid, tid = ARGV[i], ARGV[i + 1]
-        local eid = sid .. tid
-        local ek = base .. 'e:' .. eid
-        -- The event mark makes the count exact even if a dedup key expired.
-        if redis.call('HSETNX', ek, 'v' .. mark, '') == 1 then
-          local cur = redis.call('HMGET', ek, 'fs', 'ls', 'rk')
-          if not cur[1] then
-            redis.call('HSET', ek, 's', sid, 't', tid, 'fs', t, 'ls', t, 'rk', rank, 'rid', rid, 'n', 1)
-            redis.call('SADD', edges_key, eid)
-            redis.call('SADD', base .. 'out:' .. sid, tid)
-            redis.call('SADD', base .. 'in:' .. tid, sid)
-            redis.call('SADD', nodes_key, sid, tid)
-          else
-            redis.call('HINCRBY', ek, 'n', 1)
-            if t < cur[1] then redis.call('HSET', ek, 'fs', t) end
-            if t > cur[2] then redis.call('HSET', ek, 'ls', t) end
-            if rank > cur[3] then redis.call('HSET', ek, 'rk', rank, 'rid', rid) end
-          end
-          redis.call('HSETNX', ek, job, '')
-        end
-      end
-      i = i + 2
+end
+
+for id, n in pairs(batch.nodes) do
+  local nk = base .. 'n:' .. id
+  if redis.call('HSETNX', nk, 'ns', n[1]) == 1 then
+    redis.call('HSET', nk, 'name', n[2], 'int', tostring(n[3]))
+  end
+  if n[4] ~= null then
+    local cur = redis.call('HGET', nk, 'tk')
+    if (not cur) or n[5] > cur then
+      redis.call('HSET', nk, 'ty', n[4], 'tk', n[5])
     end
   end
 end
+
+local edges_key, nodes_key = base .. 'edges', base .. 'nodes'
+for _, e in ipairs(batch.edges) do
+  local sid, tid = e[1], e[2]
+  local eid = sid .. tid
+  local ek = base .. 'e:' .. eid
+  local rid = e[6]
+  if rid == null then rid = '' end
+  -- SADD says how many marks are new to this edge: the exact event count,
+  -- even for an event whose dedup key has expired.
+  local added = call_all('SADD', base .. 'em:' .. eid, e[7], 1000)
+  local cur = redis.call('HMGET', ek, 'fs', 'ls', 'rk')
+  local update = {}
+  if not cur[1] then
+    update = {'s', sid, 't', tid, 'fs', e[3], 'ls', e[4], 'rk', e[5], 'rid', rid, 'n', added}
+    redis.call('SADD', edges_key, eid)
+    redis.call('SADD', base .. 'out:' .. sid, tid)
+    redis.call('SADD', base .. 'in:' .. tid, sid)
+    redis.call('SADD', nodes_key, sid, tid)
+  else
+    if added > 0 then redis.call('HINCRBY', ek, 'n', added) end
+    if e[3] < cur[1] then update[#update + 1] = 'fs'; update[#update + 1] = e[3] end
+    if e[4] > cur[2] then update[#update + 1] = 'ls'; update[#update + 1] = e[4] end
+    if e[5] > cur[3] then
+      update[#update + 1] = 'rk'; update[#update + 1] = e[5]
+      update[#update + 1] = 'rid'; update[#update + 1] = rid
+    end
+  end
+  for _, job in ipairs(e[8]) do
+    update[#update + 1] = job
+    update[#update + 1] = ''
+  end
+  if #update > 0 then call_all('HSET', ek, update, 1000) end
+end
+
 return flags

@@ -1,0 +1,105 @@
+"""Classification in a helper process.
+
+``core.pipeline.classify`` is pure CPU work, and in one process it competes
+with faust's own per-message work for the interpreter. Run in a helper process
+it takes that work off the worker's event loop; only the message values go
+out and compact tuples come back. If the helper dies, the batch is classified
+in-process and a new helper is started: a pool failure never loses or
+dead-letters a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from processor.batch import classify_batch
+from processor.core.pipeline import Classified, Limits, Rejected
+from processor.core.rules import MixRule
+
+log = logging.getLogger("processor.classifier")
+_PR_SET_PDEATHSIG = 1
+
+_rule: MixRule | None = None
+_limits: Limits | None = None
+
+
+def _init(parent: int, mode: str, globs: tuple[str, ...], limits: Limits) -> None:
+    global _rule, _limits
+    _die_with(parent)
+    _rule = MixRule(mode, globs)
+    _limits = limits
+
+
+def _die_with(parent: int) -> None:
+    """End this helper when the worker ends, even by SIGKILL: an orphaned
+    helper would hold its memory forever."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before prctl took effect
+        os._exit(0)
+
+
+def _classify_values(
+    values: Sequence[bytes | None],
+) -> tuple[list[Rejected | Classified], bytes]:
+    assert _rule is not None, "initializer did not run"
+    assert _limits is not None, "initializer did not run"
+    return classify_batch(values, _rule, _limits)
+
+
+class ClassifierPool:
+    """``classify`` over a batch of values, in ``processes`` helper processes."""
+
+    def __init__(self, rule: MixRule, limits: Limits, processes: int) -> None:
+        self.rule = rule
+        self.limits = limits
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: the worker has threads (faust's consumer), and a
+            # forked child of a threaded process can inherit held locks.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init,
+                initargs=(os.getpid(), self.rule.mode.value, self.rule.internal_globs, self.limits),
+            )
+        return self._pool
+
+    def start(self) -> None:
+        """Start the helpers now rather than on the first batch.
+
+        Call it from the thread that lives as long as the worker (the event
+        loop's): Linux ties the helpers' death signal to the thread that
+        started them.
+        """
+        self._executor().submit(_classify_values, [])
+
+    async def classify(
+        self, values: Sequence[bytes | None]
+    ) -> tuple[list[Rejected | Classified], bytes]:
+        """``batch.classify_batch`` in a helper; in-process if the helper failed."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor(), _classify_values, list(values))
+        except BrokenProcessPool:
+            log.warning("classifier process died; classifying in-process and restarting it")
+            self.close()
+            return classify_batch(values, self.rule, self.limits)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
