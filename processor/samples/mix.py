@@ -1,14 +1,8 @@
-"""OpenLineage sample events, made and serialised by the real openlineage-python client.
+"""``realistic_mix``: a deterministic, production-shaped topic of sample messages.
 
-Used by the tests, the benchmark and ``lineage-processor dev --demo``. The client is a
-development dependency: it is imported lazily, so the processor itself runs without it.
-
-Every value is what ``openlineage.client.transport.kafka.KafkaTransport.emit`` puts on the
-wire: ``Serde.to_json(event).encode("utf-8")`` (``json.dumps`` with sorted keys, the default
-``", "``/``": "`` separators and ASCII escaping; nulls and ``None`` facet fields dropped).
-Keys follow the transport's convention: ``run:{job namespace}/{job name}``, or the root (else
-the parent) job of the run's ``parent`` facet when there is one. Events also carry the
-``tags`` run facet that ``OpenLineageClient.emit`` adds (``openlineage_client_version``).
+Each pipeline is built and serialised once with the client, as a template whose run
+ids and event time are slots; every message then fills the slots with its own
+values, which keeps a mix of hundreds of thousands of events fast to make.
 """
 
 from __future__ import annotations
@@ -16,184 +10,13 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = [
-    "DEFAULT_PRODUCER",
-    "demo_events",
-    "message_key",
-    "mix_composition",
-    "realistic_mix",
-    "run_event",
-]
+from processor.samples.client import Dataset, get_client
 
-DEFAULT_PRODUCER = "https://github.com/lineage-processor/lineage-processor/tree/main/samples"
-_INSTALL_HINT = "pip install 'lineage-processor[dev]'"
-
-Dataset = tuple[str, str]
-
-
-# --------------------------------------------------------------------------- the client
-
-
-class _Client:
-    """The lazily imported pieces of openlineage-python, and a capturing Kafka transport."""
-
-    def __init__(self) -> None:
-        try:
-            from openlineage.client import event_v2, facet_v2
-            from openlineage.client.constants import __version__
-            from openlineage.client.transport.kafka import KafkaConfig, KafkaTransport
-            from openlineage.client.uuid import generate_new_uuid
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            msg = (
-                "processor.samples needs the openlineage-python client "
-                f"(a development dependency): {_INSTALL_HINT}"
-            )
-            raise ImportError(msg) from exc
-        self.ev: Any = event_v2
-        self.fc: Any = facet_v2
-        self.version: str = __version__
-        self.new_uuid: Any = generate_new_uuid
-        captured: list[tuple[str | None, bytes]] = []
-
-        class _Sink:  # stands in for confluent_kafka.Producer
-            def produce(self, topic: str, key: str | None, value: bytes, **_: Any) -> None:
-                captured.append((key, value))
-
-            def flush(self, timeout: float = -1) -> int:
-                return 0
-
-        class _Capture(KafkaTransport):
-            def _setup_producer(self, config: dict[str, str]) -> None:
-                self.producer = _Sink()  # type: ignore[assignment]
-
-        self._captured = captured
-        self._transport: Any = _Capture(KafkaConfig(config={}, topic="openlineage.events"))
-
-    def emit(self, event: Any) -> tuple[bytes, bytes]:
-        """(key, value) exactly as the client's Kafka transport would produce them."""
-        self._transport.emit(event)
-        key, value = self._captured.pop()
-        return (key or "").encode("utf-8"), value
-
-    def tags_facet(self) -> Any:
-        tags = self.fc.tags_run
-        return tags.TagsRunFacet(
-            tags=[
-                tags.TagsRunFacetFields(
-                    "openlineage_client_version", self.version, "OPENLINEAGE_CLIENT"
-                )
-            ]
-        )
-
-    def event(
-        self,
-        *,
-        event_type: str,
-        job: Dataset,
-        inputs: Sequence[Dataset],
-        outputs: Sequence[Dataset],
-        event_time: str,
-        run_id: str,
-        producer: str,
-        dataset_facets: Mapping[Dataset, Mapping[str, Any]] | None = None,
-        output_facets: Mapping[Dataset, Mapping[str, Any]] | None = None,
-        job_facets: Mapping[str, Any] | None = None,
-        run_facets: Mapping[str, Any] | None = None,
-        client_tags: bool = True,
-    ) -> Any:
-        ev = self.ev
-        dfacets = dataset_facets or {}
-        ofacets = output_facets or {}
-        tags = {"tags": self.tags_facet()} if client_tags else {}
-        return ev.RunEvent(
-            eventType=ev.RunState(event_type),
-            eventTime=event_time,
-            run=ev.Run(runId=run_id, facets={**(run_facets or {}), **tags}),
-            job=ev.Job(namespace=job[0], name=job[1], facets=dict(job_facets or {})),
-            inputs=[
-                ev.InputDataset(ns, nm, facets=dict(dfacets.get((ns, nm), {}))) for ns, nm in inputs
-            ],
-            outputs=[
-                ev.OutputDataset(
-                    ns,
-                    nm,
-                    facets=dict(dfacets.get((ns, nm), {})),
-                    outputFacets=dict(ofacets.get((ns, nm), {})),
-                )
-                for ns, nm in outputs
-            ],
-            producer=producer,
-        )
-
-
-_CLIENT: _Client | None = None
-
-
-def _client() -> _Client:
-    global _CLIENT
-    if _CLIENT is None:
-        _CLIENT = _Client()
-    return _CLIENT
-
-
-# --------------------------------------------------------------------------- single events
-
-
-def message_key(job_namespace: str, job_name: str) -> bytes:
-    """The Kafka key the openlineage-python client uses for a run of a job (no parent facet)."""
-    return f"run:{job_namespace}/{job_name}".encode()
-
-
-def _time_str(value: datetime | str | None) -> str:
-    if value is None:
-        return datetime.now(UTC).isoformat()
-    if isinstance(value, datetime):
-        return value.isoformat()  # a naive datetime gets no offset, which means UTC
-    return value
-
-
-def run_event(
-    *,
-    event_type: str = "COMPLETE",
-    job: tuple[str, str],
-    inputs: Sequence[tuple[str, str]] = (),
-    outputs: Sequence[tuple[str, str]] = (),
-    event_time: datetime | str | None = None,
-    run_id: str | None = None,
-    dataset_types: Mapping[tuple[str, str], str] | None = None,
-    producer: str = DEFAULT_PRODUCER,
-) -> bytes:
-    """One RunEvent as the client's Kafka transport serialises it (the message value).
-
-    ``job``, ``inputs`` and ``outputs`` are ``(namespace, name)`` pairs. ``event_time``
-    defaults to now (UTC), ``run_id`` to a fresh UUIDv7 as the client makes them.
-    ``dataset_types`` adds a ``datasetType`` dataset facet (``DatasetTypeDatasetFacet``,
-    field ``datasetType``) to the named datasets. The key is :func:`message_key`.
-    """
-    cl = _client()
-    types = dataset_types or {}
-    facets = {
-        ds: {"datasetType": cl.fc.dataset_type_dataset.DatasetTypeDatasetFacet(datasetType=t)}
-        for ds, t in types.items()
-    }
-    event = cl.event(
-        event_type=event_type,
-        job=job,
-        inputs=inputs,
-        outputs=outputs,
-        event_time=_time_str(event_time),
-        run_id=run_id or str(cl.new_uuid()),
-        producer=producer,
-        dataset_facets=facets,
-    )
-    return cl.emit(event)[1]
-
-
-# --------------------------------------------------------------------------- a realistic mix
+__all__ = ["mix_composition", "realistic_mix"]
 
 _BASE_TIME = datetime(2026, 3, 1, tzinfo=UTC)
 _BASE_MS = int(_BASE_TIME.timestamp() * 1000)
@@ -262,7 +85,7 @@ class _Universe:
 
     def __init__(self, seed: int, unique_datasets: int, internal_namespace: str) -> None:
         self.seed = seed
-        self.cl = _client()
+        self.cl = get_client()
         rng = random.Random(f"{seed}:datasets")
         self.internal: list[Dataset] = []
         self.external: dict[str, list[Dataset]] = {s: [] for s in _EXTERNAL}
@@ -534,111 +357,3 @@ def realistic_mix(
             valid.append(i)
         out.append((tpl.key, value))
     return out
-
-
-# --------------------------------------------------------------------------- the demo stream
-
-_DEMO_NAMESPACES = {
-    "sf": "snowflake://acme.eu-west-1",
-    "orders": "postgres://orders-db.prod:5432",
-    "crm": "postgres://crm-db.prod:5432",
-    "lake": "s3://acme-datalake",
-    "exports": "s3://acme-exports",
-    "kafka": "kafka://kafka-prod-1.acme.internal:9092",
-}
-# job namespace, job name, parent DAG (or -) | inputs | outputs; datasets as alias:name
-_DEMO_ESTATE = """
-airflow://prod ingest_orders.extract_orders ingest_orders
-    | orders:orders.public.orders orders:orders.public.order_items
-    | sf:RAW.ORDERS.ORDERS sf:RAW.ORDERS.ORDER_ITEMS
-airflow://prod ingest_crm.extract_customers ingest_crm
-    | crm:crm.public.customers | sf:RAW.CRM.CUSTOMERS
-spark://prod-emr clickstream_to_snowflake - | lake:raw/clickstream/ | sf:RAW.WEB.EVENTS
-flink://prod payments-stream - | kafka:prod.payments.transactions.v1 | sf:RAW.PAYMENTS.TRANSACTIONS
-dbt://acme-analytics analytics.stg_orders - | sf:RAW.ORDERS.ORDERS | sf:ANALYTICS.STAGING.STG_ORDERS
-dbt://acme-analytics analytics.fct_revenue -
-    | sf:ANALYTICS.STAGING.STG_ORDERS sf:RAW.CRM.CUSTOMERS | sf:ANALYTICS.MARTS.FCT_REVENUE
-airflow://prod reverse_etl.export_revenue reverse_etl
-    | sf:ANALYTICS.MARTS.FCT_REVENUE | exports:revenue/daily/ crm:crm.public.customer_ltv
-spark://prod-emr archive_clickstream - | lake:raw/clickstream/ | lake:archive/clickstream/
-"""
-
-
-def _demo_estate() -> list[tuple[Dataset, list[Dataset], list[Dataset], str | None]]:
-    def datasets(text: str) -> list[Dataset]:
-        pairs = (token.split(":", 1) for token in text.split())
-        return [(_DEMO_NAMESPACES[alias], name) for alias, name in pairs]
-
-    estate = []
-    for spec in _DEMO_ESTATE.replace("\n    |", " |").strip().splitlines():
-        head, inputs, outputs = spec.split(" | ")
-        job_ns, job_name, dag = head.split()
-        estate.append(
-            ((job_ns, job_name), datasets(inputs), datasets(outputs), None if dag == "-" else dag)
-        )
-    return estate
-
-
-_DEMO_TYPES = {"kafka": "TOPIC", "s3": "FILE", "postgres": "TABLE"}
-
-
-def demo_events(seed: int = 0) -> Iterator[tuple[bytes, bytes]]:
-    """An endless stream of plausible pipeline runs, (key, value), timestamped now.
-
-    A small estate: Airflow, Spark and Flink jobs load postgres/s3/kafka data into
-    Snowflake, dbt models transform it inside Snowflake (same-side, so rejected by the
-    ``mixed`` rule), and a reverse-ETL task exports a mart back out. Each run yields START,
-    sometimes RUNNING, then COMPLETE (about 5% FAIL). Slowly, the estate drifts: now and
-    then a job gains or loses an input table, or a new dated export dataset appears.
-    The caller paces the stream (e.g. one message per second).
-    """
-    cl = _client()
-    rng = random.Random(seed)
-    pipelines = _demo_estate()
-    runs = 0
-    while True:
-        job, inputs, outputs, dag = pipelines[rng.randrange(len(pipelines))]
-        runs += 1
-        if runs % 40 == 0:  # drift: a job picks up or drops an extra source
-            extra = (inputs[0][0], f"{inputs[0][1].rstrip('/')}_archive_{runs // 40 % 5}")
-            if extra in inputs:
-                inputs.remove(extra)
-            else:
-                inputs.append(extra)
-        if runs % 97 == 0:  # drift: the revenue export moves to a new versioned path
-            export_outputs = pipelines[6][2]
-            export_outputs[0] = (export_outputs[0][0], f"revenue/daily/v{runs // 97 + 1}/")
-        run_id = str(cl.new_uuid())
-        parent = None
-        if dag:
-            pr = cl.fc.parent_run
-            dag_run = str(cl.new_uuid())
-            parent = pr.ParentRunFacet(
-                run=pr.Run(runId=dag_run),
-                job=pr.Job(namespace=job[0], name=dag),
-                root=pr.Root(
-                    run=pr.RootRun(runId=dag_run), job=pr.RootJob(namespace=job[0], name=dag)
-                ),
-            )
-        states = ["START"] + (["RUNNING"] if rng.random() < 0.3 else [])
-        states.append("FAIL" if rng.random() < 0.05 else "COMPLETE")
-        facets = {}
-        for ds in [*inputs, *outputs]:
-            scheme = ds[0].split(":", 1)[0]
-            kind = _DEMO_TYPES.get(scheme, "VIEW" if ".MARTS." in ds[1] else "TABLE")
-            facets[ds] = {
-                "datasetType": cl.fc.dataset_type_dataset.DatasetTypeDatasetFacet(datasetType=kind)
-            }
-        for state in states:
-            event = cl.event(
-                event_type=state,
-                job=job,
-                inputs=inputs,
-                outputs=outputs,
-                event_time=datetime.now(UTC).isoformat(),
-                run_id=run_id,
-                producer=DEFAULT_PRODUCER,
-                dataset_facets=facets,
-                run_facets={"parent": parent} if parent else None,
-            )
-            yield cl.emit(event)
