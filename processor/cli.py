@@ -43,6 +43,10 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # faust re-configures the root logger when the worker starts; the
+    # processor's own level is set here so that a message below it is dropped
+    # before a record is made (one per dead letter at info).
+    logging.getLogger("processor").setLevel(level.upper())
 
 
 async def _preflight(settings: Settings, wait_seconds: float) -> None:

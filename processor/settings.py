@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     web_host: str = Field("0.0.0.0", description="HTTP bind address")
     group_id: str = Field("lineage-processor", description="Kafka consumer group")
     redis_prefix: str = Field("lineage", description="prefix of every Redis key")
-    batch_size: int = Field(500, gt=0, le=100_000, description="messages per batch")
+    batch_size: int = Field(1000, gt=0, le=100_000, description="messages per batch")
     batch_timeout_ms: int = Field(200, gt=0, description="max wait to fill a batch")
     retry_max_backoff_seconds: float = Field(
         30.0, gt=0, description="cap of the backoff while a dependency is down"
