@@ -1,9 +1,19 @@
 """Wiring: the faust app, its agent, timers and web views around the batch processor.
 
 The agent takes batches with ``noack_take`` and acks each record only after
-``BatchProcessor.process`` returned, i.e. after every outcome is durable;
-faust commits only acked offsets. Nothing here decides what happens to an
-event: that is ``core`` (pure) and ``batch`` (ordering of durable effects).
+its batch's outcomes are durable; faust commits only acked offsets. Two faust
+behaviours are relied on or guarded against here:
+
+* ``take``/``take_events`` ack a batch in a ``finally``, i.e. even when the
+  agent is cancelled mid-batch; ``noack_take`` with explicit acks does not.
+* faust may commit past an unacked record at the committed head (its
+  ``_new_offset`` treats a one-offset gap as compacted), and it acks records
+  fetched before a rebalance when it skips them. Acks here are always in
+  offset order per partition, a whole batch at a time, and acks of a stale
+  consumer generation are dropped (``_guard_stale_acks``).
+
+Nothing here decides what happens to an event: that is ``core`` (pure) and
+``batch`` (ordering of durable effects).
 """
 
 from __future__ import annotations

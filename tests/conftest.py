@@ -23,20 +23,15 @@ import itertools
 import os
 import re
 import secrets
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:  # so that ``tests.integration.harness`` imports from anywhere
-    sys.path.insert(0, _ROOT)
-
-from processor.adapters import services  # noqa: E402
-from processor.adapters.kafka_admin import create_topics  # noqa: E402
-from processor.adapters.services import RunningService  # noqa: E402
+from processor.adapters import services
+from processor.adapters.kafka_admin import create_topics
+from processor.adapters.services import RunningService
 
 REDIS_DATABASES = 64  # database 0 is left to tests using ``redis_service.address``
 _database_numbers = itertools.cycle(range(1, REDIS_DATABASES))
@@ -137,14 +132,14 @@ def topics(make_topics: Callable[..., list[str]]) -> Callable[..., list[str]]:
     return make_topics
 
 
-@pytest.fixture
-def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
-    """Start private Redis servers (``start_redis`` keywords) to pause, kill or restart."""
+def _factory(
+    starter: Callable[..., RunningService], workdir: Path, kind: str
+) -> Iterator[Callable[..., RunningService]]:
     started: list[RunningService] = []
 
     def start(**options: Any) -> RunningService:
         options.setdefault("backend", _backend())
-        service = services.start_redis(tmp_path / f"redis{len(started)}", **options)
+        service = starter(workdir / f"{kind}{len(started)}", **options)
         started.append(service)
         return service
 
@@ -152,20 +147,15 @@ def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
     for service in started:
         service.resume()
         service.stop()
+
+
+@pytest.fixture
+def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
+    """Start private Redis servers (``start_redis`` keywords) to pause, kill or restart."""
+    yield from _factory(services.start_redis, tmp_path, "redis")
 
 
 @pytest.fixture
 def broker_factory(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
     """Start private brokers (``start_broker`` keywords) to pause, kill or restart."""
-    started: list[RunningService] = []
-
-    def start(**options: Any) -> RunningService:
-        options.setdefault("backend", _backend())
-        service = services.start_broker(tmp_path / f"broker{len(started)}", **options)
-        started.append(service)
-        return service
-
-    yield start
-    for service in started:
-        service.resume()
-        service.stop()
+    yield from _factory(services.start_broker, tmp_path, "broker")
