@@ -264,7 +264,11 @@ class LineageWorker:
 
     async def readiness(self) -> dict[str, bool]:
         """Broker reachable with partitions assigned, and Redis answering."""
-        redis_ok = await self.store.ping()
+        # A probe must answer quickly even while Redis hangs (paused, overloaded).
+        try:
+            redis_ok = await asyncio.wait_for(self.store.ping(), timeout=2.0)
+        except TimeoutError:
+            redis_ok = False
         consumer_ok = False
         try:
             consumer_ok = self.state.assigned and not self.app.rebalancing

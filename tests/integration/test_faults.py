@@ -4,6 +4,7 @@ Redis paused mid-stream, end with the snapshot of an undisturbed run."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 
 from processor.core.pipeline import Classified, Limits, Rejected, classify
@@ -82,8 +83,13 @@ def test_redis_paused_mid_stream_loses_nothing_and_dead_letters_nothing(stack: S
     try:
         produce(stack.bootstrap, stack.input_topic, messages[1000:], partition=0)
         time.sleep(4)
-        # While Redis is stopped nothing past the outage is counted as processed.
+        # While Redis is stopped nothing past the outage is counted as processed,
+        # the worker says it is retrying, and it is not ready.
         assert worker.metric("lineage_events_consumed_total") < 2000
+        assert worker.metric("lineage_dependency_down", dependency="redis") == 1
+        status, body = worker.http_get("/readyz")
+        assert status == 503
+        assert json.loads(body)["checks"]["redis"] is False
     finally:
         stack.redis.resume()
     worker.wait_for(lambda: worker.metric("lineage_events_consumed_total") >= 2000, timeout=60)

@@ -177,6 +177,22 @@ def test_client_events_fold_into_the_expected_snapshot(stack: Stack) -> None:
     assert worker.metric("lineage_edges_folded_total") == 4
     worker.wait_for(lambda: worker.metric("lineage_graph_edges") == 3, timeout=10)
     assert worker.metric("lineage_graph_nodes") == 4
+    # One lag observation per message; the partition is drained; faust's own
+    # metrics come from the same scrape; the rule in force is on build_info.
+    assert worker.metric("lineage_event_lag_seconds_count") == 6
+    worker.wait_for(
+        lambda: (
+            worker.metric("lineage_consumer_lag_messages", topic=stack.input_topic, partition="0")
+            == 0
+        ),
+        timeout=10,
+    )
+    assert worker.metric("faust_topic_messages_received_total", topic=stack.input_topic) == 6
+    assert worker.metric("lineage_build_info", rule="mixed;internal=snowflake://*") == 1
+    assert worker.get_json("/readyz") == {
+        "status": "ready",
+        "checks": {"redis": True, "kafka": True},
+    }
 
     dlq = read_topic(stack.bootstrap, stack.dlq_topic, expect=1)
     assert len(dlq) == 1
