@@ -82,7 +82,7 @@ class LineageWorker:
             prefix=settings.redis_prefix,
             dedup_ttl_seconds=settings.dedup_ttl_seconds,
         )
-        self.publisher = KafkaPublisher(settings.kafka_bootstrap)
+        self.publisher = KafkaPublisher(settings.kafka_bootstrap, drop_oversized_values=True)
         self.processor = BatchProcessor(
             store=self.store,
             publisher=self.publisher,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from processor.errors import BrokerUnavailable
 
@@ -22,16 +22,33 @@ class OutRecord:
     headers: list[tuple[str, bytes]] | None = None
 
 
+VALUE_DROPPED_HEADER = "lineage.value.dropped"
+
+
 class KafkaPublisher:
     """An acks=all producer whose ``publish`` returns only once the broker has
-    acknowledged every record, or raises ``BrokerUnavailable``."""
+    acknowledged every record, or raises ``BrokerUnavailable``.
+
+    With ``drop_oversized_values`` (dead letters), a record the broker refuses
+    as too large is sent again without its value and with a
+    ``lineage.value.dropped`` header giving the original size: a retry could
+    never succeed, and the record's key, headers and source coordinates still
+    say which message it was. Without it, the refusal is an error like any
+    other.
+    """
 
     def __init__(
-        self, bootstrap: str, *, request_timeout_ms: int = 30_000, **config: object
+        self,
+        bootstrap: str,
+        *,
+        request_timeout_ms: int = 30_000,
+        drop_oversized_values: bool = False,
+        **config: object,
     ) -> None:
         self._bootstrap = bootstrap
         self._request_timeout_ms = request_timeout_ms
-        self._config = config
+        self._drop_oversized = drop_oversized_values
+        self._config: dict[str, object] = {"max_request_size": 16 * 1024 * 1024, **config}
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -46,7 +63,6 @@ class KafkaPublisher:
                     enable_idempotence=False,
                     request_timeout_ms=self._request_timeout_ms,
                     linger_ms=5,
-                    max_request_size=16 * 1024 * 1024,
                     **self._config,
                 )
                 try:
@@ -63,16 +79,48 @@ class KafkaPublisher:
             return
         producer = await self._get()
         try:
-            futures = [
-                await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers)
-                for r in records
-            ]
-            await asyncio.gather(*futures)
+            results = await self._send_all(producer, records)
+            too_large = [r for r, res in zip(records, results, strict=True) if _too_large(res)]
+            failed = [res for res in results if isinstance(res, BaseException)]
+            if too_large and self._drop_oversized:
+                failed = [res for res in failed if not _too_large(res)]
+                stripped = [_without_value(r) for r in too_large]
+                failed += [
+                    res
+                    for res in await self._send_all(producer, stripped)
+                    if isinstance(res, BaseException)
+                ]
+            if failed:
+                raise failed[0]
         except (KafkaError, OSError) as exc:
             raise BrokerUnavailable(f"Kafka send failed: {exc!r}") from exc
+
+    @staticmethod
+    async def _send_all(producer: AIOKafkaProducer, records: Sequence[OutRecord]) -> list[object]:
+        futures: list[asyncio.Future[object]] = []
+        for r in records:
+            try:
+                futures.append(
+                    await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers)
+                )
+            except MessageSizeTooLargeError as exc:  # refused before it left
+                failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+                failed.set_exception(exc)
+                futures.append(failed)
+        return list(await asyncio.gather(*futures, return_exceptions=True))
 
     async def close(self) -> None:
         async with self._lock:
             if self._producer is not None:
                 await self._producer.stop()
                 self._producer = None
+
+
+def _too_large(result: object) -> bool:
+    return isinstance(result, MessageSizeTooLargeError)
+
+
+def _without_value(record: OutRecord) -> OutRecord:
+    size = 0 if record.value is None else len(record.value)
+    headers = [*(record.headers or []), (VALUE_DROPPED_HEADER, str(size).encode())]
+    return OutRecord(record.topic, record.key, None, headers)

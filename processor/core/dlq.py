@@ -69,3 +69,10 @@ class DlqHeaders(BaseModel):
         alias="lineage.rule",
         description="mix rule in force, e.g. mixed;internal=snowflake://*",
     )
+    value_dropped: str | None = Field(
+        None,
+        alias="lineage.value.dropped",
+        description="present when the broker refused the original value as too large: "
+        "the record then has no value and this gives the original size in bytes",
+        pattern=r"^[0-9]+$",
+    )
