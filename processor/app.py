@@ -158,6 +158,23 @@ class LineageWorker:
             finally:
                 committer.cancel()
 
+        control_topic = app.topic(
+            s.control_topic,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+        @app.agent(control_topic, name="lineage-control")
+        async def control(stream: Any) -> None:
+            # Deletes are rare and small: one batch at a time, acked when durable.
+            quiet = stream.noack()
+            async for events in quiet.noack_take(500, within=s.batch_timeout_ms / 1000):
+                await worker.processor.apply_control(worker.records(events))
+                for event in events:
+                    await quiet.ack(event)
+
         @app.on_partitions_assigned.connect
         async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
             worker.state.assigned = True

@@ -36,6 +36,7 @@ from processor.adapters.redis_store import (
     OUTCOME_REJECTED,
     encode_batch,
 )
+from processor.core.control import DeleteRequest, parse_control
 from processor.core.dlq import dlq_headers
 from processor.core.pipeline import (
     Accepted,
@@ -68,6 +69,8 @@ class GraphStore(Protocol):
 
     async def mark_and_fold(self, payload: bytes, token: str) -> list[bool]: ...
 
+    async def apply_deletes(self, requests: Sequence[DeleteRequest]) -> None: ...
+
 
 class Publisher(Protocol):
     async def publish(self, records: Sequence[OutRecord]) -> None: ...
@@ -84,6 +87,7 @@ class BatchResult:
     dead_letters: list[tuple[InputRecord, str]] = field(default_factory=list)
     folded: list[FoldEvent] = field(default_factory=list)
     edges_folded: int = 0
+    deletes: int = 0
     attempts: int = 1
 
 
@@ -271,6 +275,44 @@ class BatchProcessor:
         )
         return result
 
+    async def apply_control(self, records: Sequence[InputRecord]) -> BatchResult:
+        """Control-topic records: malformed ones to the DLQ (``invalid_control``),
+        deletes into their tombstones; durable when it returns, outages retried.
+
+        Deletes need no dedup: a tombstone is a max, so applying one twice is
+        the same as once.
+        """
+        started = time.perf_counter()
+        result = BatchResult()
+        deletes: list[DeleteRequest] = []
+        bad: list[tuple[InputRecord, Rejected]] = []
+        for rec in records:
+            parsed = parse_control(rec.value, self.limits.max_depth)
+            if isinstance(parsed, Rejected):
+                bad.append((rec, parsed))
+            else:
+                deletes.append(parsed)
+        backoff = Backoff(cap=self.max_backoff)
+        published = not bad
+        while True:
+            try:
+                if not published:
+                    await self.publisher.publish([self._dead_letter(r, j) for r, j in bad])
+                    published = True
+                await self.store.apply_deletes(deletes)
+                break
+            except DependencyUnavailable as exc:
+                self._on_outage(exc)
+                result.attempts += 1
+                await asyncio.sleep(backoff.next_delay())
+        self._clear_outage()
+        result.dead_letters = [(rec, rej.reason) for rec, rej in bad]
+        for _, rej in bad:
+            result.rejected[rej.reason] += 1
+        result.deletes = len(deletes)
+        self._observe(records, result, Counter(), time.perf_counter() - started)
+        return result
+
     def _dead_letter(self, rec: InputRecord, rej: Rejected) -> OutRecord:
         headers = dlq_headers(
             reason=rej.reason,
@@ -324,6 +366,8 @@ class BatchProcessor:
             m.events_rejected.labels(reason).inc(n)
         if result.edges_folded:
             m.edges_folded.inc(result.edges_folded)
+        if result.deletes:
+            m.deletes_applied.inc(result.deletes)
         for reason, n in skipped.items():
             m.edges_skipped.labels(reason).inc(n)
         m.batch_seconds.observe(seconds)

@@ -259,6 +259,46 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def delete_message(
+    source: Sequence[str] | None, target: Sequence[str] | None, requested_at: str
+) -> dict[str, Any]:
+    """The control-topic delete request of ``lineage-processor delete``."""
+    message: dict[str, Any] = {"op": "delete", "requestedAt": requested_at}
+    if source:
+        message["source"] = {"namespace": source[0], "name": source[1]}
+    if target:
+        message["target"] = {"namespace": target[0], "name": target[1]}
+    return message
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
+    from processor.core.control import parse_control
+    from processor.core.pipeline import Rejected
+
+    if not args.source and not args.target:
+        raise ConfigurationError("delete needs --source, --target, or both")
+    settings = load_settings()
+    requested_at = args.requested_at or datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    value = orjson.dumps(delete_message(args.source, args.target, requested_at))
+    parsed = parse_control(value)
+    if isinstance(parsed, Rejected):
+        raise ConfigurationError(f"not a valid delete: {parsed.error}")
+
+    async def run() -> None:
+        publisher = KafkaPublisher(settings.kafka_bootstrap)
+        try:
+            await publisher.publish([OutRecord(settings.control_topic, None, value)])
+        finally:
+            await publisher.close()
+
+    asyncio.run(run())
+    print(f"published to {settings.control_topic}: {value.decode()}")
+    return 0
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from processor.adapters.redis_store import RedisGraphStore
     from processor.core.snapshot import canonical_bytes, snapshot_hash
@@ -325,6 +365,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--topic", default=None, help="topic (default: the first input topic)")
     p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser(
+        "delete",
+        help="hide an edge (--source and --target), every edge out of --source, "
+        "or every edge into --target, until a newer event brings it back",
+    )
+    p.add_argument("--source", nargs=2, metavar=("NAMESPACE", "NAME"))
+    p.add_argument("--target", nargs=2, metavar=("NAMESPACE", "NAME"))
+    p.add_argument(
+        "--requested-at", default=None, help="RFC 3339 time of the delete (default: now)"
+    )
+    p.set_defaults(func=cmd_delete)
 
     p = sub.add_parser("snapshot", help="print the canonical snapshot of the graph")
     p.add_argument("--hash", action="store_true", help="print only its sha256")

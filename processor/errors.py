@@ -13,6 +13,8 @@ Every exception the processor raises on purpose derives from ``LineageError``::
     │   └── RedisUnavailable    Redis unreachable, paused, out of memory, or read-only
     ├── ConfigurationError      settings that cannot work (bad glob, bad URL, ...):
     │                           reported in one line at start-up, exit code 2
+    ├── NodeNotFound            a lineage query names a dataset the graph does not
+    │                           hold (``namespace``, ``name``): a 404, not an outage
     └── ServiceStartError       an embedded service (``dev``, tests) failed to start
 
 The split between ``InvalidMessage`` and ``DependencyUnavailable`` is the
@@ -50,6 +52,15 @@ class RedisUnavailable(DependencyUnavailable):
 
 class ConfigurationError(LineageError):
     """Settings that cannot work; reported at start-up in one line."""
+
+
+class NodeNotFound(LineageError):
+    """A lineage query's dataset is not in the graph."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        super().__init__(f"dataset not found: {namespace} {name}")
+        self.namespace = namespace
+        self.name = name
 
 
 class ServiceStartError(LineageError):

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from processor.core.control import DeleteMessage
 from processor.core.dlq import DlqHeaders
 from processor.core.models import LineageProfile
 from processor.core.snapshot import Snapshot
@@ -22,6 +23,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "lineage-profile.schema.json": (LineageProfile, "validation"),
     "dlq-headers.schema.json": (DlqHeaders, "serialization"),
     "snapshot.schema.json": (Snapshot, "serialization"),
+    "control-delete.schema.json": (DeleteMessage, "validation"),
 }
 
 

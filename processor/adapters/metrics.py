@@ -53,6 +53,11 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.deletes_applied = Counter(
+            "lineage_deletes_applied",
+            "Delete requests from the control topic folded into tombstones",
+            registry=r,
+        )
         self.graph_nodes = Gauge(
             "lineage_graph_nodes",
             "Datasets touched by an edge in the current generation",

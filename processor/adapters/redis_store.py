@@ -6,15 +6,18 @@ cluster slot and can be dropped as a unit::
 
     P:generation                      current generation (string)
     {P:g<g>}:seen:<content hash>      dedup mark, value "<outcome>:<batch token>", TTL
-    {P:g<g>}:n:<node id>              hash: ns, name, int, ty (type), tk (rank of ty)
-    {P:g<g>}:e:<source id><target id> hash: s, t, fs, ls, rk, rid, n, <job as JSON>...
+    {P:g<g>}:n:<node id>              hash: ns, name, int, ty (type), tk (rank of ty),
+                                      dout / din (tombstones of deletes of its out / in edges)
+    {P:g<g>}:e:<source id><target id> hash: s, t, fs, ls, rk, rid, n, <job as JSON>...,
+                                      del (tombstone of deletes of this edge)
     {P:g<g>}:em:<edge id>             set of event marks (64-bit ints): exact event count
     {P:g<g>}:edges / :nodes           sets of edge ids / node ids touched by an edge
     {P:g<g>}:out:<node id> / :in:...  adjacency sets
 
 Node ids are fixed-size hashes of (namespace, name) (``core.identity``), so no
-dataset name ever becomes part of a key. Tombstones for deletes get keys of
-their own (``:te:`` / ``:tn:``) under the same generation.
+dataset name ever becomes part of a key. A tombstone can arrive before the
+events it covers, so an edge or node hash may hold only tombstone fields: an
+edge exists once it has ``s``, a node once it has ``ns``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from processor.core.control import DeleteRequest
 from processor.core.fold import Graph
 from processor.core.identity import job_field
 from processor.core.pipeline import FoldEvent
@@ -58,6 +62,7 @@ class RedisGraphStore:
         self.ttl = dedup_ttl_seconds
         self.generation = "1"
         self._fold = client.register_script(_load_script("fold.lua"))
+        self._delete = client.register_script(_load_script("delete.lua"))
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 10.0, **kwargs: Any) -> RedisGraphStore:
@@ -120,6 +125,23 @@ class RedisGraphStore:
             raise RedisUnavailable(f"Redis: {exc}") from exc
         return [bool(f) for f in flags]
 
+    async def apply_deletes(self, requests: Sequence[DeleteRequest]) -> None:
+        """Fold delete requests into their tombstones, atomically (idempotent)."""
+        if not requests:
+            return
+        encoded = []
+        for r in requests:
+            if r.source_id is not None and r.target_id is not None:
+                encoded.append(["e", r.source_id + r.target_id, r.requested_at])
+            elif r.source_id is not None:
+                encoded.append(["o", r.source_id, r.requested_at])
+            elif r.target_id is not None:
+                encoded.append(["i", r.target_id, r.requested_at])
+        try:
+            await self._delete(keys=[], args=[self.base, orjson.dumps(encoded)])
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+
     async def counts(self) -> tuple[int, int]:
         """(nodes, edges) of the current generation."""
         base = self.base
@@ -143,35 +165,42 @@ class RedisGraphStore:
                 return
 
     async def read_graph(self) -> tuple[dict[str, NodeRecord], list[EdgeRecord]]:
-        """Every node and edge of the current generation, as records."""
+        """Every node and edge of the current generation, as records; an edge's
+        ``deleted_until`` joins its own tombstone and its endpoints'."""
         base = self.base
-        edges: list[EdgeRecord] = []
+        rows: list[dict[bytes, bytes]] = []
         node_ids: set[str] = set()
         try:
             async for chunk in self._edge_ids():
                 async with self.client.pipeline(transaction=False) as pipe:
                     for eid in chunk:
                         pipe.hgetall(f"{base}e:{eid}")
-                    rows = await pipe.execute()
-                for row in rows:
-                    if not row:
-                        continue
-                    rec = _edge_record(row)
-                    edges.append(rec)
-                    node_ids.add(rec.source)
-                    node_ids.add(rec.target)
+                    for row in await pipe.execute():
+                        if row and b"s" in row:
+                            rows.append(row)
+                            node_ids.add(row[b"s"].decode())
+                            node_ids.add(row[b"t"].decode())
             nodes: dict[str, NodeRecord] = {}
+            out_deleted: dict[str, str] = {}
+            in_deleted: dict[str, str] = {}
             ids = sorted(node_ids)
             for start in range(0, len(ids), _CHUNK):
                 part = ids[start : start + _CHUNK]
                 async with self.client.pipeline(transaction=False) as pipe:
                     for nid in part:
                         pipe.hgetall(f"{base}n:{nid}")
-                    rows = await pipe.execute()
-                for nid, row in zip(part, rows, strict=True):
+                    node_rows = await pipe.execute()
+                for nid, row in zip(part, node_rows, strict=True):
                     nodes[nid] = _node_record(row)
+                    out_deleted[nid] = row.get(b"dout", b"").decode()
+                    in_deleted[nid] = row.get(b"din", b"").decode()
         except RedisError as exc:
             raise RedisUnavailable(f"Redis: {exc}") from exc
+        edges = []
+        for row in rows:
+            src, dst = row[b"s"].decode(), row[b"t"].decode()
+            own = row.get(b"del", b"").decode()
+            edges.append(_edge_record(row, max(own, out_deleted[src], in_deleted[dst])))
         return nodes, edges
 
     async def snapshot(self) -> dict[str, Any]:
@@ -222,7 +251,7 @@ def _node_record(row: dict[bytes, bytes]) -> NodeRecord:
     )
 
 
-def _edge_record(row: dict[bytes, bytes]) -> EdgeRecord:
+def _edge_record(row: dict[bytes, bytes], deleted_until: str = "") -> EdgeRecord:
     jobs: set[tuple[str, str]] = set()
     for field in row:
         if field[:1] == b"[":
@@ -237,4 +266,5 @@ def _edge_record(row: dict[bytes, bytes]) -> EdgeRecord:
         last_seen=row[b"ls"].decode(),
         last_run_id=rid.decode() or None,
         events=int(row[b"n"]),
+        deleted_until=deleted_until,
     )

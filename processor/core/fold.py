@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from processor.core.control import DeleteRequest
 from processor.core.identity import edge_id, event_mark
 from processor.core.pipeline import FoldEvent
 from processor.core.snapshot import EdgeRecord, NodeRecord, build_snapshot
@@ -53,6 +54,33 @@ class Graph:
     def __init__(self) -> None:
         self.nodes: dict[str, NodeState] = {}
         self.edges: dict[str, EdgeState] = {}
+        # Tombstones, each the latest requestedAt of the deletes of its kind:
+        # per edge, per node for its outgoing and for its incoming edges. They
+        # are joins too (max), so deletes and events fold in any order.
+        self.edge_deletes: dict[str, str] = {}
+        self.out_deletes: dict[str, str] = {}
+        self.in_deletes: dict[str, str] = {}
+
+    def delete(self, request: DeleteRequest) -> None:
+        """Fold one delete in (DESIGN.md section 5); again changes nothing."""
+        at = request.requested_at
+        if request.source_id is not None and request.target_id is not None:
+            table, key = self.edge_deletes, edge_id(request.source_id, request.target_id)
+        elif request.source_id is not None:
+            table, key = self.out_deletes, request.source_id
+        else:
+            assert request.target_id is not None
+            table, key = self.in_deletes, request.target_id
+        if at > table.get(key, ""):
+            table[key] = at
+
+    def deleted_until(self, source: str, target: str) -> str:
+        """The latest delete covering the edge ``source -> target``; "" if none."""
+        return max(
+            self.edge_deletes.get(edge_id(source, target), ""),
+            self.out_deletes.get(source, ""),
+            self.in_deletes.get(target, ""),
+        )
 
     def apply(self, event: FoldEvent) -> None:
         """Fold one accepted event in; applying it again changes nothing."""
@@ -94,6 +122,7 @@ class Graph:
                 e.last_seen,
                 e.last_run_id,
                 len(e.marks),
+                self.deleted_until(e.source, e.target),
             )
             for e in self.edges.values()
         ]

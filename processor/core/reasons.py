@@ -15,6 +15,8 @@ class Reason(StrEnum):
     MIX_RULE_INTERNAL_ONLY = "mix_rule_internal_only"
     MIX_RULE_EXTERNAL_ONLY = "mix_rule_external_only"
     NO_LINEAGE = "no_lineage"
+    # A control-topic message that is not a well-formed delete request.
+    INVALID_CONTROL = "invalid_control"
     # A message that made the processor's own code fail. It is dead-lettered so
     # that one poison message cannot stop a partition; it always means a bug.
     INTERNAL_ERROR = "internal_error"

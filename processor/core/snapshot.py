@@ -39,6 +39,15 @@ class EdgeRecord:
     last_seen: str
     last_run_id: str | None
     events: int
+    # The latest delete covering this edge (of the edge itself, of every edge
+    # out of its source or into its target); "" when none. The edge is hidden
+    # while its lastSeen is not after it.
+    deleted_until: str = ""
+
+    @property
+    def visible(self) -> bool:
+        """Not hidden by a delete: seen again after the latest one covering it."""
+        return self.last_seen > self.deleted_until
 
 
 def node_type(node: NodeRecord) -> str:
@@ -54,6 +63,8 @@ def build_snapshot(nodes: Mapping[str, NodeRecord], edges: Iterable[EdgeRecord])
     edge_list: list[tuple[tuple[str, str, str, str], dict[str, Any]]] = []
     touched: set[str] = set()
     for e in edges:
+        if not e.visible:
+            continue
         src, dst = nodes[e.source], nodes[e.target]
         touched.add(e.source)
         touched.add(e.target)

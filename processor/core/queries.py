@@ -1,0 +1,394 @@
+"""Lineage queries over the graph: upstream, downstream, impact and paths.
+
+Pure functions over a small read port, :class:`GraphReader`. A traversal is a
+breadth-first search that asks the reader for one whole level at a time
+(:meth:`GraphReader.expand` with every node of the frontier), so a query of
+depth ``D`` costs ``D`` reader calls however many nodes it visits; the Redis
+adapter (``adapters.redis_reader``) turns one call into pipelined round trips.
+
+Conventions shared by every query:
+
+- ``depth`` is the number of hops from the root, ``1 <= depth <= depth_cap``
+  (``DEPTH_CAP`` unless the caller passes the configured cap); anything else is
+  a ``ValueError``. An unknown root raises :class:`processor.errors.NodeNotFound`.
+- ``max_nodes`` caps the nodes of a result. Nodes are taken level by level,
+  each level in (namespace, name) order, so a truncated result is exactly the
+  first ``max_nodes`` nodes of the untruncated one; it is marked
+  ``truncated=True`` and the traversal stops there.
+- Edges are those met while expanding a node closer than ``depth`` whose two
+  ends are both in the result, in their stored direction (source → target)
+  whichever way the query walks.
+- Output order is deterministic: nodes by (distance, namespace, name), edges by
+  (source, target), jobs by (namespace, name). Cycles terminate: every node is
+  expanded at most once, at its shortest distance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple, Protocol
+
+from processor.core.identity import node_id
+from processor.core.snapshot import EdgeRecord, NodeRecord, node_type
+from processor.errors import NodeNotFound
+
+Direction = Literal["up", "down"]
+Dataset = tuple[str, str]  # (namespace, name)
+
+DEPTH_CAP = 20
+DEFAULT_DEPTH = 20
+DEFAULT_MAX_NODES = 1000
+DEFAULT_MAX_PATHS = 10
+
+
+class Level(NamedTuple):
+    """One breadth-first level as read from the store.
+
+    ``edges``: per frontier node id, the edges that touch it in the asked
+    direction (``down``: edges out of it; ``up``: edges into it). ``nodes``:
+    the records of the neighbours at the other ends (those in ``known`` may be
+    left out). An edge whose neighbour record is missing, or that a delete
+    hides (``EdgeRecord.visible``), is ignored.
+    """
+
+    edges: Mapping[str, Sequence[EdgeRecord]]
+    nodes: Mapping[str, NodeRecord]
+
+
+class GraphReader(Protocol):
+    """What the queries need from a graph store."""
+
+    async def resolve(self, namespace: str, name: str) -> NodeRecord | None:
+        """The record of one dataset, or None when the graph does not hold it."""
+        ...
+
+    async def expand(
+        self, node_ids: Sequence[str], direction: Direction, known: Collection[str] = ()
+    ) -> Level:
+        """The neighbours of every node of ``node_ids`` in one batched read.
+
+        ``known``: node ids whose records the caller already holds; the reader
+        need not return them.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueryNode:
+    """A dataset in a query result, ``distance`` hops from the root."""
+
+    id: str
+    namespace: str
+    name: str
+    type: str
+    internal: bool
+    distance: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "name": self.name,
+            "type": self.type,
+            "internal": self.internal,
+            "distance": self.distance,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueryEdge:
+    """An edge with its folded attributes (DESIGN.md section 5)."""
+
+    source: Dataset
+    target: Dataset
+    jobs: tuple[Dataset, ...]  # sorted
+    first_seen: str
+    last_seen: str
+    last_run_id: str | None
+    events: int
+
+    def as_json(self) -> dict[str, Any]:
+        """The snapshot's edge shape (camelCase attributes)."""
+        return {
+            "source": {"namespace": self.source[0], "name": self.source[1]},
+            "target": {"namespace": self.target[0], "name": self.target[1]},
+            "jobs": [{"namespace": ns, "name": nm} for ns, nm in self.jobs],
+            "firstSeen": self.first_seen,
+            "lastSeen": self.last_seen,
+            "lastRunId": self.last_run_id,
+            "events": self.events,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LineageResult:
+    """Upstream or downstream of ``root``; ``nodes`` includes the root (distance 0)."""
+
+    root: QueryNode
+    nodes: tuple[QueryNode, ...]
+    edges: tuple[QueryEdge, ...]
+    depth: int
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactResult:
+    """Every dataset downstream of ``root`` (the root itself excluded)."""
+
+    root: QueryNode
+    datasets: tuple[QueryNode, ...]
+    depth: int
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PathsResult:
+    """The shortest paths from ``source`` to ``target``, each a list of edges.
+
+    ``distance`` is None when no path was found within ``max_depth``;
+    ``truncated`` when more shortest paths exist than were returned, or when the
+    node cap stopped the search before it reached the target.
+    """
+
+    source: Dataset
+    target: Dataset
+    distance: int | None
+    paths: tuple[tuple[QueryEdge, ...], ...]
+    truncated: bool
+
+
+def check_depth(depth: int, depth_cap: int = DEPTH_CAP) -> int:
+    """``depth`` if it is within 1..depth_cap, else a ``ValueError``."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= depth_cap:
+        raise ValueError(f"depth must be an integer from 1 to {depth_cap}, got {depth!r}")
+    return depth
+
+
+def _check_positive(label: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{label} must be a positive integer, got {value!r}")
+
+
+async def upstream(
+    reader: GraphReader,
+    namespace: str,
+    name: str,
+    depth: int = DEFAULT_DEPTH,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    *,
+    depth_cap: int = DEPTH_CAP,
+) -> LineageResult:
+    """The datasets ``namespace``/``name`` is derived from, up to ``depth`` hops."""
+    return await _lineage(reader, (namespace, name), "up", depth, max_nodes, depth_cap)
+
+
+async def downstream(
+    reader: GraphReader,
+    namespace: str,
+    name: str,
+    depth: int = DEFAULT_DEPTH,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    *,
+    depth_cap: int = DEPTH_CAP,
+) -> LineageResult:
+    """The datasets derived from ``namespace``/``name``, up to ``depth`` hops."""
+    return await _lineage(reader, (namespace, name), "down", depth, max_nodes, depth_cap)
+
+
+async def impact(
+    reader: GraphReader,
+    namespace: str,
+    name: str,
+    depth: int = DEFAULT_DEPTH,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    *,
+    depth_cap: int = DEPTH_CAP,
+) -> ImpactResult:
+    """Every dataset downstream of the root with its shortest distance, sorted
+    by (distance, namespace, name). ``max_nodes`` counts these datasets (not
+    the root); the root is never listed, even when a cycle leads back to it."""
+    _check_positive("max_nodes", max_nodes)
+    result = await _lineage(reader, (namespace, name), "down", depth, max_nodes + 1, depth_cap)
+    return ImpactResult(
+        root=result.root,
+        datasets=tuple(n for n in result.nodes if n.distance > 0),
+        depth=result.depth,
+        truncated=result.truncated,
+    )
+
+
+async def paths(
+    reader: GraphReader,
+    src: Dataset,
+    dst: Dataset,
+    max_depth: int = DEFAULT_DEPTH,
+    max_paths: int = DEFAULT_MAX_PATHS,
+    *,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    depth_cap: int = DEPTH_CAP,
+) -> PathsResult:
+    """Every shortest downstream path from ``src`` to ``dst`` (up to
+    ``max_paths``, in order of their datasets' (namespace, name) sequence).
+
+    ``src == dst`` gives one empty path at distance 0. ``max_nodes`` bounds the
+    datasets the search may visit.
+    """
+    check_depth(max_depth, depth_cap)
+    _check_positive("max_paths", max_paths)
+    _check_positive("max_nodes", max_nodes)
+    src_id, src_rec = await _resolve(reader, src)
+    dst_id, _ = await _resolve(reader, dst)
+    if src_id == dst_id:
+        return PathsResult(src, dst, 0, ((),), False)
+
+    records: dict[str, NodeRecord] = {src_id: src_rec}
+    parents: dict[str, list[EdgeRecord]] = {}  # node -> its edges from the level before
+    frontier = [src_id]
+    level = 0
+    while frontier and level < max_depth:
+        got = await reader.expand(frontier, "down", known=records.keys())
+        level += 1
+        new: dict[str, NodeRecord] = {}
+        for nid in frontier:
+            for edge in got.edges.get(nid, ()):
+                if not edge.visible:
+                    continue
+                tid = edge.target
+                if tid in records:
+                    continue  # reached at a shorter distance
+                rec = new.get(tid) or got.nodes.get(tid)
+                if rec is None:
+                    continue
+                new[tid] = rec
+                parents.setdefault(tid, []).append(edge)
+        records.update(new)
+        if dst_id in new:
+            found = _shortest_paths(src_id, dst_id, parents, records, max_paths)
+            return PathsResult(src, dst, level, found[:max_paths], len(found) > max_paths)
+        if len(records) > max_nodes:
+            return PathsResult(src, dst, None, (), True)
+        frontier = _ordered(new)
+    return PathsResult(src, dst, None, (), False)
+
+
+async def _resolve(reader: GraphReader, key: Dataset) -> tuple[str, NodeRecord]:
+    rec = await reader.resolve(*key)
+    if rec is None:
+        raise NodeNotFound(*key)
+    return node_id(*key), rec
+
+
+def _ordered(records: Mapping[str, NodeRecord]) -> list[str]:
+    return sorted(records, key=lambda nid: (records[nid].namespace, records[nid].name))
+
+
+async def _lineage(
+    reader: GraphReader,
+    root: Dataset,
+    direction: Direction,
+    depth: int,
+    max_nodes: int,
+    depth_cap: int,
+) -> LineageResult:
+    check_depth(depth, depth_cap)
+    _check_positive("max_nodes", max_nodes)
+    root_id, root_rec = await _resolve(reader, root)
+    records: dict[str, NodeRecord] = {root_id: root_rec}
+    distance: dict[str, int] = {root_id: 0}
+    edges: dict[tuple[str, str], EdgeRecord] = {}
+    truncated = False
+    frontier = [root_id]
+    level = 0
+    while frontier and level < depth and not truncated:
+        got = await reader.expand(frontier, direction, known=records.keys())
+        level += 1
+        new: dict[str, NodeRecord] = {}
+        for nid in frontier:
+            for edge in got.edges.get(nid, ()):
+                if not edge.visible:
+                    continue
+                other = edge.target if direction == "down" else edge.source
+                if other not in records and other not in new:
+                    rec = got.nodes.get(other)
+                    if rec is None:
+                        continue
+                    new[other] = rec
+                edges[(edge.source, edge.target)] = edge
+        frontier = _ordered(new)
+        room = max_nodes - len(records)
+        if len(frontier) > room:
+            frontier, truncated = frontier[:room], True
+        for nid in frontier:
+            records[nid] = new[nid]
+            distance[nid] = level
+
+    nodes = sorted(
+        (_query_node(nid, records[nid], d) for nid, d in distance.items()),
+        key=lambda n: (n.distance, n.namespace, n.name),
+    )
+    kept = sorted(
+        (
+            _query_edge(e, records)
+            for e in edges.values()
+            if e.source in records and e.target in records
+        ),
+        key=lambda e: (e.source, e.target),
+    )
+    return LineageResult(nodes[0], tuple(nodes), tuple(kept), depth, truncated)
+
+
+def _shortest_paths(
+    src_id: str,
+    dst_id: str,
+    parents: Mapping[str, Sequence[EdgeRecord]],
+    records: Mapping[str, NodeRecord],
+    max_paths: int,
+) -> tuple[tuple[QueryEdge, ...], ...]:
+    """Up to ``max_paths + 1`` shortest paths (one more tells of truncation)."""
+    # The nodes that lie on a shortest path to dst, and their edges forward.
+    children: dict[str, list[EdgeRecord]] = {}
+    on_path = {dst_id}
+    stack = [dst_id]
+    while stack:
+        nid = stack.pop()
+        for edge in parents.get(nid, ()):
+            children.setdefault(edge.source, []).append(edge)
+            if edge.source not in on_path:
+                on_path.add(edge.source)
+                stack.append(edge.source)
+    for out in children.values():
+        out.sort(key=lambda e: (records[e.target].namespace, records[e.target].name))
+
+    found: list[tuple[QueryEdge, ...]] = []
+
+    def walk(nid: str, trail: list[EdgeRecord]) -> Iterator[list[EdgeRecord]]:
+        if nid == dst_id:
+            yield trail
+            return
+        for edge in children.get(nid, ()):
+            yield from walk(edge.target, [*trail, edge])
+
+    # Every branch of ``children`` ends at dst, so this stops after
+    # max_paths + 1 paths, whatever their total number.
+    for trail in walk(src_id, []):
+        found.append(tuple(_query_edge(e, records) for e in trail))
+        if len(found) > max_paths:
+            break
+    return tuple(found)
+
+
+def _query_node(nid: str, rec: NodeRecord, distance: int) -> QueryNode:
+    return QueryNode(nid, rec.namespace, rec.name, node_type(rec), rec.internal, distance)
+
+
+def _query_edge(edge: EdgeRecord, records: Mapping[str, NodeRecord]) -> QueryEdge:
+    src, dst = records[edge.source], records[edge.target]
+    return QueryEdge(
+        source=(src.namespace, src.name),
+        target=(dst.namespace, dst.name),
+        jobs=tuple(sorted(edge.jobs)),
+        first_seen=edge.first_seen,
+        last_seen=edge.last_seen,
+        last_run_id=edge.last_run_id,
+        events=edge.events,
+    )
