@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import sys
 import tempfile
@@ -299,6 +300,48 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from processor import render
+    from processor.adapters.redis_reader import RedisGraphReader
+    from processor.adapters.redis_store import RedisGraphStore
+    from processor.core import queries
+
+    settings = load_settings()
+
+    async def run() -> str:
+        store = RedisGraphStore.from_url(
+            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
+        )
+        try:
+            await store.load_generation()
+            reader = RedisGraphReader(store)
+            if args.direction == "impact":
+                found = await queries.impact(
+                    reader, args.namespace, args.name, args.depth, args.limit
+                )
+                if args.format == "json":
+                    return json.dumps(render.impact_json(found), indent=2, ensure_ascii=False)
+                return render.impact_table(found)
+            query = queries.upstream if args.direction == "upstream" else queries.downstream
+            result = await query(reader, args.namespace, args.name, args.depth, args.limit)
+            direction = "up" if args.direction == "upstream" else "down"
+            if args.format == "json":
+                return json.dumps(
+                    render.lineage_json(result, direction), indent=2, ensure_ascii=False
+                )
+            if args.format == "dot":
+                return render.lineage_dot(result)
+            return render.lineage_tree(result, direction)
+        finally:
+            await store.close()
+
+    try:
+        print(asyncio.run(run()))
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    return 0
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from processor.adapters.redis_store import RedisGraphStore
     from processor.core.snapshot import canonical_bytes, snapshot_hash
@@ -377,6 +420,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--requested-at", default=None, help="RFC 3339 time of the delete (default: now)"
     )
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("lineage", help="upstream, downstream or impact of a dataset")
+    p.add_argument("direction", choices=["upstream", "downstream", "impact"])
+    p.add_argument("namespace")
+    p.add_argument("name")
+    p.add_argument("--depth", type=int, default=20, help="levels to follow (1-20, default 20)")
+    p.add_argument("--limit", type=int, default=1000, help="most datasets shown (default 1000)")
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "dot"],
+        default="table",
+        help="a readable tree (default), JSON, or Graphviz dot (upstream/downstream)",
+    )
+    p.set_defaults(func=cmd_lineage)
 
     p = sub.add_parser("snapshot", help="print the canonical snapshot of the graph")
     p.add_argument("--hash", action="store_true", help="print only its sha256")
