@@ -1,4 +1,6 @@
-"""HTTP views on the worker's web port: metrics, health, readiness and the graph snapshot."""
+"""HTTP views on the worker's web port: metrics, health, readiness, the graph
+snapshot and the OpenAPI document; the lineage queries, dataset search and
+Marquez-shaped lineage are in ``http_graph``."""
 
 from __future__ import annotations
 
@@ -6,9 +8,12 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 import faust
+import orjson
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from processor.adapters.http_graph import register_graph_views
+from processor.adapters.openapi import openapi_document
 from processor.core.snapshot import canonical_bytes
 from processor.errors import DependencyUnavailable
 
@@ -72,6 +77,17 @@ def register_views(app: faust.App, worker: LineageWorker) -> None:
                     headers={HASH_HEADER: digest},
                 )
             return self.bytes(body, content_type="application/json", headers={HASH_HEADER: digest})
+
+    openapi = orjson.dumps(openapi_document())
+
+    @app.page("/openapi.json")
+    class OpenApiView(View):
+        """The OpenAPI 3.1 document of every route here."""
+
+        async def get(self, request: Request) -> Response:
+            return self.bytes(openapi, content_type="application/json")
+
+    register_graph_views(app, worker)
 
 
 def _wants_hash_only(request: Any) -> bool:

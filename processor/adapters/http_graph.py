@@ -1,0 +1,255 @@
+"""HTTP views of the lineage queries, the dataset search and the Marquez-shaped lineage.
+
+Every answer is JSON. Errors: 400 ``{"error", "parameter"}`` for a missing or
+bad query parameter, 404 ``{"error"}`` for a dataset the graph does not hold,
+503 ``{"error"}`` when Redis is unavailable; anything unexpected is logged and
+answered 500 ``{"error"}`` (never a traceback). The request handlers are plain
+``async (query) -> Answer`` functions; :func:`register_graph_views` wraps each in
+a faust view that maps the errors above.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import faust
+import orjson
+from faust.web import Request, Response, View
+
+from processor.adapters.redis_reader import RedisGraphReader
+from processor.adapters.redis_search import search_datasets
+from processor.core import queries
+from processor.core.marquez import lineage_graph, parse_node_id
+from processor.core.queries import DEPTH_CAP, LineageResult
+from processor.core.snapshot import node_type
+from processor.errors import DependencyUnavailable, NodeNotFound
+
+if TYPE_CHECKING:
+    from processor.app import LineageWorker
+
+log = logging.getLogger(__name__)
+
+MAX_LIMIT = 10_000  # nodes of a lineage answer
+DEFAULT_PAGE = 50
+MAX_PAGE = 1000  # datasets of a search page
+TRUNCATED_HEADER = "X-Lineage-Truncated"
+
+Query = Mapping[str, str]
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
+class BadParameter(ValueError):
+    """A query parameter is missing or out of range: a 400 naming it."""
+
+    def __init__(self, parameter: str, error: str) -> None:
+        super().__init__(error)
+        self.parameter = parameter
+        self.error = error
+
+
+@dataclass
+class Answer:
+    """A JSON answer: status, body and extra headers."""
+
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Query], Awaitable[Answer]]
+
+
+# --- parameters ------------------------------------------------------------
+
+
+def text_param(query: Query, name: str, *, required: bool = True, default: str = "") -> str:
+    """A string parameter; required ones must be present and non-empty."""
+    value = query.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadParameter(name, f"missing required parameter {name!r}")
+        return default
+    return value
+
+
+def int_param(query: Query, name: str, default: int, low: int, high: int) -> int:
+    """An integer parameter within ``low..high``, ``default`` when absent."""
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    if _INTEGER.fullmatch(raw) is None:
+        raise BadParameter(name, f"{name} must be an integer, got {raw!r}")
+    value = int(raw)
+    if not low <= value <= high:
+        raise BadParameter(name, f"{name} must be from {low} to {high}, got {value}")
+    return value
+
+
+def _depth(query: Query) -> int:
+    return int_param(query, "depth", queries.DEFAULT_DEPTH, 1, DEPTH_CAP)
+
+
+def _limit(query: Query) -> int:
+    return int_param(query, "limit", queries.DEFAULT_MAX_NODES, 1, MAX_LIMIT)
+
+
+# --- answers ---------------------------------------------------------------
+
+
+def lineage_json(result: LineageResult, direction: str) -> dict[str, Any]:
+    """Upstream or downstream as JSON (camelCase like the snapshot)."""
+    return {
+        "root": result.root.as_json(),
+        "direction": direction,
+        "depth": result.depth,
+        "nodes": [n.as_json() for n in result.nodes],
+        "edges": [e.as_json() for e in result.edges],
+        "truncated": result.truncated,
+    }
+
+
+class GraphHandlers:
+    """The request handlers over one worker's store."""
+
+    def __init__(self, worker: LineageWorker) -> None:
+        self.worker = worker
+
+    @property
+    def reader(self) -> RedisGraphReader:
+        return RedisGraphReader(self.worker.store)
+
+    async def upstream(self, query: Query) -> Answer:
+        return await self._lineage(query, "upstream")
+
+    async def downstream(self, query: Query) -> Answer:
+        return await self._lineage(query, "downstream")
+
+    async def _lineage(self, query: Query, direction: str) -> Answer:
+        ns, name = text_param(query, "namespace"), text_param(query, "name")
+        depth, limit = _depth(query), _limit(query)
+        walk = queries.upstream if direction == "upstream" else queries.downstream
+        result = await walk(self.reader, ns, name, depth, limit)
+        return Answer(lineage_json(result, direction))
+
+    async def impact(self, query: Query) -> Answer:
+        ns, name = text_param(query, "namespace"), text_param(query, "name")
+        depth, limit = _depth(query), _limit(query)
+        result = await queries.impact(self.reader, ns, name, depth, limit)
+        return Answer(
+            {
+                "root": result.root.as_json(),
+                "depth": result.depth,
+                "nodes": [n.as_json() for n in result.datasets],
+                "truncated": result.truncated,
+            }
+        )
+
+    async def path(self, query: Query) -> Answer:
+        src = (text_param(query, "sourceNamespace"), text_param(query, "sourceName"))
+        dst = (text_param(query, "targetNamespace"), text_param(query, "targetName"))
+        depth = _depth(query)
+        result = await queries.paths(self.reader, src, dst, depth)
+        return Answer(
+            {
+                "source": {"namespace": src[0], "name": src[1]},
+                "target": {"namespace": dst[0], "name": dst[1]},
+                "distance": result.distance,
+                "paths": [[e.as_json() for e in p] for p in result.paths],
+                "truncated": result.truncated,
+            }
+        )
+
+    async def datasets(self, query: Query) -> Answer:
+        text = text_param(query, "q", required=False)
+        offset = int_param(query, "offset", 0, 0, 2**31 - 1)
+        limit = int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        page = await search_datasets(self.worker.store, text, offset=offset, limit=limit)
+        return Answer(
+            {
+                "datasets": [
+                    {
+                        "namespace": r.namespace,
+                        "name": r.name,
+                        "type": node_type(r),
+                        "internal": r.internal,
+                    }
+                    for r in page.datasets
+                ],
+                "total": page.total,
+                "offset": page.offset,
+                "limit": page.limit,
+            }
+        )
+
+    async def marquez_lineage(self, query: Query) -> Answer:
+        raw = text_param(query, "nodeId")
+        try:
+            ref = parse_node_id(raw)
+        except ValueError as exc:
+            raise BadParameter("nodeId", str(exc)) from None
+        if ref.kind != "dataset":
+            raise BadParameter("nodeId", "only dataset node ids are supported")
+        depth = _depth(query)
+        reader = self.reader
+        up = await queries.upstream(reader, ref.namespace, ref.name, depth)
+        down = await queries.downstream(reader, ref.namespace, ref.name, depth)
+        truncated = up.truncated or down.truncated
+        return Answer(
+            {"graph": lineage_graph(up, down)},
+            headers={TRUNCATED_HEADER: "true" if truncated else "false"},
+        )
+
+
+async def answer(handler: Handler, query: Query) -> Answer:
+    """Run ``handler``, mapping errors to 400 / 404 / 503 / 500 answers."""
+    try:
+        return await handler(query)
+    except BadParameter as exc:
+        return Answer({"error": exc.error, "parameter": exc.parameter}, 400)
+    except NodeNotFound as exc:
+        return Answer({"error": str(exc)}, 404)
+    except DependencyUnavailable as exc:
+        return Answer({"error": f"graph store unavailable: {exc}"}, 503)
+    except Exception:
+        log.exception("unexpected error answering a graph request")
+        return Answer({"error": "internal error"}, 500)
+
+
+def _query(request: Request) -> dict[str, str]:
+    # First value of each parameter; aiohttp has already percent-decoded them.
+    out: dict[str, str] = {}
+    for key, value in request.query.items():
+        out.setdefault(str(key), str(value))
+    return out
+
+
+def json_view(app: faust.App, path: str, name: str, handler: Handler) -> None:
+    """Register ``GET path`` answering ``handler``'s JSON."""
+
+    class GraphView(View):
+        async def get(self, request: Request) -> Response:
+            result = await answer(handler, _query(request))
+            return self.bytes(
+                orjson.dumps(result.body),
+                content_type="application/json",
+                status=result.status,
+                headers=result.headers,
+            )
+
+    GraphView.__name__ = GraphView.__qualname__ = name
+    app.page(path, name=name)(GraphView)
+
+
+def register_graph_views(app: faust.App, worker: LineageWorker) -> None:
+    """The lineage, search and Marquez routes."""
+    h = GraphHandlers(worker)
+    json_view(app, "/api/v1/graph/upstream", "graph_upstream", h.upstream)
+    json_view(app, "/api/v1/graph/downstream", "graph_downstream", h.downstream)
+    json_view(app, "/api/v1/graph/impact", "graph_impact", h.impact)
+    json_view(app, "/api/v1/graph/path", "graph_path", h.path)
+    json_view(app, "/api/v1/datasets", "datasets", h.datasets)
+    json_view(app, "/api/v1/lineage", "marquez_lineage", h.marquez_lineage)

@@ -1,0 +1,381 @@
+"""The OpenAPI 3.1 document of the worker's HTTP API, served at ``/openapi.json``.
+
+Written by hand as a dict; the snapshot's schemas come from the pydantic
+models of ``core.snapshot`` so the two cannot drift. Schemas are JSON Schema
+2020-12 (OpenAPI 3.1's dialect) with ``$ref`` into ``#/components/schemas``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from processor import __version__
+from processor.core.queries import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEPTH_CAP
+from processor.core.snapshot import Snapshot
+
+REF = "#/components/schemas/{model}"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _object(props: dict[str, Any], *, required: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": props,
+        "required": list(props) if required is None else required,
+        "additionalProperties": False,
+    }
+
+
+_STR = {"type": "string"}
+_NULLABLE_STR = {"type": ["string", "null"]}
+_BOOL = {"type": "boolean"}
+_INT = {"type": "integer"}
+
+
+def _snapshot_schemas() -> dict[str, Any]:
+    schema = Snapshot.model_json_schema(ref_template=REF)
+    defs: dict[str, Any] = schema.pop("$defs", {})
+    return {**defs, "Snapshot": schema}
+
+
+def _schemas() -> dict[str, Any]:
+    dataset_ref = _ref("SnapshotDataset")
+    node = _object(
+        {
+            "namespace": _STR,
+            "name": _STR,
+            "type": _STR,
+            "internal": _BOOL,
+            "distance": {"type": "integer", "minimum": 0},
+        }
+    )
+    marquez_edge = _object({"origin": _STR, "destination": _STR})
+    dataset_data = {
+        "type": "object",
+        "description": "Marquez's Dataset; what the processor does not track is null or empty.",
+        "properties": {
+            "id": dataset_ref,
+            "type": _STR,
+            "name": _STR,
+            "physicalName": _STR,
+            "createdAt": _NULLABLE_STR,
+            "updatedAt": _NULLABLE_STR,
+            "namespace": _STR,
+            "sourceName": _NULLABLE_STR,
+            "fields": {"type": "array"},
+            "tags": {"type": "array"},
+            "lastModifiedAt": _NULLABLE_STR,
+            "description": _NULLABLE_STR,
+            "facets": {"type": "object"},
+        },
+        "required": ["id", "type", "name", "physicalName", "namespace", "fields", "tags"],
+    }
+    job_data = {
+        "type": "object",
+        "description": "Marquez's Job; inputs and outputs within this answer.",
+        "properties": {
+            "id": dataset_ref,
+            "type": _NULLABLE_STR,
+            "name": _STR,
+            "simpleName": _STR,
+            "parentJobName": _NULLABLE_STR,
+            "createdAt": _NULLABLE_STR,
+            "updatedAt": _NULLABLE_STR,
+            "namespace": _STR,
+            "inputs": {"type": "array", "items": dataset_ref},
+            "outputs": {"type": "array", "items": dataset_ref},
+            "location": _NULLABLE_STR,
+            "description": _NULLABLE_STR,
+            "latestRun": {"type": ["object", "null"]},
+            "tags": {"type": "array"},
+            "facets": {"type": "object"},
+        },
+        "required": ["id", "name", "namespace", "inputs", "outputs"],
+    }
+    edge_list = {"type": "array", "items": _ref("MarquezEdge")}
+    return {
+        **_snapshot_schemas(),
+        "Error": _object({"error": _STR}),
+        "BadParameter": _object({"error": _STR, "parameter": _STR}),
+        "Health": _object({"status": {"const": "ok"}}),
+        "Readiness": _object(
+            {
+                "status": {"enum": ["ready", "not ready"]},
+                "checks": {"type": "object", "additionalProperties": _BOOL},
+            }
+        ),
+        "SnapshotHash": _object(
+            {
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "nodes": _INT,
+                "edges": _INT,
+            }
+        ),
+        "QueryNode": node,
+        "Lineage": _object(
+            {
+                "root": _ref("QueryNode"),
+                "direction": {"enum": ["upstream", "downstream"]},
+                "depth": _INT,
+                "nodes": {"type": "array", "items": _ref("QueryNode")},
+                "edges": {"type": "array", "items": _ref("SnapshotEdge")},
+                "truncated": _BOOL,
+            }
+        ),
+        "Impact": _object(
+            {
+                "root": _ref("QueryNode"),
+                "depth": _INT,
+                "nodes": {"type": "array", "items": _ref("QueryNode")},
+                "truncated": _BOOL,
+            }
+        ),
+        "Paths": _object(
+            {
+                "source": dataset_ref,
+                "target": dataset_ref,
+                "distance": {"type": ["integer", "null"]},
+                "paths": {
+                    "type": "array",
+                    "items": {"type": "array", "items": _ref("SnapshotEdge")},
+                },
+                "truncated": _BOOL,
+            }
+        ),
+        "DatasetPage": _object(
+            {
+                "datasets": {
+                    "type": "array",
+                    "items": _object(
+                        {"namespace": _STR, "name": _STR, "type": _STR, "internal": _BOOL}
+                    ),
+                },
+                "total": _INT,
+                "offset": _INT,
+                "limit": _INT,
+            }
+        ),
+        "MarquezEdge": marquez_edge,
+        "MarquezNode": {
+            "type": "object",
+            "properties": {
+                "id": _STR,
+                "type": {"enum": ["DATASET", "JOB"]},
+                "data": {"type": "object"},
+                "inEdges": edge_list,
+                "outEdges": edge_list,
+            },
+            "required": ["id", "type", "data", "inEdges", "outEdges"],
+            "additionalProperties": False,
+            "oneOf": [
+                {
+                    "properties": {"type": {"const": "DATASET"}, "data": _ref("MarquezDataset")},
+                },
+                {"properties": {"type": {"const": "JOB"}, "data": _ref("MarquezJob")}},
+            ],
+        },
+        "MarquezDataset": dataset_data,
+        "MarquezJob": job_data,
+        "MarquezLineage": _object({"graph": {"type": "array", "items": _ref("MarquezNode")}}),
+    }
+
+
+def _param(
+    name: str, description: str, schema: dict[str, Any], *, required: bool = False
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+_DEPTH = _param(
+    "depth",
+    "Hops from the root (datasets).",
+    {"type": "integer", "minimum": 1, "maximum": DEPTH_CAP, "default": DEFAULT_DEPTH},
+)
+_LIMIT = _param(
+    "limit",
+    "Maximum nodes in the answer; past it the answer is cut level by level and marked truncated.",
+    {"type": "integer", "minimum": 1, "maximum": 10_000, "default": DEFAULT_MAX_NODES},
+)
+_BAD = _json("A parameter is missing or invalid.", "BadParameter")
+_NOT_FOUND = _json("The graph does not hold that dataset.", "Error")
+_DOWN = _json("Redis is unavailable.", "Error")
+
+
+def _dataset_params(prefix: str = "") -> list[dict[str, Any]]:
+    def key(word: str) -> str:
+        return prefix + word.capitalize() if prefix else word
+
+    return [
+        _param(key("namespace"), "Dataset namespace (exact, case-sensitive).", _STR, required=True),
+        _param(key("name"), "Dataset name (exact, case-sensitive).", _STR, required=True),
+    ]
+
+
+def _query_op(summary: str, params: list[dict[str, Any]], schema: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": params,
+            "responses": {
+                "200": _json(summary, schema),
+                "400": _BAD,
+                "404": _NOT_FOUND,
+                "503": _DOWN,
+            },
+        }
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole document (a fresh dict each call)."""
+    lineage_params = [*_dataset_params(), _DEPTH, _LIMIT]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "lineage-processor",
+            "version": __version__,
+            "description": "The lineage graph folded from OpenLineage events, on the "
+            "worker's web port.",
+        },
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "paths": {
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (lineage_* and faust_*).",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text exposition format.",
+                            "content": {"text/plain": {"schema": _STR}},
+                        }
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness: the event loop answers.",
+                    "responses": {"200": _json("Alive.", "Health")},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: Redis answers and the consumer has its partitions.",
+                    "responses": {
+                        "200": _json("Ready.", "Readiness"),
+                        "503": _json("Not ready.", "Readiness"),
+                    },
+                }
+            },
+            "/api/v1/graph/snapshot": {
+                "get": {
+                    "summary": "The canonical snapshot (visible nodes and edges).",
+                    "parameters": [
+                        _param(
+                            "hash",
+                            "1/true/yes: only the sha256 and the counts.",
+                            _STR,
+                        )
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The snapshot, or its hash; the hash also "
+                            "in the X-Snapshot-SHA256 header.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"oneOf": [_ref("Snapshot"), _ref("SnapshotHash")]}
+                                }
+                            },
+                        },
+                        "503": _DOWN,
+                    },
+                }
+            },
+            "/api/v1/graph/upstream": _query_op(
+                "Datasets the root is derived from.", lineage_params, "Lineage"
+            ),
+            "/api/v1/graph/downstream": _query_op(
+                "Datasets derived from the root.", lineage_params, "Lineage"
+            ),
+            "/api/v1/graph/impact": _query_op(
+                "Every dataset downstream of the root (root excluded).", lineage_params, "Impact"
+            ),
+            "/api/v1/graph/path": _query_op(
+                "Shortest downstream paths from source to target (at most 10).",
+                [*_dataset_params("source"), *_dataset_params("target"), _DEPTH],
+                "Paths",
+            ),
+            "/api/v1/datasets": {
+                "get": {
+                    "summary": "Datasets whose namespace or name contains q "
+                    "(case-insensitive), sorted by (namespace, name). O(datasets) per call.",
+                    "parameters": [
+                        _param("q", "Text to look for; all datasets when empty.", _STR),
+                        _param(
+                            "offset",
+                            "First match to return.",
+                            {"type": "integer", "minimum": 0, "default": 0},
+                        ),
+                        _param(
+                            "limit",
+                            "Page size.",
+                            {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                        ),
+                    ],
+                    "responses": {
+                        "200": _json("One page of matches.", "DatasetPage"),
+                        "400": _BAD,
+                        "503": _DOWN,
+                    },
+                }
+            },
+            "/api/v1/lineage": {
+                "get": {
+                    "summary": "Marquez-compatible lineage around a dataset, upstream and "
+                    "downstream; jobs are nodes between datasets.",
+                    "parameters": [
+                        _param(
+                            "nodeId",
+                            "dataset:{namespace}:{name}; a ':' followed by '//' or a digit "
+                            "belongs to the namespace.",
+                            _STR,
+                            required=True,
+                        ),
+                        _DEPTH,
+                    ],
+                    "responses": {
+                        "200": _json(
+                            "The graph; X-Lineage-Truncated says whether the node cap cut it.",
+                            "MarquezLineage",
+                        ),
+                        "400": _BAD,
+                        "404": _NOT_FOUND,
+                        "503": _DOWN,
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "components": {"schemas": _schemas()},
+    }
