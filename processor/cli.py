@@ -342,6 +342,32 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_datasets_search(args: argparse.Namespace) -> int:
+    from processor.adapters.redis_search import search_datasets
+    from processor.adapters.redis_store import RedisGraphStore
+    from processor.core.snapshot import node_type
+
+    settings = load_settings()
+
+    async def run() -> Any:
+        store = RedisGraphStore.from_url(
+            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
+        )
+        try:
+            await store.load_generation()
+            return await search_datasets(store, args.text, offset=args.offset, limit=args.limit)
+        finally:
+            await store.close()
+
+    page = asyncio.run(run())
+    for ds in page.datasets:
+        side = "internal" if ds.internal else "external"
+        print(f"{ds.namespace}/{ds.name}  ({node_type(ds)}, {side})")
+    shown = f"{page.offset + 1}-{page.offset + len(page.datasets)}" if page.datasets else "none"
+    print(f"({shown} of {page.total} matching {args.text!r})")
+    return 0
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     from processor.adapters.redis_store import RedisGraphStore
     from processor.core.snapshot import canonical_bytes, snapshot_hash
@@ -434,6 +460,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a readable tree (default), JSON, or Graphviz dot (upstream/downstream)",
     )
     p.set_defaults(func=cmd_lineage)
+
+    p = sub.add_parser("datasets", help="find datasets")
+    dsub = p.add_subparsers(dest="datasets_command", required=True)
+    ds = dsub.add_parser("search", help="datasets whose namespace or name contains TEXT")
+    ds.add_argument("text")
+    ds.add_argument("--offset", type=int, default=0)
+    ds.add_argument("--limit", type=int, default=50)
+    ds.set_defaults(func=cmd_datasets_search)
 
     p = sub.add_parser("snapshot", help="print the canonical snapshot of the graph")
     p.add_argument("--hash", action="store_true", help="print only its sha256")

@@ -69,6 +69,15 @@ def test_lineage_commands_print_tree_json_and_dot(stack: Stack) -> None:
     assert dot.stdout.startswith("digraph lineage {")
     assert '"snowflake://acme/RAW.ORDERS" -> "s3://exports/orders.parquet"' in dot.stdout
 
+    search = _cli(stack, "datasets", "search", "ORDERS")
+    assert search.stdout.splitlines() == [
+        "kafka://bus/orders.v1  (External Node, external)",
+        "postgres://db/public.orders  (External Node, external)",
+        "s3://exports/orders.parquet  (External Node, external)",
+        "snowflake://acme/RAW.ORDERS  (TABLE, internal)",
+        "(1-4 of 4 matching 'ORDERS')",
+    ]
+
     unknown = _cli(stack, "lineage", "downstream", "nowhere", "nothing")
     assert unknown.returncode == 1
     assert "nowhere" in unknown.stderr
