@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from processor import __version__
+from processor import __version__, cli_graph
 from processor.errors import ConfigurationError, DependencyUnavailable, LineageError
 from processor.settings import Settings
 
@@ -260,138 +259,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def delete_message(
-    source: Sequence[str] | None, target: Sequence[str] | None, requested_at: str
-) -> dict[str, Any]:
-    """The control-topic delete request of ``lineage-processor delete``."""
-    message: dict[str, Any] = {"op": "delete", "requestedAt": requested_at}
-    if source:
-        message["source"] = {"namespace": source[0], "name": source[1]}
-    if target:
-        message["target"] = {"namespace": target[0], "name": target[1]}
-    return message
-
-
-def cmd_delete(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
-    from processor.core.control import parse_control
-    from processor.core.pipeline import Rejected
-
-    if not args.source and not args.target:
-        raise ConfigurationError("delete needs --source, --target, or both")
-    settings = load_settings()
-    requested_at = args.requested_at or datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    value = orjson.dumps(delete_message(args.source, args.target, requested_at))
-    parsed = parse_control(value)
-    if isinstance(parsed, Rejected):
-        raise ConfigurationError(f"not a valid delete: {parsed.error}")
-
-    async def run() -> None:
-        publisher = KafkaPublisher(settings.kafka_bootstrap)
-        try:
-            await publisher.publish([OutRecord(settings.control_topic, None, value)])
-        finally:
-            await publisher.close()
-
-    asyncio.run(run())
-    print(f"published to {settings.control_topic}: {value.decode()}")
-    return 0
-
-
-def cmd_lineage(args: argparse.Namespace) -> int:
-    from processor import render
-    from processor.adapters.redis_reader import RedisGraphReader
-    from processor.adapters.redis_store import RedisGraphStore
-    from processor.core import queries
-
-    settings = load_settings()
-
-    async def run() -> str:
-        store = RedisGraphStore.from_url(
-            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
-        )
-        try:
-            await store.load_generation()
-            reader = RedisGraphReader(store)
-            if args.direction == "impact":
-                found = await queries.impact(
-                    reader, args.namespace, args.name, args.depth, args.limit
-                )
-                if args.format == "json":
-                    return json.dumps(render.impact_json(found), indent=2, ensure_ascii=False)
-                return render.impact_table(found)
-            query = queries.upstream if args.direction == "upstream" else queries.downstream
-            result = await query(reader, args.namespace, args.name, args.depth, args.limit)
-            direction = "up" if args.direction == "upstream" else "down"
-            if args.format == "json":
-                return json.dumps(
-                    render.lineage_json(result, direction), indent=2, ensure_ascii=False
-                )
-            if args.format == "dot":
-                return render.lineage_dot(result)
-            return render.lineage_tree(result, direction)
-        finally:
-            await store.close()
-
-    try:
-        print(asyncio.run(run()))
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
-    return 0
-
-
-def cmd_datasets_search(args: argparse.Namespace) -> int:
-    from processor.adapters.redis_search import search_datasets
-    from processor.adapters.redis_store import RedisGraphStore
-    from processor.core.snapshot import node_type
-
-    settings = load_settings()
-
-    async def run() -> Any:
-        store = RedisGraphStore.from_url(
-            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
-        )
-        try:
-            await store.load_generation()
-            return await search_datasets(store, args.text, offset=args.offset, limit=args.limit)
-        finally:
-            await store.close()
-
-    page = asyncio.run(run())
-    for ds in page.datasets:
-        side = "internal" if ds.internal else "external"
-        print(f"{ds.namespace}/{ds.name}  ({node_type(ds)}, {side})")
-    shown = f"{page.offset + 1}-{page.offset + len(page.datasets)}" if page.datasets else "none"
-    print(f"({shown} of {page.total} matching {args.text!r})")
-    return 0
-
-
-def cmd_snapshot(args: argparse.Namespace) -> int:
-    from processor.adapters.redis_store import RedisGraphStore
-    from processor.core.snapshot import canonical_bytes, snapshot_hash
-
-    settings = load_settings()
-
-    async def run() -> dict[str, Any]:
-        store = RedisGraphStore.from_url(
-            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
-        )
-        try:
-            await store.load_generation()
-            return await store.snapshot()
-        finally:
-            await store.close()
-
-    snapshot = asyncio.run(run())
-    if args.hash:
-        print(snapshot_hash(snapshot))
-    else:
-        sys.stdout.buffer.write(canonical_bytes(snapshot) + b"\n")
-    return 0
-
-
 def cmd_topics_create(args: argparse.Namespace) -> int:
     from processor.adapters.kafka_admin import create_topics
 
@@ -403,6 +270,13 @@ def cmd_topics_create(args: argparse.Namespace) -> int:
     for t in topics:
         print(f"{t}: {'created' if t in created else 'exists'}")
     return 0
+
+
+def _with_settings(command: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        return int(command(args, load_settings()))
+
+    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -445,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--requested-at", default=None, help="RFC 3339 time of the delete (default: now)"
     )
-    p.set_defaults(func=cmd_delete)
+    p.set_defaults(func=_with_settings(cli_graph.delete))
 
     p = sub.add_parser("lineage", help="upstream, downstream or impact of a dataset")
     p.add_argument("direction", choices=["upstream", "downstream", "impact"])
@@ -459,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="a readable tree (default), JSON, or Graphviz dot (upstream/downstream)",
     )
-    p.set_defaults(func=cmd_lineage)
+    p.set_defaults(func=_with_settings(cli_graph.lineage))
 
     p = sub.add_parser("datasets", help="find datasets")
     dsub = p.add_subparsers(dest="datasets_command", required=True)
@@ -467,11 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("text")
     ds.add_argument("--offset", type=int, default=0)
     ds.add_argument("--limit", type=int, default=50)
-    ds.set_defaults(func=cmd_datasets_search)
+    ds.set_defaults(func=_with_settings(cli_graph.datasets_search))
 
     p = sub.add_parser("snapshot", help="print the canonical snapshot of the graph")
     p.add_argument("--hash", action="store_true", help="print only its sha256")
-    p.set_defaults(func=cmd_snapshot)
+    p.set_defaults(func=_with_settings(cli_graph.snapshot))
 
     p = sub.add_parser("topics", help="manage the processor's topics")
     tsub = p.add_subparsers(dest="topics_command", required=True)

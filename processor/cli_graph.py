@@ -1,0 +1,144 @@
+"""The commands that read or change the graph: snapshot, lineage, datasets, delete.
+
+``processor.cli`` parses the command line, reads the settings and hands them
+here; nothing in this module reads the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from processor.errors import ConfigurationError
+from processor.settings import Settings
+
+
+def delete_message(
+    source: Sequence[str] | None, target: Sequence[str] | None, requested_at: str
+) -> dict[str, Any]:
+    """The control-topic delete request of ``lineage-processor delete``."""
+    message: dict[str, Any] = {"op": "delete", "requestedAt": requested_at}
+    if source:
+        message["source"] = {"namespace": source[0], "name": source[1]}
+    if target:
+        message["target"] = {"namespace": target[0], "name": target[1]}
+    return message
+
+
+def delete(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
+    from processor.core.control import parse_control
+    from processor.core.pipeline import Rejected
+
+    if not args.source and not args.target:
+        raise ConfigurationError("delete needs --source, --target, or both")
+    requested_at = args.requested_at or datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    value = orjson.dumps(delete_message(args.source, args.target, requested_at))
+    parsed = parse_control(value)
+    if isinstance(parsed, Rejected):
+        raise ConfigurationError(f"not a valid delete: {parsed.error}")
+
+    async def run() -> None:
+        publisher = KafkaPublisher(settings.kafka_bootstrap)
+        try:
+            await publisher.publish([OutRecord(settings.control_topic, None, value)])
+        finally:
+            await publisher.close()
+
+    asyncio.run(run())
+    print(f"published to {settings.control_topic}: {value.decode()}")
+    return 0
+
+
+def lineage(args: argparse.Namespace, settings: Settings) -> int:
+    from processor import render
+    from processor.adapters.redis_reader import RedisGraphReader
+    from processor.adapters.redis_store import RedisGraphStore
+    from processor.core import queries
+
+    async def run() -> str:
+        store = RedisGraphStore.from_url(
+            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
+        )
+        try:
+            await store.load_generation()
+            reader = RedisGraphReader(store)
+            if args.direction == "impact":
+                found = await queries.impact(
+                    reader, args.namespace, args.name, args.depth, args.limit
+                )
+                if args.format == "json":
+                    return json.dumps(render.impact_json(found), indent=2, ensure_ascii=False)
+                return render.impact_table(found)
+            query = queries.upstream if args.direction == "upstream" else queries.downstream
+            result = await query(reader, args.namespace, args.name, args.depth, args.limit)
+            direction = "up" if args.direction == "upstream" else "down"
+            if args.format == "json":
+                return json.dumps(
+                    render.lineage_json(result, direction), indent=2, ensure_ascii=False
+                )
+            if args.format == "dot":
+                return render.lineage_dot(result)
+            return render.lineage_tree(result, direction)
+        finally:
+            await store.close()
+
+    try:
+        print(asyncio.run(run()))
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    return 0
+
+
+def datasets_search(args: argparse.Namespace, settings: Settings) -> int:
+    from processor.adapters.redis_search import search_datasets
+    from processor.adapters.redis_store import RedisGraphStore
+    from processor.core.snapshot import node_type
+
+    async def run() -> Any:
+        store = RedisGraphStore.from_url(
+            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
+        )
+        try:
+            await store.load_generation()
+            return await search_datasets(store, args.text, offset=args.offset, limit=args.limit)
+        finally:
+            await store.close()
+
+    page = asyncio.run(run())
+    for ds in page.datasets:
+        side = "internal" if ds.internal else "external"
+        print(f"{ds.namespace}/{ds.name}  ({node_type(ds)}, {side})")
+    shown = f"{page.offset + 1}-{page.offset + len(page.datasets)}" if page.datasets else "none"
+    print(f"({shown} of {page.total} matching {args.text!r})")
+    return 0
+
+
+def snapshot(args: argparse.Namespace, settings: Settings) -> int:
+    from processor.adapters.redis_store import RedisGraphStore
+    from processor.core.snapshot import canonical_bytes, snapshot_hash
+
+    async def run() -> dict[str, Any]:
+        store = RedisGraphStore.from_url(
+            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
+        )
+        try:
+            await store.load_generation()
+            return await store.snapshot()
+        finally:
+            await store.close()
+
+    snapshot = asyncio.run(run())
+    if args.hash:
+        print(snapshot_hash(snapshot))
+    else:
+        sys.stdout.buffer.write(canonical_bytes(snapshot) + b"\n")
+    return 0
