@@ -235,10 +235,11 @@ def encode_batch(marks: Sequence[tuple[str, str]], folds: Iterable[FoldEvent]) -
     return orjson.dumps({"marks": marks, "nodes": nodes, "edges": edges})
 
 
-def _mark_member(mark: str) -> int:
-    # 64 bits of the content hash as a signed integer: Redis keeps a set of
-    # integers as an intset, 8 bytes a member.
-    return int(mark, 16) - (1 << 63)
+def _mark_member(mark: str) -> str:
+    # 64 bits of the content hash as a signed integer, so that Redis keeps the
+    # set as an intset (8 bytes a member). Sent as a string: the Lua JSON
+    # decoder reads numbers as doubles, which would keep only 53 of the bits.
+    return str(int(mark, 16) - (1 << 63))
 
 
 def _node_record(row: dict[bytes, bytes]) -> NodeRecord:

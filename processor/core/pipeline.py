@@ -36,6 +36,9 @@ class Limits:
 # faster than dataclasses.
 
 
+RANK_HASH_CHARS = 32
+
+
 class NodeUpdate(NamedTuple):
     """What an accepted event says about one dataset."""
 
@@ -58,8 +61,13 @@ class FoldEvent(NamedTuple):
 
     @property
     def rank(self) -> str:
-        """(eventTime, content hash) as one string: the order of "newest"."""
-        return self.event_time + self.content_hash
+        """(eventTime, content hash) as one string: the order of "newest".
+
+        128 bits of the hash break ties as well as all 256 (two events that
+        share them are one event), and keep the rank at 59 characters: under
+        the 64 bytes up to which Redis stores a hash in its compact encoding.
+        """
+        return self.event_time + self.content_hash[:RANK_HASH_CHARS]
 
 
 class Rejected(NamedTuple):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from typing import Any
 
 from processor.adapters.redis_store import OUTCOME_ACCEPTED, RedisGraphStore, encode_batch
@@ -108,5 +109,29 @@ def test_a_retried_batch_reports_its_own_marks_as_new(redis_service: Any, key_pr
         assert first == [True] * len(folds)
         assert again == first
         assert other == [False] * len(folds)
+
+    asyncio.run(run())
+
+
+def test_edges_and_event_marks_stay_in_redis_compact_encodings(
+    redis_service: Any, key_prefix: str
+) -> None:
+    folds = _folds(300, seed=6)
+    marks = [(f.content_hash, OUTCOME_ACCEPTED) for f in folds]
+
+    async def run() -> None:
+        store = RedisGraphStore.from_url(redis_service.address, prefix=key_prefix)
+        try:
+            await store.mark_and_fold(encode_batch(marks, folds), "t")
+            eid = (await store.client.srandmember(store.base + "edges")).decode()
+            members = await store.client.smembers(f"{store.base}em:{eid}")
+            # Exact 64-bit integers, not doubles: an event count cannot merge two events.
+            assert members
+            assert all(re.fullmatch(rb"-?[0-9]+", m) for m in members)
+            assert await store.client.object("encoding", f"{store.base}em:{eid}") == b"intset"
+            encoding = await store.client.object("encoding", f"{store.base}e:{eid}")
+            assert encoding in (b"ziplist", b"listpack")
+        finally:
+            await store.close()
 
     asyncio.run(run())
