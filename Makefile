@@ -13,7 +13,7 @@ LINT_PATHS := $(wildcard processor tests bench)
 SHARED := ../shared
 CORPUS := $(SHARED)/corpus/openlineage-fixtures.jsonl
 
-.PHONY: help venv run test lint fmt typecheck schemas schemas-check bench corpus-check clean
+.PHONY: help venv run test lint fmt typecheck schemas schemas-check bench bench-queries corpus-check clean
 
 help: ## List the targets with what each does
 	@echo "usage: make TARGET"
@@ -51,6 +51,9 @@ schemas-check: venv ## Fail when schemas/ is not what the models generate
 
 bench: venv ## Run the throughput benchmark (bench/bench.py)
 	$(BIN)/python bench/bench.py
+
+bench-queries: venv ## Query latency on a graph of 1M edges
+	$(BIN)/python bench/query_bench.py
 
 corpus-check: venv ## Run the shared OpenLineage corpus through the pipeline (needs ../shared)
 	@if [ -d $(SHARED) ]; then \
