@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
 
+from processor.adapters.redis_store import RedisGraphStore
 from processor.errors import ConfigurationError
 from processor.settings import Settings
 
@@ -58,18 +60,27 @@ def delete(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@contextlib.asynccontextmanager
+async def open_store(settings: Settings) -> AsyncIterator[RedisGraphStore]:
+    """The graph store of the current generation, closed afterwards."""
+
+    store = RedisGraphStore.from_url(
+        settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
+    )
+    try:
+        await store.load_generation()
+        yield store
+    finally:
+        await store.close()
+
+
 def lineage(args: argparse.Namespace, settings: Settings) -> int:
     from processor import render
     from processor.adapters.redis_reader import RedisGraphReader
-    from processor.adapters.redis_store import RedisGraphStore
     from processor.core import queries
 
     async def run() -> str:
-        store = RedisGraphStore.from_url(
-            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
-        )
-        try:
-            await store.load_generation()
+        async with open_store(settings) as store:
             reader = RedisGraphReader(store)
             if args.direction == "impact":
                 found = await queries.impact(
@@ -88,8 +99,6 @@ def lineage(args: argparse.Namespace, settings: Settings) -> int:
             if args.format == "dot":
                 return render.lineage_dot(result)
             return render.lineage_tree(result, direction)
-        finally:
-            await store.close()
 
     try:
         print(asyncio.run(run()))
@@ -100,18 +109,11 @@ def lineage(args: argparse.Namespace, settings: Settings) -> int:
 
 def datasets_search(args: argparse.Namespace, settings: Settings) -> int:
     from processor.adapters.redis_search import search_datasets
-    from processor.adapters.redis_store import RedisGraphStore
     from processor.core.snapshot import node_type
 
     async def run() -> Any:
-        store = RedisGraphStore.from_url(
-            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
-        )
-        try:
-            await store.load_generation()
+        async with open_store(settings) as store:
             return await search_datasets(store, args.text, offset=args.offset, limit=args.limit)
-        finally:
-            await store.close()
 
     page = asyncio.run(run())
     for ds in page.datasets:
@@ -123,18 +125,11 @@ def datasets_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def snapshot(args: argparse.Namespace, settings: Settings) -> int:
-    from processor.adapters.redis_store import RedisGraphStore
     from processor.core.snapshot import canonical_bytes, snapshot_hash
 
     async def run() -> dict[str, Any]:
-        store = RedisGraphStore.from_url(
-            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
-        )
-        try:
-            await store.load_generation()
+        async with open_store(settings) as store:
             return await store.snapshot()
-        finally:
-            await store.close()
 
     snapshot = asyncio.run(run())
     if args.hash:

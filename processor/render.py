@@ -24,11 +24,11 @@ def lineage_json(result: LineageResult, direction: str) -> dict[str, Any]:
 
 
 def impact_json(result: ImpactResult) -> dict[str, Any]:
-    """The JSON answer of an impact query."""
+    """The JSON answer of an impact query (also the HTTP API's shape)."""
     return {
         "root": result.root.as_json(),
         "depth": result.depth,
-        "datasets": [n.as_json() for n in result.datasets],
+        "nodes": [n.as_json() for n in result.datasets],
         "truncated": result.truncated,
     }
 

@@ -24,9 +24,10 @@ from processor.adapters.redis_reader import RedisGraphReader
 from processor.adapters.redis_search import search_datasets
 from processor.core import queries
 from processor.core.marquez import lineage_graph, parse_node_id
-from processor.core.queries import DEPTH_CAP, LineageResult
+from processor.core.queries import DEPTH_CAP
 from processor.core.snapshot import node_type
 from processor.errors import DependencyUnavailable, NodeNotFound
+from processor.render import impact_json, lineage_json
 
 if TYPE_CHECKING:
     from processor.app import LineageWorker
@@ -100,18 +101,6 @@ def _limit(query: Query) -> int:
 # --- answers ---------------------------------------------------------------
 
 
-def lineage_json(result: LineageResult, direction: str) -> dict[str, Any]:
-    """Upstream or downstream as JSON (camelCase like the snapshot)."""
-    return {
-        "root": result.root.as_json(),
-        "direction": direction,
-        "depth": result.depth,
-        "nodes": [n.as_json() for n in result.nodes],
-        "edges": [e.as_json() for e in result.edges],
-        "truncated": result.truncated,
-    }
-
-
 class GraphHandlers:
     """The request handlers over one worker's store."""
 
@@ -139,14 +128,7 @@ class GraphHandlers:
         ns, name = text_param(query, "namespace"), text_param(query, "name")
         depth, limit = _depth(query), _limit(query)
         result = await queries.impact(self.reader, ns, name, depth, limit)
-        return Answer(
-            {
-                "root": result.root.as_json(),
-                "depth": result.depth,
-                "nodes": [n.as_json() for n in result.datasets],
-                "truncated": result.truncated,
-            }
-        )
+        return Answer(impact_json(result))
 
     async def path(self, query: Query) -> Answer:
         src = (text_param(query, "sourceNamespace"), text_param(query, "sourceName"))

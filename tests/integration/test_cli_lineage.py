@@ -59,7 +59,7 @@ def test_lineage_commands_print_tree_json_and_dot(stack: Stack) -> None:
     assert answer["truncated"] is False
 
     impact = _cli(stack, "lineage", "impact", *PG, "--format", "json")
-    assert [(d["name"], d["distance"]) for d in json.loads(impact.stdout)["datasets"]] == [
+    assert [(d["name"], d["distance"]) for d in json.loads(impact.stdout)["nodes"]] == [
         ("RAW.ORDERS", 1),
         ("orders.v1", 2),
         ("orders.parquet", 2),
