@@ -29,7 +29,7 @@ an existing one instead), then:
    exports) go one at a time through ``core.queries.upstream`` / ``downstream`` over
    ``RedisGraphReader`` with ``max_nodes=1000``, each timed with ``perf_counter``. Reported:
    p50 / p99 / max latency, mean nodes returned, fraction truncated, Redis round trips per
-   query (pipelines the reader executes, counted on its client) and Redis commands per
+   query (pipelines and direct commands, counted on the reader's client) and Redis commands per
    query (INFO commandstats, before and after each combination).
 
 Target (the read-side issue): p99 < 100 ms at depth 5, results capped at 1,000 nodes.
@@ -121,14 +121,19 @@ class Graph(NamedTuple):
 
 
 class CountingRedis(aioredis.Redis):
-    """A client that counts the pipelines opened on it: the reader executes each one
-    exactly once, so this is its number of Redis round trips."""
+    """A client that counts its Redis round trips: the pipelines opened on it (the
+    reader executes each one exactly once) plus the commands sent directly
+    (script calls included)."""
 
     round_trips = 0
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
         self.round_trips += 1
         return super().pipeline(transaction=transaction, shard_hint=shard_hint)
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.round_trips += 1
+        return await super().execute_command(*args, **options)
 
 
 # --------------------------------------------------------------------------- the graph

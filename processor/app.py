@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -35,10 +36,12 @@ from processor.adapters.dlq_publisher import KafkaPublisher
 from processor.adapters.faust_metrics import FaustMonitorCollector
 from processor.adapters.http import register_views
 from processor.adapters.metrics import Metrics
+from processor.adapters.redis_retention import sweep, take_sweep_lock
 from processor.adapters.redis_store import RedisGraphStore
 from processor.batch import BatchProcessor, BatchResult, InputRecord, PreparedBatch
 from processor.core.pipeline import Classified, Limits, Rejected
 from processor.core.rules import MixRule
+from processor.core.timefmt import format_time, retention_floor
 from processor.errors import DependencyUnavailable
 from processor.settings import Settings
 
@@ -188,6 +191,12 @@ class LineageWorker:
         async def gauges() -> None:
             await worker.refresh_gauges()
 
+        if s.retention_days is not None:
+
+            @app.timer(interval=s.retention_sweep_seconds)  # type: ignore[untyped-decorator]
+            async def retention() -> None:
+                await worker.sweep_retention()
+
         @app.task  # type: ignore[untyped-decorator]  # faust's task is untyped
         async def startup() -> None:
             if worker.pool is not None:
@@ -278,6 +287,37 @@ class LineageWorker:
                 committed = consumer._committed_offset.get(tp)
                 pos = committed if committed is not None else hw
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - pos))
+
+    def floor(self, as_of: str | None = None) -> str:
+        """The retention cutoff for reading the graph as of ``as_of`` (a
+        normalised time; now when None); "" when retention is off."""
+        moment = as_of or format_time(datetime.now(UTC))
+        return retention_floor(moment, self.settings.retention_days)
+
+    async def sweep_retention(self) -> None:
+        """Remove edges past the retention window, unless another worker
+        sweeps this interval; Redis failures wait for the next interval."""
+        floor = self.floor()
+        hold_ms = int(self.settings.retention_sweep_seconds * 1000 * 0.9)
+        try:
+            if not await take_sweep_lock(self.store, hold_ms):
+                return
+            started = time.monotonic()
+            result = await sweep(self.store, floor)
+        except DependencyUnavailable as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("retention sweep skipped, Redis unavailable: %s", exc)
+            return
+        self.metrics.retention_swept.labels("edge").inc(result.edges)
+        self.metrics.retention_swept.labels("dataset").inc(result.datasets)
+        self.metrics.retention_last_sweep.set(time.time())
+        log.info(
+            "retention sweep: %d edges and %d datasets last seen at or before %s removed in %.1f s",
+            result.edges,
+            result.datasets,
+            floor,
+            time.monotonic() - started,
+        )
 
     async def readiness(self) -> dict[str, bool]:
         """Broker reachable with partitions assigned, and Redis answering."""

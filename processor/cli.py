@@ -345,6 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("snapshot", help="print the canonical snapshot of the graph")
     p.add_argument("--hash", action="store_true", help="print only its sha256")
+    p.add_argument(
+        "--as-of",
+        metavar="TIME",
+        help="RFC 3339 time the retention window counts back from (default now)",
+    )
     p.set_defaults(func=_with_settings(cli_graph.snapshot))
 
     p = sub.add_parser("topics", help="manage the processor's topics")

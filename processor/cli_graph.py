@@ -74,6 +74,20 @@ async def open_store(settings: Settings) -> AsyncIterator[RedisGraphStore]:
         await store.close()
 
 
+def floor(settings: Settings, as_of: str | None = None) -> str:
+    """The retention cutoff for reading the graph as of ``as_of`` (now when
+    None); a ``ConfigurationError`` for a time that is not RFC 3339."""
+    from datetime import UTC, datetime
+
+    from processor.core.timefmt import format_time, normalize_time, retention_floor
+
+    try:
+        moment = normalize_time(as_of) if as_of else format_time(datetime.now(UTC))
+    except ValueError as exc:
+        raise ConfigurationError(f"--as-of: {exc}") from None
+    return retention_floor(moment, settings.retention_days)
+
+
 def lineage(args: argparse.Namespace, settings: Settings) -> int:
     from processor import render
     from processor.adapters.redis_reader import RedisGraphReader
@@ -81,7 +95,7 @@ def lineage(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> str:
         async with open_store(settings) as store:
-            reader = RedisGraphReader(store)
+            reader = RedisGraphReader(store, floor=floor(settings))
             if args.direction == "impact":
                 found = await queries.impact(
                     reader, args.namespace, args.name, args.depth, args.limit
@@ -127,9 +141,11 @@ def datasets_search(args: argparse.Namespace, settings: Settings) -> int:
 def snapshot(args: argparse.Namespace, settings: Settings) -> int:
     from processor.core.snapshot import canonical_bytes, snapshot_hash
 
+    cutoff = floor(settings, args.as_of)
+
     async def run() -> dict[str, Any]:
         async with open_store(settings) as store:
-            return await store.snapshot()
+            return await store.snapshot(cutoff)
 
     snapshot = asyncio.run(run())
     if args.hash:

@@ -55,12 +55,13 @@ class ConfigurationError(LineageError):
 
 
 class NodeNotFound(LineageError):
-    """A lineage query's dataset is not in the graph."""
+    """A lineage query's dataset (or job) is not in the graph."""
 
-    def __init__(self, namespace: str, name: str) -> None:
-        super().__init__(f"dataset not found: {namespace} {name}")
+    def __init__(self, namespace: str, name: str, kind: str = "dataset") -> None:
+        super().__init__(f"{kind} not found: {namespace} {name}")
         self.namespace = namespace
         self.name = name
+        self.kind = kind
 
 
 class ServiceStartError(LineageError):

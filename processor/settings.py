@@ -71,6 +71,16 @@ class Settings(BaseSettings):
         description="helper processes that classify messages; 0 classifies in the worker "
         "process; unset: 1 when the machine has 2 or more cores, else 0",
     )
+    retention_days: int | None = Field(
+        None,
+        gt=0,
+        le=36_500,
+        description="hide edges whose lastSeen is older than this many days from queries "
+        "and snapshots, and sweep them from Redis; unset keeps everything",
+    )
+    retention_sweep_seconds: float = Field(
+        3600.0, gt=0, description="interval of the retention sweep (when retention is on)"
+    )
     log_level: str = Field("info", description="debug, info, warning, error")
 
     @field_validator("input_topics", "internal_namespaces", mode="before")

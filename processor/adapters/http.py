@@ -5,6 +5,7 @@ Marquez-shaped lineage are in ``http_graph``."""
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -15,12 +16,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from processor.adapters.http_graph import register_graph_views
 from processor.adapters.openapi import openapi_document
 from processor.core.snapshot import canonical_bytes
+from processor.core.timefmt import format_time, normalize_time
 from processor.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
     from processor.app import LineageWorker
 
 HASH_HEADER = "X-Snapshot-SHA256"
+AS_OF_HEADER = "X-Snapshot-As-Of"
 
 
 def register_views(app: faust.App, worker: LineageWorker) -> None:
@@ -58,25 +61,36 @@ def register_views(app: faust.App, worker: LineageWorker) -> None:
 
     @app.page("/api/v1/graph/snapshot")
     class SnapshotView(View):
-        """The canonical snapshot; its sha256 in a header, or alone with ``?hash=1``."""
+        """The canonical snapshot; its sha256 in a header, or alone with ``?hash=1``.
+
+        ``asOf`` (RFC 3339, default now) fixes the retention cutoff, so that
+        the same ``asOf`` gives the same snapshot later (until a sweep removes
+        what it still showed)."""
 
         async def get(self, request: Request) -> Response:
+            raw = request.query.get("asOf")
             try:
-                snapshot = await worker.store.snapshot()
+                as_of = normalize_time(str(raw)) if raw else format_time(datetime.now(UTC))
+            except ValueError as exc:
+                return self.json({"error": f"asOf: {exc}", "parameter": "asOf"}, status=400)
+            try:
+                snapshot = await worker.store.snapshot(worker.floor(as_of))
             except DependencyUnavailable as exc:
                 return self.json({"error": f"graph store unavailable: {exc}"}, status=503)
             body = canonical_bytes(snapshot)
             digest = hashlib.sha256(body).hexdigest()
+            headers = {HASH_HEADER: digest, AS_OF_HEADER: as_of}
             if _wants_hash_only(request):
                 return self.json(
                     {
                         "sha256": digest,
                         "nodes": len(snapshot["nodes"]),
                         "edges": len(snapshot["edges"]),
+                        "asOf": as_of,
                     },
-                    headers={HASH_HEADER: digest},
+                    headers=headers,
                 )
-            return self.bytes(body, content_type="application/json", headers={HASH_HEADER: digest})
+            return self.bytes(body, content_type="application/json", headers=headers)
 
     openapi = orjson.dumps(openapi_document())
 

@@ -109,7 +109,7 @@ class GraphHandlers:
 
     @property
     def reader(self) -> RedisGraphReader:
-        return RedisGraphReader(self.worker.store)
+        return RedisGraphReader(self.worker.store, floor=self.worker.floor())
 
     async def upstream(self, query: Query) -> Answer:
         return await self._lineage(query, "upstream")
@@ -173,15 +173,19 @@ class GraphHandlers:
             ref = parse_node_id(raw)
         except ValueError as exc:
             raise BadParameter("nodeId", str(exc)) from None
-        if ref.kind != "dataset":
-            raise BadParameter("nodeId", "only dataset node ids are supported")
         depth = _depth(query)
         reader = self.reader
-        up = await queries.upstream(reader, ref.namespace, ref.name, depth)
-        down = await queries.downstream(reader, ref.namespace, ref.name, depth)
-        truncated = up.truncated or down.truncated
+        results: tuple[queries.LineageResult, ...]
+        if ref.kind == "job":
+            around = await queries.job_lineage(reader, ref.namespace, ref.name, depth)
+            results = (around.upstream, around.own, around.downstream)
+        else:
+            up = await queries.upstream(reader, ref.namespace, ref.name, depth)
+            down = await queries.downstream(reader, ref.namespace, ref.name, depth)
+            results = (up, down)
+        truncated = any(r.truncated for r in results)
         return Answer(
-            {"graph": lineage_graph(up, down)},
+            {"graph": lineage_graph(*results)},
             headers={TRUNCATED_HEADER: "true" if truncated else "false"},
         )
 

@@ -58,6 +58,17 @@ class Metrics:
             "Delete requests from the control topic folded into tombstones",
             registry=r,
         )
+        self.retention_swept = Counter(
+            "lineage_retention_swept",
+            "Graph items removed by the retention sweep, by kind (edge, dataset)",
+            ["kind"],
+            registry=r,
+        )
+        self.retention_last_sweep = Gauge(
+            "lineage_retention_last_sweep_timestamp_seconds",
+            "Unix time at which this worker last completed a retention sweep",
+            registry=r,
+        )
         self.graph_nodes = Gauge(
             "lineage_graph_nodes",
             "Datasets touched by an edge in the current generation",

@@ -112,6 +112,7 @@ def _schemas() -> dict[str, Any]:
                 "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                 "nodes": _INT,
                 "edges": _INT,
+                "asOf": _STR,
             }
         ),
         "QueryNode": node,
@@ -286,18 +287,26 @@ def openapi_document() -> dict[str, Any]:
                             "hash",
                             "1/true/yes: only the sha256 and the counts.",
                             _STR,
-                        )
+                        ),
+                        _param(
+                            "asOf",
+                            "RFC 3339 time the retention window is counted back from "
+                            "(default now): the same asOf gives the same snapshot.",
+                            _STR,
+                        ),
                     ],
                     "responses": {
                         "200": {
                             "description": "The snapshot, or its hash; the hash also "
-                            "in the X-Snapshot-SHA256 header.",
+                            "in the X-Snapshot-SHA256 header, the asOf used in "
+                            "X-Snapshot-As-Of.",
                             "content": {
                                 "application/json": {
                                     "schema": {"oneOf": [_ref("Snapshot"), _ref("SnapshotHash")]}
                                 }
                             },
                         },
+                        "400": _BAD,
                         "503": _DOWN,
                     },
                 }
@@ -347,8 +356,9 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [
                         _param(
                             "nodeId",
-                            "dataset:{namespace}:{name}; a ':' followed by '//' or a digit "
-                            "belongs to the namespace.",
+                            "dataset:{namespace}:{name} or job:{namespace}:{name}; a ':' "
+                            "followed by '//' or a digit belongs to the namespace. A job's "
+                            "answer walks up from its inputs and down from its outputs.",
                             _STR,
                             required=True,
                         ),

@@ -1,17 +1,33 @@
-"""Dataset search over the Redis graph (``GET /api/v1/datasets``, reusable by the CLI).
+"""Dataset search and job lookups over the fold's indexes (``GET /api/v1/datasets``, the CLI).
 
-Cost: O(N) in the datasets of the current generation, per call. The ``nodes``
-set is walked with ``SSCAN`` (``COUNT 1000``), and each chunk's
-``HMGET ns name int ty`` is sent in one pipeline, so a search costs about
-N / 1000 x 2 round trips and holds every match in memory to sort it (the page
-is cut after sorting). Fine for graphs of up to a few hundred thousand datasets;
-past that, a sorted index (a ``ZSET`` of ``namespace\\0name`` written by the
-fold) would make pages O(log N + page), at the price of a second write per new
-node.
+The fold keeps a ``names`` ZSET of ``namespace\\0name``, one member per dataset
+an edge ever touched (redis_store's key layout), and per job a ``j:`` set of
+its edge ids. With every score 0, the ZSET's order is (namespace, name) order.
 
-The ``nodes`` set holds every dataset an edge ever touched, so a dataset whose
-edges a delete currently hides is still listed (as the lineage queries still
-resolve it); ``type`` is the snapshot's (``core.snapshot.node_type``).
+Cost of ``search_datasets``, for N datasets in the current generation and a
+page of P:
+
+* empty ``text``: ``ZCARD`` and ``ZRANGE offset offset+P-1`` in one round trip,
+  O(log N + P), then one pipelined ``HMGET`` of the page's P nodes.
+* any other ``text``: still O(N), since substring matching cannot use the
+  sorted order, but inside Redis: ``lua/search.lua`` reads ``SEARCH_CHUNK``
+  members per call (a few ms of Redis time each; other clients run between
+  calls), matches them and returns only the count and the page's members. So
+  N / ``SEARCH_CHUNK`` round trips, nothing but the page held in Python, and
+  ``total`` exact. Then the same ``HMGET`` of the page.
+
+Matching is a plain substring of the namespace or the name, case-insensitive
+for ASCII letters only (Lua's ``string.lower`` in the C locale; the needle is
+lowered the same way here): ``É`` does not match ``é``. The chunks continue
+from the last member read, so a fold running during the search never makes it
+see a member twice; a name folded in meanwhile is seen only if it sorts after
+the chunk in progress.
+
+The ``nodes`` set (and so the index) holds every dataset an edge ever touched,
+so a dataset whose edges a delete currently hides is still listed (as the
+lineage queries still resolve it); ``type`` is the snapshot's
+(``core.snapshot.node_type``). A graph folded before the index existed has an
+empty ``names`` ZSET and no ``j:`` sets: rebuild it (DESIGN.md section 6).
 """
 
 from __future__ import annotations
@@ -20,12 +36,16 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from processor.adapters.redis_store import RedisGraphStore
+from processor.adapters.redis_store import RedisGraphStore, _load_script
+from processor.core.identity import NODE_ID_BYTES, job_key_id, node_id
 from processor.core.snapshot import NodeRecord
 from processor.errors import RedisUnavailable
 
-CHUNK = 1000
+SEARCH_CHUNK = 5000  # index members matched per Lua call (~ms of Redis time at 5,000)
 _FIELDS = ("ns", "name", "int", "ty")
+_SEARCH_LUA = _load_script("search.lua")
+_ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+_ID_CHARS = NODE_ID_BYTES * 2  # a node id in hex: an edge id is two of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,52 +58,87 @@ class DatasetPage:
     limit: int
 
 
-def matches(record: NodeRecord, needle: str) -> bool:
-    """``needle`` (already case-folded) is in the namespace or the name, ignoring case."""
-    return needle in record.namespace.casefold() or needle in record.name.casefold()
+def ascii_lower(text: str) -> bytes:
+    """``text`` as UTF-8 with only A-Z lowered, as Lua's ``string.lower`` lowers."""
+    return text.encode("utf-8", "surrogatepass").translate(_ASCII_LOWER)
 
 
 async def search_datasets(
     store: RedisGraphStore, text: str = "", *, offset: int = 0, limit: int = 50
 ) -> DatasetPage:
-    """The datasets whose namespace or name contains ``text`` (case-insensitive;
-    every dataset when empty), sorted by (namespace, name), from ``offset``, at
-    most ``limit``. ``RedisUnavailable`` when Redis fails."""
+    """The datasets whose namespace or name contains ``text`` (ASCII letters
+    case-insensitive; every dataset when empty), sorted by (namespace, name),
+    from ``offset``, at most ``limit``. ``RedisUnavailable`` when Redis fails."""
     if offset < 0 or limit < 1:
         raise ValueError("offset must be >= 0 and limit >= 1")
-    needle = text.casefold()
-    found: list[NodeRecord] = []
-    key = store.base + "nodes"
-    base = store.base
-    cursor = 0
+    key = store.base + "names"
+    needle = ascii_lower(text)
     try:
-        while True:
-            cursor, members = await store.client.sscan(key, cursor=cursor, count=CHUNK)
-            if members:
-                async with store.client.pipeline(transaction=False) as pipe:
-                    for member in members:
-                        nid = member.decode() if isinstance(member, bytes) else member
-                        pipe.hmget(f"{base}n:{nid}", _FIELDS)
-                    rows = await pipe.execute()
-                for ns, name, internal, ty in rows:
-                    if ns is None or name is None:
-                        continue  # a tombstone-only hash, not a dataset
-                    record = NodeRecord(
-                        namespace=ns.decode(),
-                        name=name.decode(),
-                        internal=internal == b"1",
-                        type=None if ty is None else ty.decode(),
-                    )
-                    if matches(record, needle):
-                        found.append(record)
-            if cursor == 0:
-                break
+        if not needle:
+            async with store.client.pipeline(transaction=True) as pipe:
+                pipe.zcard(key)
+                pipe.zrange(key, offset, offset + limit - 1)
+                total, members = await pipe.execute()
+        elif b"\0" in needle:
+            total, members = 0, []  # no dataset name holds NUL (DESIGN.md section 2)
+        else:
+            total, members = await _scan(store, key, needle, offset, limit)
+        datasets = await _records(store, members)
     except RedisError as exc:
         raise RedisUnavailable(f"Redis: {exc}") from exc
-    # SSCAN may return a member more than once while the set grows or rehashes.
-    unique = sorted({(r.namespace, r.name): r for r in found}.values(), key=_order)
-    return DatasetPage(tuple(unique[offset : offset + limit]), len(unique), offset, limit)
+    return DatasetPage(datasets, int(total), offset, limit)
 
 
-def _order(record: NodeRecord) -> tuple[str, str]:
-    return (record.namespace, record.name)
+async def _scan(
+    store: RedisGraphStore, key: str, needle: bytes, offset: int, limit: int
+) -> tuple[int, list[bytes]]:
+    """(number of matches, the matches of the page) by chunked ``lua/search.lua`` calls."""
+    script = store.client.register_script(_SEARCH_LUA)
+    chunk = SEARCH_CHUNK
+    start: bytes = b"-"
+    total = 0
+    page: list[bytes] = []
+    while True:
+        reply = await script(keys=[key], args=[start, chunk, needle, total, offset, offset + limit])
+        found, read, last = int(reply[0]), int(reply[1]), reply[2]
+        total += found
+        page.extend(reply[3:])
+        if read < chunk:
+            return total, page
+        start = b"(" + last
+
+
+async def _records(store: RedisGraphStore, members: list[bytes]) -> tuple[NodeRecord, ...]:
+    """The node records of index members, in their order (one pipelined round trip)."""
+    if not members:
+        return ()
+    base = store.base
+    async with store.client.pipeline(transaction=False) as pipe:
+        for member in members:
+            ns, _, name = member.decode().partition("\0")
+            pipe.hmget(f"{base}n:{node_id(ns, name)}", _FIELDS)
+        rows = await pipe.execute()
+    records = []
+    for ns, name, internal, ty in rows:
+        if ns is None or name is None:
+            continue  # a tombstone-only hash, not a dataset
+        records.append(
+            NodeRecord(
+                namespace=ns.decode(),
+                name=name.decode(),
+                internal=internal == b"1",
+                type=None if ty is None else ty.decode(),
+            )
+        )
+    return tuple(records)
+
+
+async def job_edges(store: RedisGraphStore, namespace: str, name: str) -> list[tuple[str, str]]:
+    """(source node id, target node id) of every edge the job produced, sorted; [] for
+    a job the graph does not hold. One round trip (``SMEMBERS j:<job key id>``)."""
+    try:
+        members = await store.client.smembers(f"{store.base}j:{job_key_id(namespace, name)}")
+    except RedisError as exc:
+        raise RedisUnavailable(f"Redis: {exc}") from exc
+    ids = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+    return [(eid[:_ID_CHARS], eid[_ID_CHARS:]) for eid in ids]

@@ -13,11 +13,21 @@ cluster slot and can be dropped as a unit::
     {P:g<g>}:em:<edge id>             set of event marks (64-bit ints): exact event count
     {P:g<g>}:edges / :nodes           sets of edge ids / node ids touched by an edge
     {P:g<g>}:out:<node id> / :in:...  adjacency sets
+    {P:g<g>}:names                    ZSET, every score 0: "<namespace>\\0<name>" of each
+                                      member of ``nodes`` (the dataset search index)
+    {P:g<g>}:j:<job key id>           set of the ids of the edges that carry the job
 
 Node ids are fixed-size hashes of (namespace, name) (``core.identity``), so no
-dataset name ever becomes part of a key. A tombstone can arrive before the
-events it covers, so an edge or node hash may hold only tombstone fields: an
-edge exists once it has ``s``, a node once it has ``ns``.
+dataset name ever becomes part of a key; a job key id is the sha1 hex of the
+job's JSON field (``core.identity.job_key_id``; ``redis.sha1hex`` in the fold),
+so no job name does either. The ``names`` members hold the names as values:
+DESIGN.md forbids NUL in them, so byte order of the members (all scores equal)
+is (namespace, name) order by code point, UTF-8 keeping code-point order. Both
+indexes are written by ``lua/fold.lua`` and only ever grow, as the sets do.
+
+A tombstone can arrive before the events it covers, so an edge or node hash may
+hold only tombstone fields: an edge exists once it has ``s``, a node once it
+has ``ns``.
 """
 
 from __future__ import annotations
@@ -203,10 +213,11 @@ class RedisGraphStore:
             edges.append(_edge_record(row, max(own, out_deleted[src], in_deleted[dst])))
         return nodes, edges
 
-    async def snapshot(self) -> dict[str, Any]:
-        """The canonical snapshot of the current generation."""
+    async def snapshot(self, floor: str = "") -> dict[str, Any]:
+        """The canonical snapshot of the current generation; ``floor`` is the
+        retention cutoff (``core.timefmt.retention_floor``), "" for none."""
         nodes, edges = await self.read_graph()
-        return build_snapshot(nodes, edges)
+        return build_snapshot(nodes, edges, floor)
 
 
 def encode_batch(marks: Sequence[tuple[str, str]], folds: Iterable[FoldEvent]) -> bytes:

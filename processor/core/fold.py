@@ -127,6 +127,6 @@ class Graph:
             for e in self.edges.values()
         ]
 
-    def snapshot(self) -> dict[str, Any]:
-        """The canonical snapshot of this graph."""
-        return build_snapshot(self.node_records(), self.edge_records())
+    def snapshot(self, floor: str = "") -> dict[str, Any]:
+        """The canonical snapshot of this graph (``floor``: retention cutoff)."""
+        return build_snapshot(self.node_records(), self.edge_records(), floor)

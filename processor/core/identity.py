@@ -50,3 +50,13 @@ def event_mark(hash_hex: str) -> str:
 def job_field(namespace: str, name: str) -> str:
     """A job as an injective string (a JSON array), stored as a field of the edge."""
     return orjson.dumps([namespace, name]).decode()
+
+
+def job_key_id(namespace: str, name: str) -> str:
+    """sha1 hex of the job's ``job_field`` (UTF-8): its index key is ``j:<this>``.
+
+    The fold computes the same with ``redis.sha1hex`` on the field, so the job's
+    text never becomes part of a key. sha1 is not relied on for security here:
+    only jobs the graph holds are ever looked up.
+    """
+    return hashlib.sha1(job_field(namespace, name).encode(), usedforsecurity=False).hexdigest()

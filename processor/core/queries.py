@@ -2,9 +2,12 @@
 
 Pure functions over a small read port, :class:`GraphReader`. A traversal is a
 breadth-first search that asks the reader for one whole level at a time
-(:meth:`GraphReader.expand` with every node of the frontier), so a query of
-depth ``D`` costs ``D`` reader calls however many nodes it visits; the Redis
-adapter (``adapters.redis_reader``) turns one call into pipelined round trips.
+(:meth:`GraphReader.expand` with every node of the frontier, which returns
+neighbour ids and records but no edge attributes), then, once the node set is
+final, for the attributes of the kept edges (:meth:`GraphReader.edges`). A
+query of depth ``D`` costs at most ``D + 1`` reader calls however many nodes
+it visits, and never reads an edge the node cap cut away; the Redis adapter
+(``adapters.redis_reader``) makes each call one round trip.
 
 Conventions shared by every query:
 
@@ -25,7 +28,7 @@ Conventions shared by every query:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -42,35 +45,45 @@ DEFAULT_MAX_NODES = 1000
 DEFAULT_MAX_PATHS = 10
 
 
+Pair = tuple[str, str]  # (source node id, target node id)
+
+
 class Level(NamedTuple):
     """One breadth-first level as read from the store.
 
-    ``edges``: per frontier node id, the edges that touch it in the asked
-    direction (``down``: edges out of it; ``up``: edges into it). ``nodes``:
-    the records of the neighbours at the other ends (those in ``known`` may be
-    left out). An edge whose neighbour record is missing, or that a delete
-    hides (``EdgeRecord.visible``), is ignored.
+    ``links``: per frontier node id, the ids at the other end of its visible
+    edges in the asked direction (``down``: targets of edges out of it; ``up``:
+    sources of edges into it). ``nodes``: the records of those neighbours. A
+    link whose neighbour has no record is ignored.
     """
 
-    edges: Mapping[str, Sequence[EdgeRecord]]
+    links: Mapping[str, Sequence[str]]
     nodes: Mapping[str, NodeRecord]
 
 
 class GraphReader(Protocol):
-    """What the queries need from a graph store."""
+    """What the queries need from a graph store.
+
+    Visibility is the reader's: it leaves out edges that a delete hides
+    (``EdgeRecord.visible``) and any it is configured to hide (retention).
+    """
 
     async def resolve(self, namespace: str, name: str) -> NodeRecord | None:
         """The record of one dataset, or None when the graph does not hold it."""
         ...
 
-    async def expand(
-        self, node_ids: Sequence[str], direction: Direction, known: Collection[str] = ()
-    ) -> Level:
-        """The neighbours of every node of ``node_ids`` in one batched read.
+    async def expand(self, node_ids: Sequence[str], direction: Direction) -> Level:
+        """The visible neighbours of every node of ``node_ids``, in one batched read."""
+        ...
 
-        ``known``: node ids whose records the caller already holds; the reader
-        need not return them.
-        """
+    async def edges(self, pairs: Sequence[Pair]) -> Mapping[Pair, EdgeRecord]:
+        """The records of the given (source id, target id) edges, in one batched
+        read; an edge that no longer exists is left out."""
+        ...
+
+    async def job_edges(self, namespace: str, name: str) -> Sequence[Pair]:
+        """Every edge that carries the job, as (source id, target id), visible
+        or not (the queries check visibility through ``expand``)."""
         ...
 
 
@@ -242,28 +255,26 @@ async def paths(
         return PathsResult(src, dst, 0, ((),), False)
 
     records: dict[str, NodeRecord] = {src_id: src_rec}
-    parents: dict[str, list[EdgeRecord]] = {}  # node -> its edges from the level before
+    parents: dict[str, list[str]] = {}  # node -> its neighbours in the level before
     frontier = [src_id]
     level = 0
     while frontier and level < max_depth:
-        got = await reader.expand(frontier, "down", known=records.keys())
+        got = await reader.expand(frontier, "down")
         level += 1
         new: dict[str, NodeRecord] = {}
         for nid in frontier:
-            for edge in got.edges.get(nid, ()):
-                if not edge.visible:
-                    continue
-                tid = edge.target
+            for tid in got.links.get(nid, ()):
                 if tid in records:
                     continue  # reached at a shorter distance
                 rec = new.get(tid) or got.nodes.get(tid)
                 if rec is None:
                     continue
                 new[tid] = rec
-                parents.setdefault(tid, []).append(edge)
+                parents.setdefault(tid, []).append(nid)
         records.update(new)
         if dst_id in new:
-            found = _shortest_paths(src_id, dst_id, parents, records, max_paths)
+            trails = _shortest_paths(src_id, dst_id, parents, records, max_paths)
+            found = await _path_edges(reader, trails, records)
             return PathsResult(src, dst, level, found[:max_paths], len(found) > max_paths)
         if len(records) > max_nodes:
             return PathsResult(src, dst, None, (), True)
@@ -293,88 +304,173 @@ async def _lineage(
     check_depth(depth, depth_cap)
     _check_positive("max_nodes", max_nodes)
     root_id, root_rec = await _resolve(reader, root)
-    records: dict[str, NodeRecord] = {root_id: root_rec}
-    distance: dict[str, int] = {root_id: 0}
-    edges: dict[tuple[str, str], EdgeRecord] = {}
+    return await _walk(reader, {root_id: root_rec}, direction, depth, max_nodes)
+
+
+async def _walk(
+    reader: GraphReader,
+    roots: Mapping[str, NodeRecord],
+    direction: Direction,
+    depth: int,
+    max_nodes: int,
+) -> LineageResult:
+    """Breadth-first from every root at once (all at distance 0); the result's
+    ``root`` is the first of them in (namespace, name) order."""
+    records: dict[str, NodeRecord] = dict(roots)
+    distance: dict[str, int] = dict.fromkeys(roots, 0)
+    met: dict[Pair, None] = {}  # edges met, (source id, target id), in order
     truncated = False
-    frontier = [root_id]
+    frontier = _ordered(roots)
     level = 0
     while frontier and level < depth and not truncated:
-        got = await reader.expand(frontier, direction, known=records.keys())
+        got = await reader.expand(frontier, direction)
         level += 1
         new: dict[str, NodeRecord] = {}
         for nid in frontier:
-            for edge in got.edges.get(nid, ()):
-                if not edge.visible:
-                    continue
-                other = edge.target if direction == "down" else edge.source
+            for other in got.links.get(nid, ()):
                 if other not in records and other not in new:
                     rec = got.nodes.get(other)
                     if rec is None:
                         continue
                     new[other] = rec
-                edges[(edge.source, edge.target)] = edge
+                met[(nid, other) if direction == "down" else (other, nid)] = None
         frontier = _ordered(new)
         room = max_nodes - len(records)
         if len(frontier) > room:
-            frontier, truncated = frontier[:room], True
+            frontier, truncated = frontier[: max(room, 0)], True
         for nid in frontier:
             records[nid] = new[nid]
             distance[nid] = level
 
+    # Only now, with the node set final, are edge attributes read: just for
+    # the edges whose two ends made it into the result.
+    kept = [pair for pair in met if pair[0] in records and pair[1] in records]
+    edge_records = await reader.edges(kept)
     nodes = sorted(
         (_query_node(nid, records[nid], d) for nid, d in distance.items()),
         key=lambda n: (n.distance, n.namespace, n.name),
     )
-    kept = sorted(
-        (
-            _query_edge(e, records)
-            for e in edges.values()
-            if e.source in records and e.target in records
-        ),
+    edges = sorted(
+        (_query_edge(edge_records[pair], records) for pair in kept if pair in edge_records),
         key=lambda e: (e.source, e.target),
     )
-    return LineageResult(nodes[0], tuple(nodes), tuple(kept), depth, truncated)
+    return LineageResult(nodes[0], tuple(nodes), tuple(edges), depth, truncated)
+
+
+@dataclass(frozen=True, slots=True)
+class JobLineage:
+    """The lineage around a job: ``own`` holds its inputs and outputs (distance
+    0) and its edges; ``upstream`` walks from its inputs, ``downstream`` from
+    its outputs."""
+
+    job: Dataset
+    own: LineageResult
+    upstream: LineageResult
+    downstream: LineageResult
+
+    @property
+    def truncated(self) -> bool:
+        return self.upstream.truncated or self.downstream.truncated
+
+
+async def job_lineage(
+    reader: GraphReader,
+    namespace: str,
+    name: str,
+    depth: int = DEFAULT_DEPTH,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    *,
+    depth_cap: int = DEPTH_CAP,
+) -> JobLineage:
+    """Everything upstream of a job's inputs and downstream of its outputs, up
+    to ``depth`` hops from them, with the job's own edges; each walk is capped
+    at ``max_nodes``. ``NodeNotFound`` (kind ``job``) when no visible edge of
+    the graph carries the job."""
+    check_depth(depth, depth_cap)
+    _check_positive("max_nodes", max_nodes)
+    pairs = list(dict.fromkeys(await reader.job_edges(namespace, name)))
+    if pairs:
+        # Two expansions give the endpoints' records and say which of the
+        # job's edges are visible.
+        outs = await reader.expand(sorted({s for s, _ in pairs}), "down")
+        ins = await reader.expand(sorted({t for _, t in pairs}), "up")
+        pairs = [
+            (s, t)
+            for s, t in pairs
+            if t in outs.links.get(s, ()) and s in ins.nodes and t in outs.nodes
+        ]
+    edge_records = await reader.edges(pairs) if pairs else {}
+    pairs = [p for p in pairs if p in edge_records]
+    if not pairs:
+        raise NodeNotFound(namespace, name, "job")
+    inputs = {s: ins.nodes[s] for s, _ in pairs}
+    outputs = {t: outs.nodes[t] for _, t in pairs}
+    ends = {**inputs, **outputs}
+    own_nodes = sorted(
+        (_query_node(nid, rec, 0) for nid, rec in ends.items()),
+        key=lambda n: (n.namespace, n.name),
+    )
+    own_edges = sorted(
+        (_query_edge(edge_records[p], ends) for p in pairs), key=lambda e: (e.source, e.target)
+    )
+    own = LineageResult(own_nodes[0], tuple(own_nodes), tuple(own_edges), depth, False)
+    up = await _walk(reader, inputs, "up", depth, max_nodes)
+    down = await _walk(reader, outputs, "down", depth, max_nodes)
+    return JobLineage((namespace, name), own, up, down)
 
 
 def _shortest_paths(
     src_id: str,
     dst_id: str,
-    parents: Mapping[str, Sequence[EdgeRecord]],
+    parents: Mapping[str, Sequence[str]],
     records: Mapping[str, NodeRecord],
     max_paths: int,
-) -> tuple[tuple[QueryEdge, ...], ...]:
-    """Up to ``max_paths + 1`` shortest paths (one more tells of truncation)."""
-    # The nodes that lie on a shortest path to dst, and their edges forward.
-    children: dict[str, list[EdgeRecord]] = {}
+) -> list[list[Pair]]:
+    """Up to ``max_paths + 1`` shortest paths as lists of (source id, target id)
+    (one more than asked tells of truncation)."""
+    # The nodes that lie on a shortest path to dst, and their steps forward.
+    children: dict[str, list[str]] = {}
     on_path = {dst_id}
     stack = [dst_id]
     while stack:
         nid = stack.pop()
-        for edge in parents.get(nid, ()):
-            children.setdefault(edge.source, []).append(edge)
-            if edge.source not in on_path:
-                on_path.add(edge.source)
-                stack.append(edge.source)
+        for parent in parents.get(nid, ()):
+            children.setdefault(parent, []).append(nid)
+            if parent not in on_path:
+                on_path.add(parent)
+                stack.append(parent)
     for out in children.values():
-        out.sort(key=lambda e: (records[e.target].namespace, records[e.target].name))
+        out.sort(key=lambda t: (records[t].namespace, records[t].name))
 
-    found: list[tuple[QueryEdge, ...]] = []
-
-    def walk(nid: str, trail: list[EdgeRecord]) -> Iterator[list[EdgeRecord]]:
+    def walk(nid: str, trail: list[Pair]) -> Iterator[list[Pair]]:
         if nid == dst_id:
             yield trail
             return
-        for edge in children.get(nid, ()):
-            yield from walk(edge.target, [*trail, edge])
+        for child in children.get(nid, ()):
+            yield from walk(child, [*trail, (nid, child)])
 
     # Every branch of ``children`` ends at dst, so this stops after
     # max_paths + 1 paths, whatever their total number.
+    found: list[list[Pair]] = []
     for trail in walk(src_id, []):
-        found.append(tuple(_query_edge(e, records) for e in trail))
+        found.append(trail)
         if len(found) > max_paths:
             break
-    return tuple(found)
+    return found
+
+
+async def _path_edges(
+    reader: GraphReader, trails: Sequence[Sequence[Pair]], records: Mapping[str, NodeRecord]
+) -> tuple[tuple[QueryEdge, ...], ...]:
+    """The paths with their edges' attributes (one read for all of them); a path
+    whose edge vanished since the traversal is dropped."""
+    wanted = list(dict.fromkeys(pair for trail in trails for pair in trail))
+    got = await reader.edges(wanted)
+    return tuple(
+        tuple(_query_edge(got[pair], records) for pair in trail)
+        for trail in trails
+        if all(pair in got for pair in trail)
+    )
 
 
 def _query_node(nid: str, rec: NodeRecord, distance: int) -> QueryNode:

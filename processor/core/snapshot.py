@@ -49,6 +49,10 @@ class EdgeRecord:
         """Not hidden by a delete: seen again after the latest one covering it."""
         return self.last_seen > self.deleted_until
 
+    def shown(self, floor: str = "") -> bool:
+        """Visible and, under retention, seen after the cutoff ``floor``."""
+        return self.last_seen > self.deleted_until and self.last_seen > floor
+
 
 def node_type(node: NodeRecord) -> str:
     """The snapshot ``type``: the newest datasetType, else the side's default."""
@@ -57,13 +61,16 @@ def node_type(node: NodeRecord) -> str:
     return INTERNAL_DEFAULT_TYPE if node.internal else EXTERNAL_DEFAULT_TYPE
 
 
-def build_snapshot(nodes: Mapping[str, NodeRecord], edges: Iterable[EdgeRecord]) -> dict[str, Any]:
+def build_snapshot(
+    nodes: Mapping[str, NodeRecord], edges: Iterable[EdgeRecord], floor: str = ""
+) -> dict[str, Any]:
     """Visible nodes and edges in canonical order: nodes by (namespace, name),
-    edges by (source, target), jobs by (namespace, name)."""
+    edges by (source, target), jobs by (namespace, name). ``floor``: the
+    retention cutoff (``EdgeRecord.shown``); "" keeps every visible edge."""
     edge_list: list[tuple[tuple[str, str, str, str], dict[str, Any]]] = []
     touched: set[str] = set()
     for e in edges:
-        if not e.visible:
+        if not e.shown(floor):
             continue
         src, dst = nodes[e.source], nodes[e.target]
         touched.add(e.source)

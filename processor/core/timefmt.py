@@ -52,3 +52,25 @@ def normalize_time(value: str) -> str:
         f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T"
         f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{frac6}Z"
     )
+
+
+def format_time(moment: datetime) -> str:
+    """An aware ``datetime`` in the normalised form (microseconds kept)."""
+    dt = moment.astimezone(UTC)
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T"
+        f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}.{dt.microsecond:06d}Z"
+    )
+
+
+def retention_floor(as_of: str, days: int | None) -> str:
+    """The retention cutoff for a graph read as of ``as_of`` (a normalised
+    time): edges whose lastSeen is not after it are hidden. ``""`` (hides
+    nothing) when retention is off (``days`` is None)."""
+    if days is None:
+        return ""
+    moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    try:
+        return format_time(moment - timedelta(days=days))
+    except OverflowError:
+        return ""  # before year 1: nothing is that old

@@ -258,6 +258,36 @@ def test_marquez_lineage_matches_a_hand_written_answer(api: Api) -> None:
             "outEdges": [link(load, stg)],
         },
     ]
+    # Centred on the job etl.load: its inputs and output, what is upstream of
+    # the inputs (nothing) and downstream of the output (the export).
+    customers = "dataset:postgres://db:5432:sales.customers"
+    by_job = api.get("/api/v1/lineage", nodeId=load, depth=20)["graph"]
+    assert by_job == [
+        {
+            "id": customers,
+            "type": "DATASET",
+            "data": dataset(CUSTOMERS, "External Node"),
+            "inEdges": [],
+            "outEdges": [link(customers, load)],
+        },
+        {**graph[0]},  # sales.orders, as above
+        graph[1],  # orders.parquet
+        {
+            "id": stg,
+            "type": "DATASET",
+            "data": dataset(STG, "TABLE"),
+            "inEdges": [link(load, stg)],
+            "outEdges": [link(stg, export)],
+        },
+        graph[3],  # the export job
+        {
+            "id": load,
+            "type": "JOB",
+            "data": job(LOAD, [_ds(CUSTOMERS), _ds(ORDERS)], [_ds(STG)]),
+            "inEdges": [link(customers, load), link(orders, load)],
+            "outEdges": [link(load, stg)],
+        },
+    ]
     # Around STG.ORDERS at depth 1: both loads' inputs and the export's output.
     around = api.get("/api/v1/lineage", nodeId=stg, depth=1)["graph"]
     assert [n["id"] for n in around] == [
@@ -304,7 +334,6 @@ BAD_PARAMETERS: list[tuple[str, dict[str, str], str]] = [
     ("/api/v1/datasets", {"offset": "-1"}, "offset"),
     ("/api/v1/lineage", {}, "nodeId"),
     ("/api/v1/lineage", {"nodeId": "table:x:y"}, "nodeId"),
-    ("/api/v1/lineage", {"nodeId": "job:etl:load"}, "nodeId"),
     ("/api/v1/lineage", {"nodeId": f"dataset:{PG}:sales.orders", "depth": "x"}, "depth"),
 ]
 
@@ -322,6 +351,7 @@ UNKNOWN: list[tuple[str, dict[str, str]]] = [
         },
     ),
     ("/api/v1/lineage", {"nodeId": f"dataset:{PG}:no.such"}),
+    ("/api/v1/lineage", {"nodeId": "job:etl:no.such"}),
 ]
 
 

@@ -160,10 +160,12 @@ def test_client_events_fold_into_the_expected_snapshot(stack: Stack) -> None:
         == json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     )
     assert header == hashlib.sha256(body).hexdigest()
-    assert worker.get_json("/api/v1/graph/snapshot?hash=1") == {
+    as_of = "2026-03-02T00:00:00Z"
+    assert worker.get_json(f"/api/v1/graph/snapshot?hash=1&asOf={as_of}") == {
         "sha256": header,
         "nodes": 4,
         "edges": 3,
+        "asOf": "2026-03-02T00:00:00.000000Z",  # retention is off: asOf changes nothing
     }
 
     # Six messages: three accepted, one START ignored, one duplicate, one dead letter.

@@ -1,5 +1,6 @@
 """Lineage queries against the real Redis store: folded events read back as
-upstream / downstream / impact / paths, in two round trips per level."""
+upstream / downstream / impact / paths, in one round trip per level plus one
+for the kept edges' attributes."""
 
 from __future__ import annotations
 
@@ -101,6 +102,7 @@ def test_queries_over_folded_events(redis_service: Any, key_prefix: str) -> None
         try:
             await _fold(store, EVENTS)
             reader = RedisGraphReader(store)
+            await downstream(reader, *RAW)  # loads the scripts: EVALSHA from here on
             trips = Trips(store.client)
 
             down = await downstream(reader, *RAW)
@@ -132,8 +134,9 @@ def test_queries_over_folded_events(redis_service: Any, key_prefix: str) -> None
             assert stg_a.jobs == (("dbt", "a_only"), ("dbt", "marts"))
             assert (stg_a.first_seen, stg_a.last_seen, stg_a.events) == (N2, N3, 2)
             assert stg_a.last_run_id == default_run_id(("dbt", "a_only"), T3)
-            # resolve + 4 levels (raw, STG, marts, REPORT: whose only child is known)
-            assert trips.count == 1 + 2 * 4
+            # resolve + 4 levels (raw, STG, marts, REPORT: whose only child is
+            # known) + the kept edges' attributes
+            assert trips.count == 1 + 4 + 1
             assert not down.truncated
 
             trips.count = 0
@@ -150,7 +153,7 @@ def test_queries_over_folded_events(redis_service: Any, key_prefix: str) -> None
                 ("STG.ORDERS", "MART.A"),
                 ("STG.ORDERS", "MART.B"),
             ]
-            assert trips.count == 1 + 2 * 2
+            assert trips.count == 1 + 2 + 1
 
             hit = await impact(reader, *STG)
             assert [(n.name, n.distance) for n in hit.datasets] == [
@@ -175,7 +178,7 @@ def test_queries_over_folded_events(redis_service: Any, key_prefix: str) -> None
     asyncio.run(run())
 
 
-def test_a_wide_level_is_two_round_trips_and_truncates(redis_service: Any, key_prefix: str) -> None:
+def test_a_wide_level_is_one_round_trip_and_truncates(redis_service: Any, key_prefix: str) -> None:
     hub, sink = (PG, "hub"), (SF, "SINK")
     middle = [(SF, f"M{i:03d}") for i in range(300)]
     events = [
@@ -188,22 +191,23 @@ def test_a_wide_level_is_two_round_trips_and_truncates(redis_service: Any, key_p
         try:
             await _fold(store, events)
             reader = RedisGraphReader(store)
+            await downstream(reader, *hub, depth=1)  # loads the scripts
             trips = Trips(store.client)
 
             down = await downstream(reader, *hub)
             assert len(down.nodes) == 302
             assert len(down.edges) == 600
             assert down.nodes[-1].name == "SINK"
-            # resolve; hub; the 300 middles at once; the sink, whose empty
-            # adjacency set ends the level after its first round trip.
-            assert trips.count == 1 + 2 + 2 + 1
+            # resolve; hub; the 300 middles at once; the sink (no children);
+            # the 600 edges' attributes at once.
+            assert trips.count == 1 + 3 + 1
 
             trips.count = 0
             cut = await downstream(reader, *hub, max_nodes=51)
             assert cut.truncated
             assert [n.name for n in cut.nodes[1:]] == [f"M{i:03d}" for i in range(50)]
             assert len(cut.edges) == 50
-            assert trips.count == 1 + 2 * 1
+            assert trips.count == 1 + 1 + 1
 
             trips.count = 0
             up = await upstream(reader, *sink)
@@ -212,7 +216,7 @@ def test_a_wide_level_is_two_round_trips_and_truncates(redis_service: Any, key_p
                 ("M000", 1),
                 ("hub", 2),
             ]
-            assert trips.count == 1 + 2 + 2 + 1
+            assert trips.count == 1 + 3 + 1
         finally:
             await store.close()
 

@@ -12,6 +12,7 @@ from processor.core.identity import (
     edge_id,
     event_mark,
     job_field,
+    job_key_id,
     node_id,
 )
 
@@ -129,3 +130,11 @@ def test_job_field_is_an_injective_json_array() -> None:
     assert job_field("dbt", "orders") == '["dbt","orders"]'
     assert job_field("a", 'b","c') != job_field('a","b', "c")
     assert job_field("é", "x") == '["é","x"]'
+
+
+def test_job_key_id_is_sha1_hex_of_the_job_field() -> None:
+    # echo -n '["ns","name"]' | sha1sum
+    assert job_key_id("ns", "name") == "ecf6f3c508e50d245e4bd8bb5336a28265cb9273"
+    # UTF-8, not \u escapes; the quote escaped as JSON does: '["airflow://é","a\"b"]'
+    assert job_key_id("airflow://é", 'a"b') == "8eeb8fde679afdf0ae0550e8ee3eb6c236f208a7"
+    assert job_key_id("a", 'b","c') != job_key_id('a","b', "c")

@@ -12,10 +12,12 @@ from processor.core.identity import node_id
 from processor.core.queries import (
     Direction,
     Level,
+    Pair,
     QueryEdge,
     QueryNode,
     downstream,
     impact,
+    job_lineage,
     paths,
     upstream,
 )
@@ -44,6 +46,7 @@ class MemoryReader:
         self.out: dict[str, list[EdgeRecord]] = {}
         self.into: dict[str, list[EdgeRecord]] = {}
         self.expand_calls: list[list[str]] = []
+        self.edge_calls: list[list[Pair]] = []
         names = {n for pair in edges for n in pair}
         for n in names:
             self.nodes[node_id(NS, n)] = NodeRecord(NS, n, n not in external, (types or {}).get(n))
@@ -58,16 +61,29 @@ class MemoryReader:
     async def resolve(self, namespace: str, name: str) -> NodeRecord | None:
         return self.nodes.get(node_id(namespace, name))
 
-    async def expand(
-        self, node_ids: Sequence[str], direction: Direction, known: Collection[str] = ()
-    ) -> Level:
+    async def expand(self, node_ids: Sequence[str], direction: Direction) -> Level:
         self.expand_calls.append(list(node_ids))
         side = self.out if direction == "down" else self.into
-        edges = {nid: list(side.get(nid, ())) for nid in node_ids}
-        others = {
-            (e.target if direction == "down" else e.source) for es in edges.values() for e in es
+        links = {
+            nid: [e.target if direction == "down" else e.source for e in es if e.visible]
+            for nid in node_ids
+            if (es := side.get(nid))
         }
-        return Level(edges, {o: self.nodes[o] for o in others if o not in known})
+        others = {o for os in links.values() for o in os}
+        return Level(links, {o: self.nodes[o] for o in others})
+
+    async def job_edges(self, namespace: str, name: str) -> list[Pair]:
+        return [
+            (e.source, e.target)
+            for es in self.out.values()
+            for e in es
+            if (namespace, name) in e.jobs
+        ]
+
+    async def edges(self, pairs: Sequence[Pair]) -> dict[Pair, EdgeRecord]:
+        self.edge_calls.append(list(pairs))
+        out = {(e.source, e.target): e for es in self.out.values() for e in es}
+        return {p: out[p] for p in pairs if p in out}
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -158,6 +174,7 @@ def test_depth_limits_the_hops_and_the_reader_calls() -> None:
     assert names(result.nodes) == [(f"n{i:02d}", i) for i in range(6)]
     assert pairs(result.edges) == [(f"n{i:02d}", f"n{i + 1:02d}") for i in range(5)]
     assert len(reader.expand_calls) == 5
+    assert len(reader.edge_calls) == 1  # attributes of the kept edges, once at the end
     assert not result.truncated
     assert len(run(downstream(MemoryReader(CHAIN), NS, "n00")).nodes) == 21  # default 20
 
@@ -177,10 +194,14 @@ def test_max_nodes_truncates_a_chain() -> None:
 
 def test_truncation_inside_a_level_keeps_the_first_names_and_their_edges() -> None:
     fan = [("a", x) for x in ("e", "d", "c", "b")] + [("b", "f")]
-    result = run(downstream(MemoryReader(fan), NS, "a", max_nodes=3))
+    reader = MemoryReader(fan)
+    result = run(downstream(reader, NS, "a", max_nodes=3))
     assert names(result.nodes) == [("a", 0), ("b", 1), ("c", 1)]
     assert pairs(result.edges) == [("a", "b"), ("a", "c")]
     assert result.truncated
+    # The edges to d and e, cut with their targets, are never read.
+    a, b, c = (node_id(NS, x) for x in "abc")
+    assert [sorted(call) for call in reader.edge_calls] == [sorted([(a, b), (a, c)])]
     exact = run(downstream(MemoryReader(fan), NS, "a", max_nodes=6))
     assert len(exact.nodes) == 6
     assert not exact.truncated
@@ -305,3 +326,31 @@ def test_paths_check_their_limits() -> None:
         run(paths(MemoryReader(CHAIN), (NS, "n00"), (NS, "n01"), max_depth=0))
     with pytest.raises(ValueError, match="max_paths"):
         run(paths(MemoryReader(CHAIN), (NS, "n00"), (NS, "n01"), max_paths=0))
+
+
+# --- job-centred lineage -----------------------------------------------------
+
+
+def test_job_lineage_walks_up_from_its_inputs_and_down_from_its_outputs() -> None:
+    other = ("dbt", "other")
+    loader = EdgeRecord(node_id(NS, "b"), node_id(NS, "c"), frozenset({other}), T1, T2, None, 1)
+    # a -> b -> c -> d, and the job JOB... every edge carries JOB except b -> c.
+    reader = MemoryReader([("a", "b"), ("c", "d")], records=[loader])
+    around = run(job_lineage(reader, *other))
+    assert names(around.own.nodes) == [("b", 0), ("c", 0)]
+    assert pairs(around.own.edges) == [("b", "c")]
+    assert names(around.upstream.nodes) == [("b", 0), ("a", 1)]
+    assert names(around.downstream.nodes) == [("c", 0), ("d", 1)]
+    assert not around.truncated
+
+
+def test_job_lineage_of_an_unknown_or_hidden_job_is_not_found() -> None:
+    with pytest.raises(NodeNotFound, match="job not found"):
+        run(job_lineage(MemoryReader(DIAMOND), "dbt", "nope"))
+    gone = EdgeRecord(
+        node_id(NS, "a"), node_id(NS, "x"), frozenset({("x", "y")}), T1, T1, None, 1, T1
+    )
+    reader = MemoryReader([("a", "b")], records=[gone])
+    reader.nodes[node_id(NS, "x")] = NodeRecord(NS, "x", True, None)
+    with pytest.raises(NodeNotFound):
+        run(job_lineage(reader, "x", "y"))

@@ -168,3 +168,19 @@ def test_canonical_bytes_escapes_only_what_json_requires() -> None:
     assert canonical_bytes({"b": '\U0001f600\n"', "a": [True, None, 1]}) == (
         '{"a":[true,null,1],"b":"\U0001f600\\n\\""}'.encode()
     )
+
+
+def test_the_retention_floor_hides_edges_last_seen_at_or_before_it() -> None:
+    nodes = dict([node("a", "x", "a", False), node("b", "y", "b", True), node("c", "y", "c", True)])
+    old = EdgeRecord("a", "b", frozenset({("dbt", "j")}), T1, T1, RUN, 1)  # lastSeen T1
+    new = EdgeRecord("b", "c", frozenset({("dbt", "j")}), T1, T2, RUN, 1)  # lastSeen T2
+    assert not old.shown(T1)  # "not after" the floor: hidden
+    assert old.shown("2026-03-01T09:59:59.999999Z")
+    snap = build_snapshot(nodes, [old, new], T1)
+    assert [(e["source"]["name"], e["target"]["name"]) for e in snap["edges"]] == [("b", "c")]
+    assert [n["name"] for n in snap["nodes"]] == ["b", "c"]  # a: no edge left
+    assert build_snapshot(nodes, [old, new]) == build_snapshot(nodes, [old, new], "")
+    # A delete and the floor: the later of the two decides.
+    deleted = EdgeRecord("b", "c", frozenset(), T1, T2, RUN, 1, deleted_until=T2)
+    assert not deleted.shown("")
+    assert not deleted.shown(T1)

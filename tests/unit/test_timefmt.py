@@ -100,3 +100,22 @@ def test_two_spellings_of_one_instant_agree() -> None:
         "2026-03-01T10:00:00",
     ]
     assert {normalize_time(s) for s in spellings} == {"2026-03-01T10:00:00.000000Z"}
+
+
+def test_retention_floor_counts_whole_days_back_from_as_of() -> None:
+    from processor.core.timefmt import retention_floor
+
+    assert retention_floor("2026-03-10T12:30:00.250000Z", 7) == "2026-03-03T12:30:00.250000Z"
+    # Across a leap day: 2028-03-01 minus 1 day is 2028-02-29.
+    assert retention_floor("2028-03-01T00:00:00.000000Z", 1) == "2028-02-29T00:00:00.000000Z"
+    assert retention_floor("2026-03-10T12:30:00.000000Z", None) == ""
+    assert retention_floor("0001-01-02T00:00:00.000000Z", 5) == ""  # before year 1
+
+
+def test_format_time_is_the_normalised_form_in_utc() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from processor.core.timefmt import format_time
+
+    moment = datetime(2026, 3, 1, 11, 0, 0, 5, tzinfo=timezone(timedelta(hours=1)))
+    assert format_time(moment) == "2026-03-01T10:00:00.000005Z"

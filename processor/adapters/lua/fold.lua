@@ -13,6 +13,12 @@
 -- already folded changes nothing: that is what lets the batch be joined
 -- before its dedup marks are known.
 --
+-- Two indexes are written on the way (redis_store's key layout): the ZSET
+-- `names` of "namespace NUL name", one member per dataset an edge touches
+-- (added when the node joins the `nodes` set), and per job the set
+-- `j:<sha1 hex of its JSON field>` of the ids of its edges (added when the job
+-- field is new to the edge). Both are set unions: still idempotent.
+--
 -- Returns one flag per mark: 1 when this call (or an earlier attempt of the
 -- same batch, same token) set it, 0 when the event was already seen.
 local base = ARGV[1]
@@ -55,7 +61,24 @@ for id, n in pairs(batch.nodes) do
   end
 end
 
-local edges_key, nodes_key = base .. 'edges', base .. 'nodes'
+local edges_key, nodes_key, names_key = base .. 'edges', base .. 'nodes', base .. 'names'
+
+-- ZADD the name index members ("namespace NUL name", score 0) of two nodes.
+-- The batch holds every edge's endpoints (encode_batch); the node hash is only
+-- a fallback, and a node known to neither is left out rather than failing the
+-- batch. A member already there (same score) is left as it is.
+local function index_names(a, b)
+  local args = {}
+  for _, id in ipairs({a, b}) do
+    local n = batch.nodes[id] or redis.call('HMGET', base .. 'n:' .. id, 'ns', 'name')
+    if n[1] and n[2] then
+      args[#args + 1] = 0
+      args[#args + 1] = n[1] .. '\0' .. n[2]
+    end
+  end
+  if #args > 0 then redis.call('ZADD', names_key, unpack(args)) end
+end
+
 for _, e in ipairs(batch.edges) do
   local sid, tid = e[1], e[2]
   local eid = sid .. tid
@@ -72,7 +95,8 @@ for _, e in ipairs(batch.edges) do
     redis.call('SADD', edges_key, eid)
     redis.call('SADD', base .. 'out:' .. sid, tid)
     redis.call('SADD', base .. 'in:' .. tid, sid)
-    redis.call('SADD', nodes_key, sid, tid)
+    -- A node joins `nodes` and the name index with its first edge.
+    if redis.call('SADD', nodes_key, sid, tid) > 0 then index_names(sid, tid) end
   else
     if added > 0 then redis.call('HINCRBY', ek, 'n', added) end
     if e[3] < cur[1] then update[#update + 1] = 'fs'; update[#update + 1] = e[3] end
@@ -82,9 +106,16 @@ for _, e in ipairs(batch.edges) do
       update[#update + 1] = 'rid'; update[#update + 1] = rid
     end
   end
+  -- A job new to the edge joins its `j:` set: every job of a new edge (written
+  -- with the edge's other fields), else those HSETNX finds new.
   for _, job in ipairs(e[8]) do
-    update[#update + 1] = job
-    update[#update + 1] = ''
+    if not cur[1] then
+      update[#update + 1] = job
+      update[#update + 1] = ''
+      redis.call('SADD', base .. 'j:' .. redis.sha1hex(job), eid)
+    elseif redis.call('HSETNX', ek, job, '') == 1 then
+      redis.call('SADD', base .. 'j:' .. redis.sha1hex(job), eid)
+    end
   end
   if #update > 0 then call_all('HSET', ek, update, 1000) end
 end
