@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from processor import __version__, cli_graph
+from processor import __version__, cli_dlq, cli_graph
 from processor.errors import ConfigurationError, DependencyUnavailable, LineageError
 from processor.settings import Settings
 
@@ -351,6 +351,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="RFC 3339 time the retention window counts back from (default now)",
     )
     p.set_defaults(func=_with_settings(cli_graph.snapshot))
+
+    p = sub.add_parser("dlq", help="read, count and redrive dead letters")
+    dlq = p.add_subparsers(dest="dlq_command", required=True)
+    when = "RFC 3339 time: only dead letters written at or after it"
+    reasons = "a reason code (lineage.reason), e.g. mix_rule_external_only"
+    ds = dlq.add_parser("show", help="the newest dead letters, one block each, newest last")
+    ds.add_argument("--reason", metavar="REASON", help=f"only this reason: {reasons}")
+    ds.add_argument("--since", metavar="TIME", help=when)
+    ds.add_argument("--limit", type=int, default=20, help="most shown (default 20)")
+    ds.set_defaults(func=_with_settings(cli_dlq.show))
+    ds = dlq.add_parser("stats", help="dead letters by reason and source topic")
+    ds.set_defaults(func=_with_settings(cli_dlq.stats))
+    ds = dlq.add_parser(
+        "redrive",
+        help="publish dead letters again to the topic they came from (each one once)",
+    )
+    ds.add_argument("--reason", metavar="REASON", help=f"only this reason: {reasons}")
+    ds.add_argument("--since", metavar="TIME", help=when)
+    ds.set_defaults(func=_with_settings(cli_dlq.redrive))
 
     p = sub.add_parser("topics", help="manage the processor's topics")
     tsub = p.add_subparsers(dest="topics_command", required=True)

@@ -23,7 +23,8 @@ job's JSON field (``core.identity.job_key_id``; ``redis.sha1hex`` in the fold),
 so no job name does either. The ``names`` members hold the names as values:
 DESIGN.md forbids NUL in them, so byte order of the members (all scores equal)
 is (namespace, name) order by code point, UTF-8 keeping code-point order. Both
-indexes are written by ``lua/fold.lua`` and only ever grow, as the sets do.
+indexes are written by ``lua/fold.lua``, like the sets, and lose what the
+retention sweep removes (``lua/sweep.lua``).
 
 A tombstone can arrive before the events it covers, so an edge or node hash may
 hold only tombstone fields: an edge exists once it has ``s``, a node once it

@@ -250,7 +250,7 @@ def test_job_edges_of_two_jobs_sharing_an_edge(redis_service: Any, key_prefix: s
     asyncio.run(run())
 
 
-async def _indexes(store: RedisGraphStore) -> tuple[list[bytes], dict[bytes, set[bytes]]]:
+async def _indexes(store: RedisGraphStore) -> tuple[Any, dict[Any, Any]]:
     names = await store.client.zrange(store.base + "names", 0, -1)
     jobs = {}
     async for key in store.client.scan_iter(match=f"{store.base}j:*"):

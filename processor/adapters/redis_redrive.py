@@ -1,0 +1,78 @@
+"""What ``dlq redrive`` keeps in Redis.
+
+``P:dlq:redriven`` (``P`` = ``LINEAGE_REDIS_PREFIX``): a set of the DLQ
+records already redriven, as ``topic/partition/offset``. It is not under a
+generation: a redrive is a fact about the log, and a rebuild replays the
+redriven copies from the input topics anyway.
+
+The dedup bypass: a rule-rejected event is marked seen (``seen:<hash>`` of the
+current generation, value ``r:<batch token>``), so a redriven copy would be
+dropped as a duplicate. Before a copy is published its mark is deleted, in one
+script so that nothing can change the mark between the check and the delete,
+and only when it is a rejection mark: an accepted (``a:``) or ignored (``i:``)
+mark means the event already had its final outcome, and deleting it would
+count the event again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from redis.exceptions import RedisError
+
+from processor.adapters.redis_store import OUTCOME_REJECTED, RedisGraphStore
+from processor.errors import RedisUnavailable
+
+_CLEAR_REJECTED = """
+local n = 0
+for _, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
+    n = n + redis.call('DEL', key)
+  end
+end
+return n
+"""
+
+
+class RedriveLedger:
+    """The redriven set and the dedup bypass, on the store's connection and prefix."""
+
+    def __init__(self, store: RedisGraphStore) -> None:
+        self.store = store
+        self.key = f"{store.prefix}:dlq:redriven"
+        self._clear = store.client.register_script(_CLEAR_REJECTED)
+
+    async def redriven(self, coordinates: Sequence[str]) -> list[bool]:
+        """Which DLQ records (``topic/partition/offset``) were already redriven."""
+        if not coordinates:
+            return []
+        try:
+            async with self.store.client.pipeline(transaction=False) as pipe:
+                for member in coordinates:
+                    pipe.sismember(self.key, member)
+                found = await pipe.execute()
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+        return [bool(f) for f in found]
+
+    async def record(self, coordinates: Sequence[str]) -> None:
+        """Remember DLQ records as redriven (after their copies are acknowledged)."""
+        if not coordinates:
+            return
+        try:
+            await self.store.client.sadd(self.key, *coordinates)
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+
+    async def clear_rejections(self, hashes: Sequence[str]) -> int:
+        """Delete the ``seen:`` marks of these content hashes in the current
+        generation that are rejection marks; returns how many it deleted."""
+        if not hashes:
+            return 0
+        base = self.store.base
+        keys = [f"{base}seen:{h}" for h in dict.fromkeys(hashes)]
+        try:
+            return int(await self._clear(keys=keys, args=[OUTCOME_REJECTED + ":"]))
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
