@@ -19,8 +19,11 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
+from processor.adapters.redis_store import OUTCOME_REJECTED
 from processor.cli_graph import open_store
 from processor.core.dead_letters import (
     REDRIVEN_FROM_HEADER,
@@ -28,6 +31,7 @@ from processor.core.dead_letters import (
     DlqStats,
     RedriveReport,
     Selection,
+    awaits_its_mark,
     epoch_micros,
     newest,
     parse_dead_letter,
@@ -38,6 +42,10 @@ from processor.core.dead_letters import (
 )
 from processor.errors import ConfigurationError, DependencyUnavailable
 from processor.settings import Settings
+
+if TYPE_CHECKING:
+    from processor.adapters.dlq_publisher import KafkaPublisher
+    from processor.adapters.redis_redrive import RedriveLedger
 
 
 def selection(args: argparse.Namespace) -> Selection:
@@ -58,29 +66,31 @@ def selection(args: argparse.Namespace) -> Selection:
 
 async def _dead_letters(settings: Settings) -> AsyncIterator[list[DeadLetter]]:
     """Batches of the DLQ topic's records as ``DeadLetter`` views."""
+    from processor.adapters.kafka_admin import end_offsets
     from processor.adapters.topic_reader import iter_records
 
-    topic = settings.dlq_topic
+    bootstrap, topic = settings.kafka_bootstrap, settings.dlq_topic
     try:
-        async with contextlib.aclosing(iter_records(settings.kafka_bootstrap, topic)) as batches:
-            async for batch in batches:
-                yield [
-                    parse_dead_letter(
-                        topic=r.topic,
-                        partition=r.partition,
-                        offset=r.offset,
-                        timestamp_ms=r.timestamp,
-                        key=r.key,
-                        value=r.value,
-                        headers=r.headers,
-                    )
-                    for r in batch
-                ]
+        ends = await end_offsets(bootstrap, topic)
     except LookupError:
         raise ConfigurationError(
             f"the dead-letter topic {topic!r} does not exist "
             "(LINEAGE_DLQ_TOPIC; `lineage-processor topics create` makes it)"
         ) from None
+    async with contextlib.aclosing(iter_records(bootstrap, topic, ends=ends)) as batches:
+        async for batch in batches:
+            yield [
+                parse_dead_letter(
+                    topic=r.topic,
+                    partition=r.partition,
+                    offset=r.offset,
+                    timestamp_ms=r.timestamp,
+                    key=r.key,
+                    value=r.value,
+                    headers=r.headers,
+                )
+                for r in batch
+            ]
 
 
 def _quiet_client_logs(settings: Settings) -> None:
@@ -156,14 +166,15 @@ def redrive(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(_redrive(settings, chosen, report))
     except DependencyUnavailable:
         # What was published before the outage is recorded; say how far it got.
-        print(report.render() + "\n(stopped early, see the error below)", flush=True)
+        if report.redriven or report.already:
+            print(report.render() + "\n(stopped early, see the error below)", flush=True)
         raise
     print(report.render())
     return 0
 
 
 async def _redrive(settings: Settings, chosen: Selection, report: RedriveReport) -> None:
-    from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
+    from processor.adapters.dlq_publisher import KafkaPublisher
     from processor.adapters.redis_redrive import RedriveLedger
 
     async with open_store(settings) as store:
@@ -172,7 +183,7 @@ async def _redrive(settings: Settings, chosen: Selection, report: RedriveReport)
         try:
             async for batch in _dead_letters(settings):
                 picked = [d for d in batch if chosen.matches(d)]
-                todo: list[tuple[DeadLetter, str]] = []
+                todo: list[DeadLetter] = []
                 done = await ledger.redriven([d.coordinates for d in picked])
                 for letter, was_done in zip(picked, done, strict=True):
                     if was_done:
@@ -180,34 +191,51 @@ async def _redrive(settings: Settings, chosen: Selection, report: RedriveReport)
                     elif letter.value_dropped is not None:
                         report.no_value += 1  # republishing no value would fail again
                     else:
-                        topic = target_topic(letter, settings.input_topics, settings.control_topic)
-                        todo.append((letter, topic))
-                if not todo:
-                    continue
-                hashes = [
-                    rejection_hash(letter.value, settings.max_json_depth)
-                    for letter, topic in todo
-                    if topic != settings.control_topic  # deletes are never deduplicated
-                ]
-                report.marks_cleared += await ledger.clear_rejections(
-                    [h for h in hashes if h is not None]
-                )
-                await publisher.publish(
-                    [
-                        OutRecord(
-                            topic,
-                            letter.key,
-                            letter.value,
-                            [(REDRIVEN_FROM_HEADER, letter.coordinates.encode())],
-                        )
-                        for letter, topic in todo
-                    ]
-                )
-                await ledger.record([letter.coordinates for letter, _ in todo])
-                for letter, topic in todo:
-                    report.redriven[letter.reason] += 1
-                    report.topics[topic] += 1
+                        todo.append(letter)
+                if todo:
+                    await _redrive_batch(settings, ledger, publisher, todo, report)
                 if sys.stderr.isatty():
                     print(f"redriven {sum(report.redriven.values())}", end="\r", file=sys.stderr)
         finally:
             await publisher.close()
+            if sys.stderr.isatty():
+                print(" " * 30, end="\r", file=sys.stderr)
+
+
+async def _redrive_batch(
+    settings: Settings,
+    ledger: RedriveLedger,
+    publisher: KafkaPublisher,
+    todo: list[DeadLetter],
+    report: RedriveReport,
+) -> None:
+    """Clear the rejection marks, publish (acks=all), then record: in that order."""
+    from processor.adapters.dlq_publisher import OutRecord
+
+    topics = [target_topic(d, settings.input_topics, settings.control_topic) for d in todo]
+    hashes = [
+        # deletes on the control topic are never deduplicated
+        None
+        if topic == settings.control_topic
+        else rejection_hash(d.value, settings.max_json_depth)
+        for d, topic in zip(todo, topics, strict=True)
+    ]
+    marks = await ledger.clear_rejections([h for h in hashes if h is not None])
+    report.marks_cleared += sum(1 for m in marks.values() if m == OUTCOME_REJECTED)
+    await publisher.publish(
+        [
+            OutRecord(topic, d.key, d.value, [(REDRIVEN_FROM_HEADER, d.coordinates.encode())])
+            for d, topic in zip(todo, topics, strict=True)
+        ]
+    )
+    now_ms = int(time.time() * 1000)
+    settled = []
+    for d, topic, digest in zip(todo, topics, hashes, strict=True):
+        report.redriven[d.reason] += 1
+        report.topics[topic] += 1
+        mark = None if digest is None else marks[digest]
+        if awaits_its_mark(d, mark, now_ms, settings.dedup_ttl_seconds):
+            report.unsettled += 1
+        else:
+            settled.append(d.coordinates)
+    await ledger.record(settled)

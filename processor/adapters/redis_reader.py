@@ -5,30 +5,32 @@ visits: one to resolve the root, one per level, and one for the attributes of
 the edges it keeps.
 
 - A level is one call of ``lua/expand.lua``: for every frontier node, its
-  adjacency set, the visibility of each edge (its delete tombstones and the
-  retention floor) and the namespace, name, side and type of each neighbour.
-  Only these few fields travel, so the caller can order the level and cut it
-  at the node cap before anything else is read.
+  adjacency set and the visibility of each edge (its delete tombstones and
+  the retention floor); the new neighbours ordered by id and cut to the room
+  left under the node cap; then the namespace, name, side and type of the kept
+  ones only. Without deletes or retention no edge is read at this stage.
 - The kept edges' attributes (jobs, firstSeen, lastSeen, lastRunId, events)
   are one call of ``lua/edges.lua`` at the end.
 
-Both scripts return one nested reply that hiredis decodes in C: the cost of a
+Both scripts return one JSON text that orjson decodes in C: the cost of a
 query is Redis's own work plus a few Python objects per node, not a client
-round trip (tens of microseconds) per command. The price is that a level runs
-inside Redis's single thread; its cost is bounded by the frontier's degree,
-which the node cap keeps to a few thousand edges on lineage-shaped graphs.
+round trip (tens of microseconds) per command nor a reply element per field.
+The price is that a level runs inside Redis's single thread; its cost is
+bounded by the frontier's degree, while the records it reads are bounded by
+the node cap.
 """
 
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import cast
 
+import orjson
 from redis.exceptions import RedisError
 
 from processor.adapters.redis_search import job_edges
-from processor.adapters.redis_store import RedisGraphStore, _edge_record, _node_record
+from processor.adapters.redis_store import RedisGraphStore, _node_record
 from processor.core.identity import edge_id, node_id
 from processor.core.queries import Direction, Level
 from processor.core.snapshot import EdgeRecord, NodeRecord
@@ -63,29 +65,34 @@ class RedisGraphReader:
             raise RedisUnavailable(f"Redis: {exc}") from exc
         return _node_record(row) if row and b"ns" in row else None
 
-    async def expand(self, node_ids: Sequence[str], direction: Direction) -> Level:
-        """The visible neighbours of every frontier node, in one round trip."""
+    async def expand(
+        self, node_ids: Sequence[str], direction: Direction, known: Collection[str], room: int
+    ) -> Level:
+        """One level in one round trip (``lua/expand.lua``)."""
         if not node_ids:
-            return Level({}, {})
-        args = [self.store.base, direction, self.floor, "".join(node_ids)]
+            return Level({}, {}, False)
+        args: list[str | int] = [
+            self.store.base,
+            direction,
+            self.floor,
+            "".join(node_ids),
+            "".join(known),
+            max(room, 0),
+        ]
         try:
-            raw_links, raw_nodes = await self._expand(keys=[], args=args)
+            raw = await self._expand(keys=[], args=args)
         except RedisError as exc:
             raise RedisUnavailable(f"Redis: {exc}") from exc
+        raw_links, raw_nodes, truncated = orjson.loads(raw)
         links: dict[str, list[str]] = {}
         for i in range(0, len(raw_links), 2):
-            if raw_links[i + 1]:
-                links[raw_links[i].decode()] = [m.decode() for m in raw_links[i + 1]]
+            if raw_links[i + 1]:  # an empty list arrives as {}
+                links[raw_links[i]] = raw_links[i + 1]
         nodes: dict[str, NodeRecord] = {}
-        for i in range(0, len(raw_nodes), 5):
-            nid, ns, name, internal, ty = raw_nodes[i : i + 5]
-            nodes[nid.decode()] = NodeRecord(
-                namespace=ns.decode(),
-                name=name.decode(),
-                internal=internal == b"1",
-                type=None if ty is None else ty.decode(),
-            )
-        return Level(links, nodes)
+        for i in range(0, len(raw_nodes), 6):
+            nid, ns, name, internal, ty, typed = raw_nodes[i : i + 6]
+            nodes[nid] = NodeRecord(ns, name, internal == "1", ty if typed else None)
+        return Level(links, nodes, bool(truncated))
 
     async def job_edges(self, namespace: str, name: str) -> list[tuple[str, str]]:
         """Every edge carrying the job (the job index), in one round trip."""
@@ -97,12 +104,20 @@ class RedisGraphReader:
             return {}
         args = [self.store.base, "".join(edge_id(s, t) for s, t in pairs)]
         try:
-            rows = await self._edges(keys=[], args=args)
+            raw = await self._edges(keys=[], args=args)
         except RedisError as exc:
             raise RedisUnavailable(f"Redis: {exc}") from exc
         found: dict[tuple[str, str], EdgeRecord] = {}
-        for pair, flat in zip(pairs, rows, strict=True):
-            row = dict(zip(flat[::2], flat[1::2], strict=True))
-            if b"s" in row:
-                found[pair] = _edge_record(row)
+        for (source, target), row in zip(pairs, orjson.loads(raw), strict=True):
+            if row:
+                first_seen, last_seen, run_id, events, jobs = row
+                found[(source, target)] = EdgeRecord(
+                    source=source,
+                    target=target,
+                    jobs=frozenset(tuple(orjson.loads(j)) for j in jobs.split("\n") if j),
+                    first_seen=first_seen,
+                    last_seen=last_seen,
+                    last_run_id=run_id or None,
+                    events=int(events),
+                )
         return found

@@ -23,15 +23,22 @@ from redis.exceptions import RedisError
 from processor.adapters.redis_store import OUTCOME_REJECTED, RedisGraphStore
 from processor.errors import RedisUnavailable
 
+# Per key: "r" when it held a rejection mark (now deleted), the outcome letter
+# of any other mark (kept), "" when there is none.
 _CLEAR_REJECTED = """
-local n = 0
-for _, key in ipairs(KEYS) do
+local found = {}
+for i, key in ipairs(KEYS) do
   local v = redis.call('GET', key)
-  if v and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
-    n = n + redis.call('DEL', key)
+  if not v then
+    found[i] = ''
+  elseif string.sub(v, 1, #ARGV[1]) == ARGV[1] then
+    redis.call('DEL', key)
+    found[i] = 'r'
+  else
+    found[i] = string.sub(v, 1, 1)
   end
 end
-return n
+return found
 """
 
 
@@ -65,14 +72,20 @@ class RedriveLedger:
         except RedisError as exc:
             raise RedisUnavailable(f"Redis: {exc}") from exc
 
-    async def clear_rejections(self, hashes: Sequence[str]) -> int:
+    async def clear_rejections(self, hashes: Sequence[str]) -> dict[str, str]:
         """Delete the ``seen:`` marks of these content hashes in the current
-        generation that are rejection marks; returns how many it deleted."""
-        if not hashes:
-            return 0
+        generation that are rejection marks. Returns, per hash, the outcome
+        of the mark it found (``r`` deleted, ``a`` or ``i`` kept) or ``""``."""
+        unique = list(dict.fromkeys(hashes))
+        if not unique:
+            return {}
         base = self.store.base
-        keys = [f"{base}seen:{h}" for h in dict.fromkeys(hashes)]
+        keys = [f"{base}seen:{h}" for h in unique]
         try:
-            return int(await self._clear(keys=keys, args=[OUTCOME_REJECTED + ":"]))
+            found = await self._clear(keys=keys, args=[OUTCOME_REJECTED + ":"])
         except RedisError as exc:
             raise RedisUnavailable(f"Redis: {exc}") from exc
+        return {
+            h: v.decode() if isinstance(v, bytes) else str(v)
+            for h, v in zip(unique, found, strict=True)
+        }

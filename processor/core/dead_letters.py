@@ -303,6 +303,35 @@ def rejection_hash(value: bytes | None, max_depth: int) -> str | None:
     return content_hash(obj)
 
 
+# The reasons decided after the content hash (DESIGN.md section 3, steps 6-7):
+# the worker marks these events seen with a rejection mark.
+RULE_REASONS = frozenset(
+    r.value
+    for r in (
+        Reason.NAME_TOO_LONG,
+        Reason.MIX_RULE_INTERNAL_ONLY,
+        Reason.MIX_RULE_EXTERNAL_ONLY,
+        Reason.NO_LINEAGE,
+    )
+)
+
+
+def awaits_its_mark(letter: DeadLetter, mark: str | None, now_ms: int, ttl_seconds: int) -> bool:
+    """Whether a rule-rejected dead letter's dedup mark should exist but does not.
+
+    ``mark`` is what the redrive found under its content hash: ``""`` for no
+    mark, None when it looked nothing up. The worker publishes a dead letter
+    before it writes the mark (and retries the mark while Redis is down), so a
+    dead letter younger than the dedup TTL without its mark means the worker
+    has not finished with it: the mark may still come and then drop the
+    redriven copy as a duplicate. Such a dead letter is published but not
+    recorded as redriven, so the next redrive publishes it again.
+    """
+    if mark is None or mark or letter.reason not in RULE_REASONS:
+        return False
+    return now_ms - letter.timestamp_ms < ttl_seconds * 1000
+
+
 @dataclass(slots=True)
 class RedriveReport:
     """What a redrive did, for its summary."""
@@ -312,6 +341,7 @@ class RedriveReport:
     already: Counter[str] = field(default_factory=Counter)  # by reason
     no_value: int = 0
     marks_cleared: int = 0
+    unsettled: int = 0  # published, not recorded: see ``awaits_its_mark``
 
     def render(self) -> str:
         """The ``dlq redrive`` summary."""
@@ -333,4 +363,9 @@ class RedriveReport:
             lines.append(f"published to {topic}: {n}")
         if self.marks_cleared:
             lines.append(f"rejection marks cleared (dedup bypass): {self.marks_cleared}")
+        if self.unsettled:
+            lines.append(
+                f"published but not recorded, the worker has not marked them yet: "
+                f"{self.unsettled} (the next redrive publishes them again)"
+            )
         return "\n".join(lines)

@@ -15,9 +15,12 @@ Conventions shared by every query:
   (``DEPTH_CAP`` unless the caller passes the configured cap); anything else is
   a ``ValueError``. An unknown root raises :class:`processor.errors.NodeNotFound`.
 - ``max_nodes`` caps the nodes of a result. Nodes are taken level by level,
-  each level in (namespace, name) order, so a truncated result is exactly the
-  first ``max_nodes`` nodes of the untruncated one; it is marked
-  ``truncated=True`` and the traversal stops there.
+  each level in node id order, so a truncated result is exactly the first
+  ``max_nodes`` nodes of the untruncated one in (distance, node id) order; it
+  is marked ``truncated=True`` and the traversal stops there. Ids, not names,
+  order the cut because the reader knows them before it reads any record: the
+  records of cut nodes are never read. Ids are hashes, so what a cut keeps is
+  a stable sample of the level, favouring no name.
 - Edges are those met while expanding a node closer than ``depth`` whose two
   ends are both in the result, in their stored direction (source → target)
   whichever way the query walks.
@@ -28,7 +31,7 @@ Conventions shared by every query:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -43,6 +46,7 @@ DEPTH_CAP = 20
 DEFAULT_DEPTH = 20
 DEFAULT_MAX_NODES = 1000
 DEFAULT_MAX_PATHS = 10
+_EVERY = 1 << 30  # room for every neighbour: no cut
 
 
 Pair = tuple[str, str]  # (source node id, target node id)
@@ -53,12 +57,14 @@ class Level(NamedTuple):
 
     ``links``: per frontier node id, the ids at the other end of its visible
     edges in the asked direction (``down``: targets of edges out of it; ``up``:
-    sources of edges into it). ``nodes``: the records of those neighbours. A
-    link whose neighbour has no record is ignored.
+    sources of edges into it), limited to ids that are known or kept. ``nodes``:
+    the records of the kept new neighbours: those not known, in node id order,
+    at most ``room`` of them. ``truncated``: more new neighbours were visible.
     """
 
     links: Mapping[str, Sequence[str]]
     nodes: Mapping[str, NodeRecord]
+    truncated: bool
 
 
 class GraphReader(Protocol):
@@ -72,8 +78,11 @@ class GraphReader(Protocol):
         """The record of one dataset, or None when the graph does not hold it."""
         ...
 
-    async def expand(self, node_ids: Sequence[str], direction: Direction) -> Level:
-        """The visible neighbours of every node of ``node_ids``, in one batched read."""
+    async def expand(
+        self, node_ids: Sequence[str], direction: Direction, known: Collection[str], room: int
+    ) -> Level:
+        """The visible neighbours of every node of ``node_ids``, in one batched
+        read; new ones (not in ``known``) cut to the first ``room`` by node id."""
         ...
 
     async def edges(self, pairs: Sequence[Pair]) -> Mapping[Pair, EdgeRecord]:
@@ -259,7 +268,8 @@ async def paths(
     frontier = [src_id]
     level = 0
     while frontier and level < max_depth:
-        got = await reader.expand(frontier, "down")
+        # One node over the cap tells that the search had to stop.
+        got = await reader.expand(frontier, "down", records.keys(), max_nodes + 1 - len(records))
         level += 1
         new: dict[str, NodeRecord] = {}
         for nid in frontier:
@@ -276,9 +286,9 @@ async def paths(
             trails = _shortest_paths(src_id, dst_id, parents, records, max_paths)
             found = await _path_edges(reader, trails, records)
             return PathsResult(src, dst, level, found[:max_paths], len(found) > max_paths)
-        if len(records) > max_nodes:
+        if got.truncated or len(records) > max_nodes:
             return PathsResult(src, dst, None, (), True)
-        frontier = _ordered(new)
+        frontier = sorted(new)
     return PathsResult(src, dst, None, (), False)
 
 
@@ -287,10 +297,6 @@ async def _resolve(reader: GraphReader, key: Dataset) -> tuple[str, NodeRecord]:
     if rec is None:
         raise NodeNotFound(*key)
     return node_id(*key), rec
-
-
-def _ordered(records: Mapping[str, NodeRecord]) -> list[str]:
-    return sorted(records, key=lambda nid: (records[nid].namespace, records[nid].name))
 
 
 async def _lineage(
@@ -320,27 +326,21 @@ async def _walk(
     distance: dict[str, int] = dict.fromkeys(roots, 0)
     met: dict[Pair, None] = {}  # edges met, (source id, target id), in order
     truncated = False
-    frontier = _ordered(roots)
+    frontier = sorted(roots)
     level = 0
     while frontier and level < depth and not truncated:
-        got = await reader.expand(frontier, direction)
+        got = await reader.expand(frontier, direction, records.keys(), max_nodes - len(records))
         level += 1
-        new: dict[str, NodeRecord] = {}
         for nid in frontier:
             for other in got.links.get(nid, ()):
-                if other not in records and other not in new:
-                    rec = got.nodes.get(other)
-                    if rec is None:
-                        continue
-                    new[other] = rec
-                met[(nid, other) if direction == "down" else (other, nid)] = None
-        frontier = _ordered(new)
-        room = max_nodes - len(records)
-        if len(frontier) > room:
-            frontier, truncated = frontier[: max(room, 0)], True
-        for nid in frontier:
-            records[nid] = new[nid]
-            distance[nid] = level
+                if other in records or other in got.nodes:
+                    met[(nid, other) if direction == "down" else (other, nid)] = None
+        for nid, rec in got.nodes.items():
+            if nid not in records:
+                records[nid] = rec
+                distance[nid] = level
+        frontier = sorted(nid for nid in got.nodes if distance.get(nid) == level)
+        truncated = got.truncated
 
     # Only now, with the node set final, are edge attributes read: just for
     # the edges whose two ends made it into the result.
@@ -392,8 +392,9 @@ async def job_lineage(
     if pairs:
         # Two expansions give the endpoints' records and say which of the
         # job's edges are visible.
-        outs = await reader.expand(sorted({s for s, _ in pairs}), "down")
-        ins = await reader.expand(sorted({t for _, t in pairs}), "up")
+        sources, targets = sorted({s for s, _ in pairs}), sorted({t for _, t in pairs})
+        outs = await reader.expand(sources, "down", (), _EVERY)
+        ins = await reader.expand(targets, "up", (), _EVERY)
         pairs = [
             (s, t)
             for s, t in pairs

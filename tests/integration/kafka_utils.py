@@ -33,13 +33,21 @@ def produce(
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         await producer.start()
         try:
+            # Each record's CreateTime is set here and returned as set: aiokafka
+            # 0.14's send metadata gives every record of a batch the first one's.
+            stamps = [int(time.time() * 1000) for _ in records]
             futures = [
-                await producer.send(topic, key=k, value=v, partition=partition) for k, v in records
+                await producer.send(topic, key=k, value=v, partition=partition, timestamp_ms=ts)
+                for (k, v), ts in zip(records, stamps, strict=True)
             ]
             metas = await asyncio.gather(*futures)
         finally:
             await producer.stop()
-        return [(m.partition, m.offset, m.timestamp) for m in metas]
+        return [
+            # timestamp_type 1: the broker stamps LogAppendTime, and says which
+            (m.partition, m.offset, m.timestamp if m.timestamp_type == 1 else ts)
+            for m, ts in zip(metas, stamps, strict=True)
+        ]
 
     return asyncio.run(run())
 

@@ -113,10 +113,14 @@ def test_stats_and_show_count_and_locate_the_dead_letters(stack: Stack) -> None:
         == f"3 shown (newest last) of 3 with reason mix_rule_external_only, 5 in {stack.dlq_topic}"
     )
     sources = [line for line in out if line.startswith("  source  ")]
-    # the first three records of the input topic are the good events
+    # The first three records of the input topic are the good events. Their
+    # timestamps are read back: aiokafka's send metadata gives every record of
+    # a batch the first one's CreateTime.
+    stored = read_topic(stack.bootstrap, stack.input_topic)
+    assert [r.offset for r in stored[3:6]] == [offset for _, offset, _ in sent[3:6]]
     expected = [
-        f"  source  {stack.input_topic}/0/{offset}  at {format_ms(ts)}"
-        for _, offset, ts in sent[3:6]
+        f"  source  {stack.input_topic}/0/{r.offset}  at {format_ms(r.timestamp_ms)}"
+        for r in stored[3:6]
     ]
     assert sources == expected
     assert all(
@@ -286,14 +290,55 @@ def test_since_routing_and_argument_errors(stack: Stack) -> None:
         assert needle in bad.stderr
         assert bad.stdout == ""
 
-    # No worker runs: the redriven records stay where they were sent.
-    out = _ok(_cli(stack, "dlq", "redrive"))
-    assert f"published to {stack.control_topic}: 1" in out
-    assert f"published to {stack.input_topic}: 1" in out  # its source is no input topic
+    # No worker runs: the redriven records stay where they were sent, and the
+    # rule-rejected one never got its dedup mark.
+    assert _ok(_cli(stack, "dlq", "redrive")) == [
+        "redriven: 2",
+        "skipped, already redriven: 0",
+        "by reason (redriven / already redriven):",
+        "  invalid_control                1 / 0",
+        "  mix_rule_external_only         1 / 0",
+        f"published to {stack.control_topic}: 1",
+        f"published to {stack.input_topic}: 1",  # its source is no input topic
+        "published but not recorded, the worker has not marked them yet: 1 "
+        "(the next redrive publishes them again)",
+    ]
     assert [r.value for r in read_topic(stack.bootstrap, stack.control_topic, expect=1)] == [
         bad_control
     ]
     assert [r.value for r in read_topic(stack.bootstrap, stack.input_topic, expect=1)] == [event]
+
+    # Once the worker's rejection mark is there, a redrive clears it and records.
+    key = f"{{{stack.prefix}:g1}}:seen:{rejection_hash(event, 64)}"
+    assert _ok(_cli(stack, "dlq", "redrive"))[0] == "redriven: 1"  # not marked yet: again
+    _redis_set(stack, key, "r:worker.7")
+    assert _ok(_cli(stack, "dlq", "redrive")) == [
+        "redriven: 1",
+        "skipped, already redriven: 1",
+        "by reason (redriven / already redriven):",
+        "  invalid_control                0 / 1",
+        "  mix_rule_external_only         1 / 0",
+        f"published to {stack.input_topic}: 1",
+        "rejection marks cleared (dedup bypass): 1",
+    ]
+    assert _redis_get(stack, key) is None
+    assert _ok(_cli(stack, "dlq", "redrive"))[:2] == ["redriven: 0", "skipped, already redriven: 2"]
+    assert len(read_topic(stack.bootstrap, stack.input_topic, expect=3)) == 3
+
+
+def _redis_set(stack: Stack, key: str, value: str) -> None:
+    import redis
+
+    with redis.Redis.from_url(stack.redis_url) as client:
+        client.set(key, value)
+
+
+def _redis_get(stack: Stack, key: str) -> bytes | None:
+    import redis
+
+    with redis.Redis.from_url(stack.redis_url) as client:
+        value: bytes | None = client.get(key)
+        return value
 
 
 def test_unreachable_kafka_or_redis_is_one_line_and_exit_1(stack: Stack) -> None:
@@ -303,6 +348,10 @@ def test_unreachable_kafka_or_redis_is_one_line_and_exit_1(stack: Stack) -> None
         assert down.returncode == 1, (command, down.stderr)
         assert len(down.stderr.splitlines()) == 1, down.stderr
         assert nowhere in down.stderr
+        assert down.stdout == ""
+    missing = _cli(stack, "dlq", "stats", LINEAGE_DLQ_TOPIC=f"missing.{stack.prefix}")
+    assert missing.returncode == 2, missing.stderr
+    assert f"the dead-letter topic 'missing.{stack.prefix}' does not exist" in missing.stderr
     down = _cli(stack, "dlq", "redrive", LINEAGE_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     assert down.returncode == 1, down.stderr
     assert len(down.stderr.splitlines()) == 1, down.stderr
@@ -312,7 +361,7 @@ def test_unreachable_kafka_or_redis_is_one_line_and_exit_1(stack: Stack) -> None
 def test_only_rejection_marks_are_cleared_in_the_current_generation(
     redis_url: str, key_prefix: str
 ) -> None:
-    async def run() -> tuple[int, dict[str, bytes | None]]:
+    async def run() -> tuple[dict[str, str], dict[str, bytes | None]]:
         store = RedisGraphStore.from_url(redis_url, prefix=key_prefix)
         try:
             await store.client.set(f"{key_prefix}:generation", "3")
@@ -329,17 +378,43 @@ def test_only_rejection_marks_are_cleared_in_the_current_generation(
             for key, value in marks.items():
                 await store.client.set(key, value)
             ledger = RedriveLedger(store)
-            cleared = await ledger.clear_rejections(["aa", "ii", "rr", "rs", "rr", "missing"])
+            found = await ledger.clear_rejections(["aa", "ii", "rr", "rs", "rr", "missing"])
             left = {key: await store.client.get(key) for key in marks}
             assert await ledger.redriven(["dlq/0/1", "dlq/0/2"]) == [False, False]
             await ledger.record(["dlq/0/1"])
             assert await ledger.redriven(["dlq/0/1", "dlq/0/2"]) == [True, False]
             assert await store.client.smembers(f"{key_prefix}:dlq:redriven") == {b"dlq/0/1"}
-            return cleared, left
+            return found, left
         finally:
             await store.close()
 
-    cleared, left = asyncio.run(run())
-    assert cleared == 2
+    found, left = asyncio.run(run())
+    assert found == {"aa": "a", "ii": "i", "rr": "r", "rs": "r", "missing": ""}
     assert [k.rsplit(":", 1)[1] for k, v in left.items() if v is None] == ["rr", "rs"]
     assert sorted(v for v in left.values() if v is not None) == [b"a:tok.1", b"i:tok.1", b"r:tok.0"]
+
+
+def test_topic_reader_stops_at_the_end_offsets_taken_first(broker: str, make_topics: Any) -> None:
+    from processor.adapters.topic_reader import iter_records
+
+    (topic,) = make_topics("multi", partitions=3)
+    # One producer batch per partition: Tansu's ListOffsets would say 1 each.
+    produce(broker, topic, [(b"a", b"%d" % i) for i in range(7)], partition=0)
+    produce(broker, topic, [(b"b", b"%d" % i) for i in range(5)], partition=2)
+
+    async def read(ends: dict[int, int] | None) -> list[Any]:
+        out = []
+        async for batch in iter_records(broker, topic, ends=ends, max_records=3):
+            assert 0 < len(batch) <= 3
+            out.extend(batch)
+        return out
+
+    ends = asyncio.run(end_offsets(broker, topic))
+    assert ends == {0: 7, 1: 0, 2: 5}
+    produce(broker, topic, [(b"late", b"late")], partition=0)
+    records = asyncio.run(read(ends))
+    assert sorted((r.partition, r.offset, r.value) for r in records) == [
+        *((0, i, b"%d" % i) for i in range(7)),
+        *((2, i, b"%d" % i) for i in range(5)),
+    ]
+    assert len(asyncio.run(read(None))) == 13

@@ -205,7 +205,9 @@ def test_a_wide_level_is_one_round_trip_and_truncates(redis_service: Any, key_pr
             trips.count = 0
             cut = await downstream(reader, *hub, max_nodes=51)
             assert cut.truncated
-            assert [n.name for n in cut.nodes[1:]] == [f"M{i:03d}" for i in range(50)]
+            # The contract cuts in node id order: the 50 middles with the smallest ids.
+            by_id = sorted(middle, key=lambda ds: node_id(*ds))[:50]
+            assert [n.name for n in cut.nodes[1:]] == sorted(name for _, name in by_id)
             assert len(cut.edges) == 50
             assert trips.count == 1 + 1 + 1
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -40,13 +40,18 @@ class GraphReader:
     async def resolve(self, namespace: str, name: str) -> NodeRecord | None:
         return self.nodes.get(node_id(namespace, name))
 
-    async def expand(self, node_ids: Sequence[str], direction: Direction) -> Level:
+    async def expand(
+        self, node_ids: Sequence[str], direction: Direction, known: Collection[str], room: int
+    ) -> Level:
         links: dict[str, list[str]] = {}
         for e in self.shown:
             near, far = (e.source, e.target) if direction == "down" else (e.target, e.source)
             if near in node_ids:
                 links.setdefault(near, []).append(far)
-        return Level(links, {o: self.nodes[o] for os in links.values() for o in os})
+        new = sorted({o for os in links.values() for o in os} - set(known))
+        kept = set(new[: max(room, 0)])
+        inside = {nid: [o for o in os if o in known or o in kept] for nid, os in links.items()}
+        return Level(inside, {o: self.nodes[o] for o in kept}, len(new) > room)
 
     async def edges(self, pairs: Sequence[Pair]) -> dict[Pair, EdgeRecord]:
         return {p: self.edges_by_pair[p] for p in pairs if p in self.edges_by_pair}

@@ -61,7 +61,9 @@ class MemoryReader:
     async def resolve(self, namespace: str, name: str) -> NodeRecord | None:
         return self.nodes.get(node_id(namespace, name))
 
-    async def expand(self, node_ids: Sequence[str], direction: Direction) -> Level:
+    async def expand(
+        self, node_ids: Sequence[str], direction: Direction, known: Collection[str], room: int
+    ) -> Level:
         self.expand_calls.append(list(node_ids))
         side = self.out if direction == "down" else self.into
         links = {
@@ -69,8 +71,10 @@ class MemoryReader:
             for nid in node_ids
             if (es := side.get(nid))
         }
-        others = {o for os in links.values() for o in os}
-        return Level(links, {o: self.nodes[o] for o in others})
+        new = sorted({o for os in links.values() for o in os} - set(known))
+        kept = set(new[: max(room, 0)])
+        inside = {nid: [o for o in os if o in known or o in kept] for nid, os in links.items()}
+        return Level(inside, {o: self.nodes[o] for o in kept}, len(new) > room)
 
     async def job_edges(self, namespace: str, name: str) -> list[Pair]:
         return [
@@ -192,16 +196,18 @@ def test_max_nodes_truncates_a_chain() -> None:
     assert result.truncated
 
 
-def test_truncation_inside_a_level_keeps_the_first_names_and_their_edges() -> None:
+def test_truncation_inside_a_level_keeps_the_first_ids_and_their_edges() -> None:
     fan = [("a", x) for x in ("e", "d", "c", "b")] + [("b", "f")]
     reader = MemoryReader(fan)
     result = run(downstream(reader, NS, "a", max_nodes=3))
-    assert names(result.nodes) == [("a", 0), ("b", 1), ("c", 1)]
-    assert pairs(result.edges) == [("a", "b"), ("a", "c")]
+    # The contract cuts a level in node id order: the two smallest ids of b-e.
+    first, second = sorted("bcde", key=lambda x: node_id(NS, x))[:2]
+    assert names(result.nodes) == [("a", 0), *sorted([(first, 1), (second, 1)])]
+    assert pairs(result.edges) == sorted([("a", first), ("a", second)])
     assert result.truncated
-    # The edges to d and e, cut with their targets, are never read.
-    a, b, c = (node_id(NS, x) for x in "abc")
-    assert [sorted(call) for call in reader.edge_calls] == [sorted([(a, b), (a, c)])]
+    # The edges to the two cut datasets are never read.
+    a, x, y = (node_id(NS, n) for n in ("a", first, second))
+    assert [sorted(call) for call in reader.edge_calls] == [sorted([(a, x), (a, y)])]
     exact = run(downstream(MemoryReader(fan), NS, "a", max_nodes=6))
     assert len(exact.nodes) == 6
     assert not exact.truncated

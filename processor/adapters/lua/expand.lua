@@ -1,83 +1,115 @@
 -- One breadth-first level of a lineage query (adapters/redis_reader.py), in
--- one round trip: the visible neighbours of every frontier node, and the
--- records of those neighbours.
+-- one round trip: the visible neighbours of every frontier node, the level cut
+-- to the room left under the node cap, and the records of the kept neighbours.
 --
 -- ARGV[1] base key prefix, ARGV[2] 'down' | 'up', ARGV[3] visibility floor
--- ('' or an RFC 3339 time: the retention cutoff), ARGV[4] the frontier's node
--- ids concatenated (32 characters each: one argument is far cheaper for the
--- client to send than thousands).
+-- ('' or a normalised RFC 3339 time: the retention cutoff), ARGV[4] the
+-- frontier's node ids concatenated (32 characters each: one argument is far
+-- cheaper for the client to send than thousands), ARGV[5] the ids already in
+-- the result, concatenated, ARGV[6] how many new nodes the result may still take.
 --
 -- An edge is visible when its lastSeen is after the latest of: its own delete
 -- tombstone (del), its source's dout, its target's din, and the floor; the
--- same rule as core.snapshot.EdgeRecord.visible (times are normalised RFC 3339
--- strings of one width, so string order is time order).
+-- same rule as core.snapshot.EdgeRecord.shown (normalised times have one
+-- width, so string order is time order). The sets 'edel' and 'ndel' list the
+-- edges and nodes that carry a tombstone, so without a floor an edge is only
+-- read when one of them names it or its ends: usually never.
 --
--- Returns {links, nodes}:
---   links: {frontier id, {visible neighbour id, ...}, ...} in frontier order
---   nodes: {id, namespace, name, internal '0'|'1', type | false, ...}, each
---          neighbour once. A neighbour hash without 'ns' holds tombstones only:
---          it is no dataset, so its edges are skipped.
--- Only the ids and the few fields needed to order and cut a level travel;
--- the edges' attributes are read afterwards, for the kept edges only (edges.lua).
--- An edge itself is read only when something could hide it: a floor, a
--- tombstone on either end, or its own (the set 'edel' lists the edges that
--- have one; it is loaded once when small, else asked per edge).
+-- New neighbours are ordered by node id and cut to the room: the ids are
+-- known before any record is read, so the records of cut nodes never are.
+--
+-- Returns one JSON text (cheaper to send and decode than nested replies),
+-- [links, nodes, truncated]:
+--   links: [frontier id, [neighbour id, ...], ...]: visible edges whose far
+--          end is in the result (known, or new and kept)
+--   nodes: [id, namespace, name, internal "0"|"1", type | "", has type 0|1, ...]
+--          of the kept new neighbours
+--   truncated: 1 when new neighbours were cut, else 0
+-- (An empty Lua table encodes as {}: the reader reads it as an empty list.)
 local base, down, floor = ARGV[1], ARGV[2] == 'down', ARGV[3]
+local frontier, known_ids, room = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local side, near_field, far_field = 'in:', 'din', 'dout'
 if down then side, near_field, far_field = 'out:', 'dout', 'din' end
 
-local edel_key = base .. 'edel'
-local edel_size = redis.call('SCARD', edel_key)
-local edel = nil  -- edge id -> true, when the set is small enough to load
-if edel_size <= 1000 then
-  edel = {}
-  if edel_size > 0 then
-    for _, eid in ipairs(redis.call('SMEMBERS', edel_key)) do edel[eid] = true end
+-- Membership in a tombstone set: loaded once when small, else asked per id.
+local function members_of(key)
+  if redis.call('SCARD', key) > 1000 then
+    return function(id) return redis.call('SISMEMBER', key, id) == 1 end
   end
+  local set = {}
+  for _, id in ipairs(redis.call('SMEMBERS', key)) do set[id] = true end
+  return function(id) return set[id] == true end
 end
-local function has_own_tombstone(eid)
-  if edel then return edel[eid] == true end
-  return redis.call('SISMEMBER', edel_key, eid) == 1
+local edge_tombstoned = members_of(base .. 'edel')
+local node_tombstoned = members_of(base .. 'ndel')
+
+local far_cache = {}
+local function far_tombstone(m)
+  local t = far_cache[m]
+  if t == nil then
+    t = ''
+    if node_tombstoned(m) then t = redis.call('HGET', base .. 'n:' .. m, far_field) or '' end
+    far_cache[m] = t
+  end
+  return t
 end
 
-local links, nodes = {}, {}
-local far = {}  -- neighbour id -> its tombstone, or false when it is no dataset
-local frontier = ARGV[4]
+local known = {}
+for i = 1, #known_ids, 32 do known[string.sub(known_ids, i, i + 31)] = true end
+
+local links, candidates, seen = {}, {}, {}
 for i = 1, #frontier, 32 do
   local f = string.sub(frontier, i, i + 31)
-  local near = redis.call('HGET', base .. 'n:' .. f, near_field) or ''
-  if floor > near then near = floor end
-  local kept = {}
+  local near = floor
+  if node_tombstoned(f) then
+    local t = redis.call('HGET', base .. 'n:' .. f, near_field)
+    if t and t > near then near = t end
+  end
+  local visible = {}
   for _, m in ipairs(redis.call('SMEMBERS', base .. side .. f)) do
-    local tomb = far[m]
-    if tomb == nil then
-      local r = redis.call('HMGET', base .. 'n:' .. m, 'ns', 'name', 'int', 'ty', far_field)
-      if r[1] then
-        tomb = r[5] or ''
-        local n = #nodes
-        nodes[n + 1], nodes[n + 2], nodes[n + 3] = m, r[1], r[2]
-        nodes[n + 4], nodes[n + 5] = r[3] or '0', r[4]
-      else
-        tomb = false
-      end
-      far[m] = tomb
+    local eid = down and (f .. m) or (m .. f)
+    local far = far_tombstone(m)
+    local ok
+    if near == '' and far == '' and not edge_tombstoned(eid) then
+      ok = true  -- nothing can hide it
+    else
+      local e = redis.call('HMGET', base .. 'e:' .. eid, 'ls', 'del')
+      local hidden = near
+      if e[2] and e[2] > hidden then hidden = e[2] end
+      if far > hidden then hidden = far end
+      ok = e[1] and e[1] > hidden
     end
-    if tomb then
-      local eid = down and (f .. m) or (m .. f)
-      if near == '' and tomb == '' and not has_own_tombstone(eid) then
-        kept[#kept + 1] = m  -- nothing can hide it
-      else
-        local e = redis.call('HMGET', base .. 'e:' .. eid, 'ls', 'del')
-        if e[1] then
-          local hidden = near
-          if e[2] and e[2] > hidden then hidden = e[2] end
-          if tomb > hidden then hidden = tomb end
-          if e[1] > hidden then kept[#kept + 1] = m end
-        end
+    if ok then
+      visible[#visible + 1] = m
+      if not known[m] and not seen[m] then
+        seen[m] = true
+        candidates[#candidates + 1] = m
       end
     end
   end
   links[#links + 1] = f
-  links[#links + 1] = kept
+  links[#links + 1] = visible
 end
-return {links, nodes}
+
+table.sort(candidates)
+local truncated = 0
+if #candidates > room then truncated = 1 end
+local kept, nodes = {}, {}
+for i = 1, math.min(room, #candidates) do
+  local m = candidates[i]
+  local r = redis.call('HMGET', base .. 'n:' .. m, 'ns', 'name', 'int', 'ty')
+  if r[1] then
+    kept[m] = true
+    local n = #nodes
+    nodes[n + 1], nodes[n + 2], nodes[n + 3] = m, r[1], r[2]
+    nodes[n + 4], nodes[n + 5], nodes[n + 6] = r[3] or '0', r[4] or '', r[4] and 1 or 0
+  end
+end
+for i = 2, #links, 2 do
+  local all, inside = links[i], {}
+  for _, m in ipairs(all) do
+    if known[m] or kept[m] then inside[#inside + 1] = m end
+  end
+  links[i] = inside
+end
+return cjson.encode({links, nodes, truncated})

@@ -54,7 +54,11 @@ for nid in pairs(touched) do
     local keep = {}
     if n[3] and n[3] > floor then keep[#keep + 1] = 'dout'; keep[#keep + 1] = n[3] end
     if n[4] and n[4] > floor then keep[#keep + 1] = 'din'; keep[#keep + 1] = n[4] end
-    if #keep > 0 then redis.call('HSET', nk, unpack(keep)) end
+    if #keep > 0 then
+      redis.call('HSET', nk, unpack(keep))
+    else
+      redis.call('SREM', base .. 'ndel', nid)
+    end
   end
 end
 

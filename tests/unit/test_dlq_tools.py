@@ -12,6 +12,7 @@ from processor.core.dead_letters import (
     DlqStats,
     RedriveReport,
     Selection,
+    awaits_its_mark,
     epoch_micros,
     escape_text,
     excerpt,
@@ -300,16 +301,21 @@ def test_redrive_report() -> None:
         redriven=Counter({"mix_rule_external_only": 3, "invalid_json": 1}),
         topics=Counter({"openlineage.events": 4}),
         already=Counter({"mix_rule_external_only": 2}),
-        marks_cleared=3,
+        no_value=1,
+        marks_cleared=2,
+        unsettled=1,
     )
     assert report.render().splitlines() == [
         "redriven: 4",
         "skipped, already redriven: 2",
+        "skipped, value dropped by the broker: 1",
         "by reason (redriven / already redriven):",
         "  mix_rule_external_only         3 / 2",
         "  invalid_json                   1 / 0",
         "published to openlineage.events: 4",
-        "rejection marks cleared (dedup bypass): 3",
+        "rejection marks cleared (dedup bypass): 2",
+        "published but not recorded, the worker has not marked them yet: 1 "
+        "(the next redrive publishes them again)",
     ]
     assert RedriveReport().render().splitlines() == [
         "redriven: 0",
@@ -347,3 +353,21 @@ def test_rejection_hash_is_the_pipelines_content_hash() -> None:
     assert rejection_hash(respaced, 64) == c.content_hash
     for never_hashed in (None, b"{", b"[1]", b"\xff", b"[" * 70 + b"]" * 70):
         assert rejection_hash(never_hashed, 64) is None
+
+
+def test_a_rule_rejected_dead_letter_without_its_mark_awaits_it() -> None:
+    ttl = 7 * 24 * 3600
+    young = T0 + 1000
+    letter = _letter(timestamp_ms=T0)
+    assert awaits_its_mark(letter, "", young, ttl)
+    # a mark of any kind, or none looked up: settled
+    for mark in ("r", "a", "i", None):
+        assert not awaits_its_mark(letter, mark, young, ttl)
+    # older than the dedup TTL: its mark has expired, it is not coming
+    assert not awaits_its_mark(letter, "", T0 + ttl * 1000, ttl)
+    assert awaits_its_mark(letter, "", T0 + ttl * 1000 - 1, ttl)
+    # reasons decided before the hash never get a mark
+    for reason in ("too_large", "invalid_json", "invalid_event", "invalid_control"):
+        assert not awaits_its_mark(_letter(reason, timestamp_ms=T0), "", young, ttl)
+    for reason in ("name_too_long", "mix_rule_internal_only", "no_lineage"):
+        assert awaits_its_mark(_letter(reason, timestamp_ms=T0), "", young, ttl)
