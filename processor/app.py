@@ -19,6 +19,7 @@ Nothing here decides what happens to an event: that is ``core`` (pure) and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -191,6 +192,13 @@ class LineageWorker:
         async def gauges() -> None:
             await worker.refresh_gauges()
 
+        @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+        async def follow_generation() -> None:
+            # Writes follow a rebuild's switch inside each Lua call; reads
+            # (queries, snapshots, the dedup pre-check) follow it here.
+            with contextlib.suppress(DependencyUnavailable):
+                await worker.load_generation_once()
+
         if s.retention_days is not None:
 
             @app.timer(interval=s.retention_sweep_seconds)  # type: ignore[untyped-decorator]
@@ -265,12 +273,18 @@ class LineageWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_max_backoff_seconds)
 
+    async def load_generation_once(self) -> None:
+        """Read the generation pointer for the reads to follow."""
+        gen = await self.store.load_generation()
+        self.metrics.generation.set(int(gen) if gen.isdigit() else 0)
+
     async def refresh_gauges(self) -> None:
         """Graph size and consumer lag; a failing Redis only skips the graph gauges."""
         try:
             nodes, edges = await self.store.counts()
             self.metrics.graph_nodes.set(nodes)
             self.metrics.graph_edges.set(edges)
+            self.metrics.observe_rebuild(await self.store.rebuild_progress())
         except DependencyUnavailable:
             self.metrics.redis_errors.inc()
         consumer: Any = self.app.consumer

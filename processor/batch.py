@@ -24,7 +24,7 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -67,9 +67,23 @@ class InputRecord:
 class GraphStore(Protocol):
     async def seen(self, hashes: Sequence[str]) -> list[bool]: ...
 
-    async def mark_and_fold(self, payload: bytes, token: str) -> list[bool]: ...
+    async def mark_and_fold(
+        self, payload: bytes, token: str, offsets: Mapping[str, int] | None = None
+    ) -> list[bool]: ...
 
-    async def apply_deletes(self, requests: Sequence[DeleteRequest]) -> None: ...
+    async def apply_deletes(
+        self, requests: Sequence[DeleteRequest], offsets: Mapping[str, int] | None = None
+    ) -> None: ...
+
+
+def highest_offsets(records: Sequence[InputRecord]) -> dict[str, int]:
+    """The highest offset of ``records`` per ``"topic/partition"``."""
+    out: dict[str, int] = {}
+    for rec in records:
+        place = f"{rec.topic}/{rec.partition}"
+        if rec.offset > out.get(place, -1):
+            out[place] = rec.offset
+    return out
 
 
 class Publisher(Protocol):
@@ -245,7 +259,9 @@ class BatchProcessor:
                                 pending.append((rec, c.outcome))
                     await self.publisher.publish([self._dead_letter(r, j) for r, j in pending])
                     dead = pending
-                flags = await self.store.mark_and_fold(batch.payload, batch.token)
+                flags = await self.store.mark_and_fold(
+                    batch.payload, batch.token, highest_offsets(batch.records)
+                )
             except DependencyUnavailable as exc:
                 self._on_outage(exc)
                 result.attempts += 1
@@ -299,7 +315,7 @@ class BatchProcessor:
                 if not published:
                     await self.publisher.publish([self._dead_letter(r, j) for r, j in bad])
                     published = True
-                await self.store.apply_deletes(deletes)
+                await self.store.apply_deletes(deletes, highest_offsets(records))
                 break
             except DependencyUnavailable as exc:
                 self._on_outage(exc)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from processor import __version__, cli_dlq, cli_graph
+from processor import __version__, cli_dlq, cli_graph, cli_rebuild
 from processor.errors import ConfigurationError, DependencyUnavailable, LineageError
 from processor.settings import Settings
 
@@ -342,6 +342,22 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--offset", type=int, default=0)
     ds.add_argument("--limit", type=int, default=50)
     ds.set_defaults(func=_with_settings(cli_graph.datasets_search))
+
+    p = sub.add_parser(
+        "rebuild",
+        help="rebuild the graph from the log into a new generation and switch to it",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="compare the rebuilt snapshot hash with the current one instead of switching",
+    )
+    p.add_argument(
+        "--settings",
+        metavar="FILE",
+        help="LINEAGE_*=value lines that override the settings for this rebuild",
+    )
+    p.set_defaults(func=_with_settings(cli_rebuild.rebuild))
 
     p = sub.add_parser("snapshot", help="print the canonical snapshot of the graph")
     p.add_argument("--hash", action="store_true", help="print only its sha256")

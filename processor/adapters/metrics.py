@@ -7,6 +7,8 @@ reason codes and event types, never dataset or job names.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -116,9 +118,38 @@ class Metrics:
             registry=r,
         )
         self.generation = Gauge("lineage_generation", "Current graph generation", registry=r)
+        self.rebuild_running = Gauge(
+            "lineage_rebuild_running", "1 while a rebuild is running (any process)", registry=r
+        )
+        self.rebuild_remaining = Gauge(
+            "lineage_rebuild_remaining_messages",
+            "Messages the running rebuild still has to read, up to the current ends",
+            registry=r,
+        )
+        self.rebuild_rate = Gauge(
+            "lineage_rebuild_messages_per_second",
+            "Average read rate of the running rebuild",
+            registry=r,
+        )
+        self.rebuild_generation = Gauge(
+            "lineage_rebuild_generation", "The generation the running rebuild builds", registry=r
+        )
         self.build_info = Gauge(
             "lineage_build_info",
             "Processor version and rule in force",
             ["version", "rule"],
             registry=r,
         )
+
+    def observe_rebuild(self, progress: dict[str, Any] | None) -> None:
+        """Export a rebuild's progress record (``RedisGraphStore.rebuild_progress``)."""
+        if progress is None:
+            self.rebuild_running.set(0)
+            self.rebuild_remaining.set(0)
+            self.rebuild_rate.set(0)
+            return
+        self.rebuild_running.set(1)
+        self.rebuild_remaining.set(float(progress.get("remaining", 0)))
+        self.rebuild_rate.set(float(progress.get("rate", 0)))
+        generation = str(progress.get("generation", "0"))
+        self.rebuild_generation.set(int(generation) if generation.isdigit() else 0)

@@ -5,6 +5,9 @@ a generation shares the hash tag ``{P:g<g>}`` so one generation lives in one
 cluster slot and can be dropped as a unit::
 
     P:generation                      current generation (string)
+    P:generation:next                 counter that numbers new generations (rebuild)
+    P:rebuild:lock / :gen / :progress a running rebuild: its lock, the generation it
+                                      builds, its progress (``processor.rebuild``)
     {P:g<g>}:seen:<content hash>      dedup mark, value "<outcome>:<batch token>", TTL
     {P:g<g>}:n:<node id>              hash: ns, name, int, ty (type), tk (rank of ty),
                                       dout / din (tombstones of deletes of its out / in edges)
@@ -16,6 +19,9 @@ cluster slot and can be dropped as a unit::
     {P:g<g>}:names                    ZSET, every score 0: "<namespace>\\0<name>" of each
                                       member of ``nodes`` (the dataset search index)
     {P:g<g>}:j:<job key id>           set of the ids of the edges that carry the job
+    {P:g<g>}:edel / :ndel             sets of the edge / node ids that carry a tombstone
+    {P:g<g>}:folded                   hash "topic/partition" -> highest offset folded
+                                      into this generation (by the fold and deletes)
 
 Node ids are fixed-size hashes of (namespace, name) (``core.identity``), so no
 dataset name ever becomes part of a key; a job key id is the sha1 hex of the
@@ -34,7 +40,7 @@ has ``ns``.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -67,11 +73,18 @@ class RedisGraphStore:
         *,
         prefix: str = "lineage",
         dedup_ttl_seconds: int = 7 * 24 * 3600,
+        generation: str | None = None,
+        mark_rejected: bool = True,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl = dedup_ttl_seconds
-        self.generation = "1"
+        # A store pinned to a generation (a rebuild's) writes and reads only
+        # that one; otherwise writes follow the pointer inside each Lua call and
+        # reads use ``generation``, refreshed from the pointer.
+        self.pinned = generation
+        self.generation = generation or "1"
+        self.mark_rejected = mark_rejected
         self._fold = client.register_script(_load_script("fold.lua"))
         self._delete = client.register_script(_load_script("delete.lua"))
 
@@ -101,15 +114,37 @@ class RedisGraphStore:
         except RedisError:
             return False
 
+    @property
+    def pointer(self) -> str:
+        """The key naming the current generation."""
+        return f"{self.prefix}:generation"
+
     async def load_generation(self) -> str:
-        """Read (creating on first start) the current-generation pointer."""
+        """Read (creating on first start) the current-generation pointer; the
+        reads of an unpinned store follow it from now on."""
         try:
-            await self.client.set(f"{self.prefix}:generation", "1", nx=True)
-            value = await self.client.get(f"{self.prefix}:generation")
+            await self.client.set(self.pointer, "1", nx=True)
+            value = await self.client.get(self.pointer)
         except RedisError as exc:
             raise RedisUnavailable(f"Redis: {exc}") from exc
-        self.generation = value.decode() if isinstance(value, bytes) else str(value)
-        return self.generation
+        current = value.decode() if isinstance(value, bytes) else str(value)
+        if self.pinned is None:
+            self.generation = current
+        return current
+
+    async def rebuild_progress(self) -> dict[str, Any] | None:
+        """The running rebuild's progress record (``processor.rebuild``), or None."""
+        try:
+            raw = await self.client.get(f"{self.prefix}:rebuild:progress")
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+        if raw is None:
+            return None
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
 
     async def seen(self, hashes: Sequence[str]) -> list[bool]:
         """Which content hashes are already marked (one round trip)."""
@@ -122,23 +157,37 @@ class RedisGraphStore:
             raise RedisUnavailable(f"Redis: {exc}") from exc
         return [v is not None for v in values]
 
-    async def mark_and_fold(self, payload: bytes, token: str) -> list[bool]:
+    async def mark_and_fold(
+        self, payload: bytes, token: str, offsets: Mapping[str, int] | None = None
+    ) -> list[bool]:
         """Set the dedup marks of a batch and fold its joined lineage, atomically.
 
         ``payload`` comes from ``encode_batch``. Returns, per mark, whether it
         was new. ``token`` identifies the batch: a retry after a lost reply
-        finds its own marks and reports them as new again.
+        finds its own marks and reports them as new again. ``offsets``: the
+        batch's highest offset per ``"topic/partition"``, recorded with it.
         """
-        args: list[str | int | bytes] = [self.base, self.ttl, token, payload]
+        args: list[str | int | bytes] = [
+            self.prefix,
+            self.pinned or "",
+            self.ttl,
+            token,
+            payload,
+            "1" if self.mark_rejected else "0",
+            orjson.dumps(offsets or {}),
+        ]
         try:
             flags = await self._fold(keys=[], args=args)
         except RedisError as exc:
             raise RedisUnavailable(f"Redis: {exc}") from exc
         return [bool(f) for f in flags]
 
-    async def apply_deletes(self, requests: Sequence[DeleteRequest]) -> None:
-        """Fold delete requests into their tombstones, atomically (idempotent)."""
-        if not requests:
+    async def apply_deletes(
+        self, requests: Sequence[DeleteRequest], offsets: Mapping[str, int] | None = None
+    ) -> None:
+        """Fold delete requests into their tombstones, atomically (idempotent);
+        ``offsets`` as for ``mark_and_fold``."""
+        if not requests and not offsets:
             return
         encoded = []
         for r in requests:
@@ -149,7 +198,15 @@ class RedisGraphStore:
             elif r.target_id is not None:
                 encoded.append(["i", r.target_id, r.requested_at])
         try:
-            await self._delete(keys=[], args=[self.base, orjson.dumps(encoded)])
+            await self._delete(
+                keys=[],
+                args=[
+                    self.prefix,
+                    self.pinned or "",
+                    orjson.dumps(encoded),
+                    orjson.dumps(offsets or {}),
+                ],
+            )
         except RedisError as exc:
             raise RedisUnavailable(f"Redis: {exc}") from exc
 

@@ -1,13 +1,23 @@
 -- Folds delete requests into their tombstones (DESIGN.md section 5).
 --
--- ARGV[1] base key prefix, ARGV[2] JSON [[kind, id, requestedAt], ...] where
--- kind is "e" (one edge, id = edge id), "o" (every edge out of node id) or
+-- ARGV[1] key prefix, ARGV[2] generation ('' = the current one, read here,
+-- as in fold.lua), ARGV[3] JSON [[kind, id, requestedAt], ...], ARGV[4] JSON
+-- {"topic/partition": highest offset} kept in the generation's 'folded' hash.
+-- A request's kind is "e" (one edge, id = edge id), "o" (every edge out of node id) or
 -- "i" (every edge into node id). A tombstone keeps the latest requestedAt:
 -- a max, so deletes and events fold in any order to the same graph.
 -- Tombstoned edges and nodes are also listed in the sets 'edel' and 'ndel', so
 -- that queries need not read an edge or node to know it has none (expand.lua).
-local base = ARGV[1]
-local requests = cjson.decode(ARGV[2])
+local prefix, generation = ARGV[1], ARGV[2]
+if generation == '' then generation = redis.call('GET', prefix .. ':generation') or '1' end
+local base = '{' .. prefix .. ':g' .. generation .. '}:'
+local requests = cjson.decode(ARGV[3])
+for place, offset in pairs(cjson.decode(ARGV[4])) do
+  local cur = redis.call('HGET', base .. 'folded', place)
+  if (not cur) or offset > tonumber(cur) then
+    redis.call('HSET', base .. 'folded', place, string.format('%d', offset))
+  end
+end
 local where = {e = {'e:', 'del'}, o = {'n:', 'dout'}, i = {'n:', 'din'}}
 for _, r in ipairs(requests) do
   local place = where[r[1]]

@@ -1,8 +1,13 @@
 -- Marks a batch of events seen and folds the batch's lineage into the graph,
 -- in one atomic step (DESIGN.md section 3: dedup-mark and fold are atomic).
 --
--- ARGV[1] base key prefix, ARGV[2] dedup TTL, ARGV[3] batch token,
--- ARGV[4] JSON (built by redis_store.encode_batch):
+-- ARGV[1] key prefix, ARGV[2] generation ('' = the current one), ARGV[3]
+-- dedup TTL, ARGV[4] batch token, ARGV[5] '1' to mark rejected events seen ('0'
+-- in a rebuild, which writes no dead letters: the live worker that meets the
+-- event after the switch must still dead-letter it), ARGV[7] JSON
+-- {"topic/partition": highest offset of the batch}, kept as a per-generation
+-- maximum in the hash 'folded' (what a rebuild must cover before it switches),
+-- ARGV[5] JSON (built by redis_store.encode_batch):
 --   {"marks": [[content hash, outcome "a" | "i" | "r"], ...],
 --    "nodes": {node id: [namespace, name, internal 0/1, type | null, type rank | null]},
 --    "edges": [[source id, target id, firstSeen, lastSeen, run rank, runId | null,
@@ -21,10 +26,18 @@
 --
 -- Returns one flag per mark: 1 when this call (or an earlier attempt of the
 -- same batch, same token) set it, 0 when the event was already seen.
-local base = ARGV[1]
-local ttl = tonumber(ARGV[2])
-local token = ARGV[3]
-local batch = cjson.decode(ARGV[4])
+local prefix, generation = ARGV[1], ARGV[2]
+if generation == '' then
+  -- The current generation, read in this same atomic call: once a rebuild has
+  -- switched the pointer (lua/switch.lua), no fold lands in the old one.
+  generation = redis.call('GET', prefix .. ':generation') or '1'
+end
+local base = '{' .. prefix .. ':g' .. generation .. '}:'
+local ttl = tonumber(ARGV[3])
+local token = ARGV[4]
+local batch = cjson.decode(ARGV[5])
+local mark_rejected = ARGV[6] == '1'
+local offsets = cjson.decode(ARGV[7])
 local null = cjson.null
 
 -- Variadic calls with a list of any length: unpack() is bounded by the Lua stack.
@@ -38,14 +51,25 @@ end
 
 local flags = {}
 for k, m in ipairs(batch.marks) do
-  local seen_key = base .. 'seen:' .. m[1]
-  local new = redis.call('SET', seen_key, m[2] .. ':' .. token, 'NX', 'EX', ttl)
-  if not new then
-    local prev = redis.call('GET', seen_key)
-    -- A retried batch whose first attempt ran: still this batch's event.
-    new = prev and string.sub(prev, 3) == token
+  if m[2] == 'r' and not mark_rejected then
+    flags[k] = 1
+  else
+    local seen_key = base .. 'seen:' .. m[1]
+    local new = redis.call('SET', seen_key, m[2] .. ':' .. token, 'NX', 'EX', ttl)
+    if not new then
+      local prev = redis.call('GET', seen_key)
+      -- A retried batch whose first attempt ran: still this batch's event.
+      new = prev and string.sub(prev, 3) == token
+    end
+    flags[k] = new and 1 or 0
   end
-  flags[k] = new and 1 or 0
+end
+
+for place, offset in pairs(offsets) do
+  local cur = redis.call('HGET', base .. 'folded', place)
+  if (not cur) or offset > tonumber(cur) then
+    redis.call('HSET', base .. 'folded', place, string.format('%d', offset))
+  end
 end
 
 for id, n in pairs(batch.nodes) do

@@ -1,0 +1,485 @@
+"""``lineage-processor rebuild``: the graph rebuilt from the log into a new
+generation while the live workers keep folding into and serving the current one.
+
+How it goes (DESIGN.md section 6):
+
+1. Take the lock ``P:rebuild:lock`` (one rebuild at a time; it expires if the
+   process dies), drop what a rebuild killed earlier left behind
+   (``P:rebuild:gen``), number a new generation ``N`` from ``P:generation:next``.
+2. Read every partition of the input topics and the control topic from the
+   beginning, with its own consumer (group ``<LINEAGE_GROUP_ID>.rebuild``, no
+   group membership, so the live group never rebalances), and fold into ``N``
+   with the same batch code as the worker. No dead letters are written (the
+   live workers wrote them) and rejected events are not marked seen, so a live
+   worker that meets one after the switch still dead-letters it.
+3. Switch: ``lua/switch.lua`` moves the pointer to ``N`` only if, on every
+   partition, the rebuild has read past the highest offset folded into the
+   current generation (its ``folded`` hash). Every fold reads the pointer in
+   its own atomic call, so nothing folded before the switch is missing from
+   ``N`` and everything after it lands there: no event is lost, and the live
+   workers follow without a restart. While the live workers are ahead, the
+   rebuild reads on and tries again.
+4. Drop the old generation's keys, in chunks, after a short grace for reads
+   that started before the switch.
+
+``--verify`` stops instead when the rebuild and the live graph stand at the
+same offsets on every partition, compares the two snapshot hashes (and shows
+the first differences), and drops the rebuilt generation.
+
+Interrupted (Ctrl-C, SIGTERM, an error) before the switch, the partial
+generation is dropped and the current one is untouched. Killed outright, the
+next rebuild drops it. Progress goes to the terminal every two seconds and to
+``P:rebuild:progress``, which the workers export as ``lineage_rebuild_*``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.resources
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
+
+from processor import __version__
+from processor.adapters.redis_store import RedisGraphStore
+from processor.batch import BatchProcessor, InputRecord
+from processor.core.pipeline import Limits
+from processor.core.rules import MixRule
+from processor.core.snapshot import snapshot_hash
+from processor.errors import BrokerUnavailable, LineageError, RedisUnavailable
+from processor.settings import Settings
+
+log = logging.getLogger("processor.rebuild")
+
+LOCK_MS = 15_000  # how long a dead rebuild's lock outlives it
+PROGRESS_EVERY_S = 2.0
+GRACE_S = 3.0  # reads that began before the switch finish on the old generation
+DROP_CHUNK = 1000
+
+
+class RebuildError(LineageError):
+    """A rebuild cannot start or finish (another one runs, the pointer moved)."""
+
+
+class _NoDeadLetters:
+    """The rebuild's publisher: dead letters are the live workers' job."""
+
+    async def publish(self, records: Sequence[Any]) -> None:
+        return None
+
+
+@dataclass
+class Progress:
+    """Where the rebuild stands, per ``"topic/partition"``."""
+
+    started: float = field(default_factory=time.monotonic)
+    positions: dict[str, int] = field(default_factory=dict)  # next offset to read
+    beginnings: dict[str, int] = field(default_factory=dict)
+    ends: dict[str, int] = field(default_factory=dict)  # fetch high-watermarks
+    messages: int = 0
+    accepted: int = 0
+    rejected: int = 0
+
+    def remaining(self) -> int:
+        return sum(max(0, self.ends.get(p, 0) - pos) for p, pos in self.positions.items())
+
+    def rate(self) -> float:
+        return self.messages / max(1e-6, time.monotonic() - self.started)
+
+    def line(self, generation: str, phase: str) -> str:
+        total = sum(max(0, self.ends.get(p, 0) - b) for p, b in self.beginnings.items())
+        done = total - self.remaining()
+        rate = self.rate()
+        eta = self.remaining() / rate if rate > 0 else float("inf")
+        eta_text = f"{eta:,.0f} s" if eta != float("inf") else "?"
+        return (
+            f"rebuild g{generation} {phase}: {done:,}/{total:,} messages "
+            f"({100 * done / total if total else 100:.0f}%), {rate:,.0f}/s, ETA {eta_text}; "
+            + " ".join(
+                f"{p}@{pos}/{self.ends.get(p, '?')}" for p, pos in sorted(self.positions.items())
+            )
+        )
+
+    def as_json(self, generation: str, phase: str) -> bytes:
+        return orjson.dumps(
+            {
+                "generation": generation,
+                "phase": phase,
+                "messages": self.messages,
+                "remaining": self.remaining(),
+                "rate": round(self.rate(), 1),
+                "positions": self.positions,
+                "ends": self.ends,
+                "updated": time.time(),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    """What a rebuild did: ``switched`` (else it verified or stopped)."""
+
+    generation: str
+    previous: str
+    switched: bool
+    messages: int
+    seconds: float
+    rebuilt_hash: str | None = None
+    current_hash: str | None = None
+    differences: tuple[str, ...] = ()
+
+
+def _script(name: str) -> str:
+    return importlib.resources.files("processor.adapters").joinpath("lua", name).read_text()
+
+
+class Rebuild:
+    """One rebuild run; ``run()`` does it all (module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        verify: bool = False,
+        out: TextIO | None = None,
+        on_batch: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.verify = verify
+        self.out = out
+        self.on_batch = on_batch
+        self.prefix = settings.redis_prefix
+        self.live = RedisGraphStore.from_url(
+            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=self.prefix
+        )
+        self.client = self.live.client
+        self.lock_token = uuid.uuid4().hex
+        self.progress = Progress()
+        self.topics = [*settings.input_topics, settings.control_topic]
+        self.switched = False  # set the moment the pointer moves: never drop ``new`` after
+
+    # --- the run -----------------------------------------------------------
+
+    async def run(self) -> RebuildResult:
+        try:
+            current = await self.live.load_generation()
+            await self._lock()
+        except RedisError as exc:
+            await self.live.close()
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+        heartbeat = asyncio.create_task(self._keep_lock())
+        new: str | None = None
+        try:
+            await self._drop_leftover(current)
+            new = await self._allocate(current)
+            return await self._rebuild(current, new)
+        except RedisError as exc:
+            raise RedisUnavailable(f"Redis: {exc}") from exc
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(BaseException):
+                await heartbeat
+            # Shielded: an interrupt must not stop the clean-up halfway.
+            await asyncio.shield(self._finish(new, self.switched))
+
+    async def _rebuild(self, current: str, new: str) -> RebuildResult:
+        s = self.settings
+        store = RedisGraphStore(
+            self.client,
+            prefix=self.prefix,
+            dedup_ttl_seconds=s.dedup_ttl_seconds,
+            generation=new,
+            mark_rejected=False,
+        )
+        processor = BatchProcessor(
+            store=store,
+            publisher=_NoDeadLetters(),
+            rule=MixRule(s.mix_rule, s.internal_namespaces),
+            limits=Limits(
+                max_event_bytes=s.max_event_bytes,
+                max_depth=s.max_json_depth,
+                max_name_length=s.max_name_length,
+                strict_profile=s.strict_profile,
+            ),
+            dlq_topic=s.dlq_topic,
+            version=__version__,
+            max_backoff=s.retry_max_backoff_seconds,
+        )
+        self._say(f"rebuilding generation {new} from the log (current: {current}) ...")
+        consumer = await self._start_consumer()
+        switch = self.client.register_script(_script("switch.lua"))
+        last_report = 0.0
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=s.batch_size)
+                for tp, messages in batches.items():
+                    records = [_record(m) for m in messages]
+                    if tp.topic == s.control_topic:
+                        await processor.apply_control(records)
+                    else:
+                        result = await processor.process(records)
+                        self.progress.accepted += result.accepted
+                        self.progress.rejected += sum(result.rejected.values())
+                    self.progress.positions[f"{tp.topic}/{tp.partition}"] = messages[-1].offset + 1
+                    self.progress.messages += len(messages)
+                for tp in consumer.assignment():
+                    hw = consumer.highwater(tp)
+                    if hw is not None:
+                        self.progress.ends[f"{tp.topic}/{tp.partition}"] = hw
+                if self.on_batch is not None:
+                    self.on_batch(self.progress)
+                now = time.monotonic()
+                quiet = not batches
+                if not quiet and now - last_report < PROGRESS_EVERY_S:
+                    continue
+                if now - last_report >= PROGRESS_EVERY_S:
+                    last_report = now
+                    await self._report(new, "catching up")
+                if self.verify:
+                    outcome = await self._try_verify(current, new, store)
+                    if outcome is not None:
+                        return outcome
+                    continue
+                positions = orjson.dumps(self.progress.positions)
+                done, why = await switch(keys=[], args=[self.prefix, current, new, positions])
+                if done:
+                    self.switched = True
+                    return await self._after_switch(current, new)
+                if isinstance(why, bytes) and why.startswith(b"the current generation"):
+                    raise RebuildError(f"cannot switch: {why.decode()} (another rebuild?)")
+        finally:
+            await consumer.stop()
+
+    async def _after_switch(self, current: str, new: str) -> RebuildResult:
+        seconds = time.monotonic() - self.progress.started
+        self._say(self.progress.line(new, "switched"))
+        self._say(
+            f"switched to generation {new} after {self.progress.messages:,} messages in "
+            f"{seconds:,.1f} s; dropping generation {current} ..."
+        )
+        # The old generation is now the leftover: if this process stops before
+        # it is dropped, the next rebuild drops it.
+        await self.client.set(f"{self.prefix}:rebuild:gen", current)
+        await asyncio.sleep(GRACE_S)
+        dropped = await self.drop_generation(current)
+        await self.client.delete(f"{self.prefix}:rebuild:gen")
+        self._say(f"dropped {dropped:,} keys of generation {current}")
+        return RebuildResult(new, current, True, self.progress.messages, seconds)
+
+    async def _try_verify(
+        self, current: str, new: str, store: RedisGraphStore
+    ) -> RebuildResult | None:
+        """Compare when both graphs stand at the same offsets, else None."""
+        before = await self._folded(current)
+        if not self._same_offsets(before):
+            return None
+        live_snapshot = await self.live.snapshot()
+        rebuilt = await store.snapshot()
+        if await self._folded(current) != before:
+            return None  # the live graph moved while it was read: try again
+        a, b = snapshot_hash(rebuilt), snapshot_hash(live_snapshot)
+        seconds = time.monotonic() - self.progress.started
+        return RebuildResult(
+            new,
+            current,
+            False,
+            self.progress.messages,
+            seconds,
+            rebuilt_hash=a,
+            current_hash=b,
+            differences=tuple(first_differences(live_snapshot, rebuilt)),
+        )
+
+    def _same_offsets(self, folded: dict[str, int]) -> bool:
+        for place, position in self.progress.positions.items():
+            live_next = folded.get(place, -1) + 1
+            if live_next != position and not (
+                live_next == 0 and position == self.progress.beginnings.get(place)
+            ):
+                return False
+        return all(place in self.progress.positions for place in folded)
+
+    # --- Kafka -------------------------------------------------------------
+
+    async def _start_consumer(self) -> AIOKafkaConsumer:
+        s = self.settings
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=None,
+            client_id=f"{s.group_id}.rebuild",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=max(1 << 20, s.max_event_bytes + 1024),
+        )
+        try:
+            await consumer.start()
+            await consumer.topics()
+            tps = []
+            for topic in self.topics:
+                parts = consumer.partitions_for_topic(topic)
+                if not parts:
+                    raise RebuildError(f"topic {topic!r} does not exist")
+                tps += [TopicPartition(topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            for tp in tps:
+                place = f"{tp.topic}/{tp.partition}"
+                position = await consumer.position(tp)
+                self.progress.positions[place] = position
+                self.progress.beginnings[place] = position
+        except KafkaError as exc:
+            await consumer.stop()
+            raise BrokerUnavailable(f"broker {s.kafka_bootstrap}: {exc}") from exc
+        except BaseException:
+            await consumer.stop()
+            raise
+        return consumer
+
+    # --- Redis -------------------------------------------------------------
+
+    async def _lock(self) -> None:
+        key = f"{self.prefix}:rebuild:lock"
+        if not await self.client.set(key, self.lock_token, nx=True, px=LOCK_MS):
+            left = int(await self.client.pttl(key))
+            raise RebuildError(
+                f"another rebuild is running (lock {key}, which expires in "
+                f"{max(left, 0) / 1000:.0f} s if that rebuild is gone)"
+            )
+
+    async def _keep_lock(self) -> None:
+        key = f"{self.prefix}:rebuild:lock"
+        while True:
+            await asyncio.sleep(LOCK_MS / 3000)
+            with contextlib.suppress(RedisError):
+                if await self.client.get(key) == self.lock_token.encode():
+                    await self.client.pexpire(key, LOCK_MS)
+
+    async def _drop_leftover(self, current: str) -> None:
+        leftover = await self.client.get(f"{self.prefix}:rebuild:gen")
+        gen = _text(leftover) if leftover is not None else current
+        if gen != current:
+            dropped = await self.drop_generation(gen)
+            self._say(
+                f"dropped {dropped:,} keys of generation {gen}, left by an interrupted rebuild"
+            )
+
+    async def _allocate(self, current: str) -> str:
+        counter = f"{self.prefix}:generation:next"
+        new = int(await self.client.incr(counter))
+        if new <= int(current):
+            new = int(current) + 1
+            await self.client.set(counter, new)
+        await self.client.set(f"{self.prefix}:rebuild:gen", str(new))
+        return str(new)
+
+    async def _folded(self, generation: str) -> dict[str, int]:
+        raw = await self.client.hgetall(f"{{{self.prefix}:g{generation}}}:folded")
+        return {_text(k): int(v) for k, v in raw.items()}
+
+    async def _report(self, generation: str, phase: str) -> None:
+        self._say(self.progress.line(generation, phase))
+        with contextlib.suppress(RedisError):
+            await self.client.set(
+                f"{self.prefix}:rebuild:progress",
+                self.progress.as_json(generation, phase),
+                px=LOCK_MS,
+            )
+
+    async def drop_generation(self, generation: str) -> int:
+        """Delete every key of ``generation``, in chunks; returns how many."""
+        pattern = f"{{{self.prefix}:g{generation}}}:*"
+        dropped = 0
+        async for chunk in _chunks(self.client.scan_iter(match=pattern, count=DROP_CHUNK)):
+            dropped += int(await self.client.unlink(*chunk))
+        return dropped
+
+    async def _finish(self, new: str | None, switched: bool) -> None:
+        try:
+            if new is not None and not switched:
+                dropped = await self.drop_generation(new)
+                self._say(f"dropped {dropped:,} keys of generation {new} (not switched to)")
+                await self.client.delete(f"{self.prefix}:rebuild:gen")
+            # After a switch, rebuild:gen names the old generation until it is
+            # dropped: left set, the next rebuild drops it.
+            await self.client.delete(f"{self.prefix}:rebuild:progress")
+            if await self.client.get(f"{self.prefix}:rebuild:lock") == self.lock_token.encode():
+                await self.client.delete(f"{self.prefix}:rebuild:lock")
+        except RedisError as exc:
+            log.warning("rebuild clean-up incomplete (the next rebuild finishes it): %s", exc)
+        finally:
+            await self.live.close()
+
+    def _say(self, text: str) -> None:
+        if self.out is not None:
+            print(text, file=self.out, flush=True)
+        log.info("%s", text)
+
+
+async def _chunks(keys: Any, size: int = DROP_CHUNK) -> Any:
+    chunk: list[Any] = []
+    async for key in keys:
+        chunk.append(key)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _record(message: Any) -> InputRecord:
+    return InputRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=message.timestamp,
+        key=message.key,
+        value=message.value,
+    )
+
+
+def first_differences(
+    current: dict[str, Any], rebuilt: dict[str, Any], limit: int = 10
+) -> list[str]:
+    """The first nodes and edges that differ between two snapshots, readable."""
+
+    def node_key(n: dict[str, Any]) -> tuple[str, str]:
+        return (n["namespace"], n["name"])
+
+    def edge_key(e: dict[str, Any]) -> tuple[str, str, str, str]:
+        return (
+            e["source"]["namespace"],
+            e["source"]["name"],
+            e["target"]["namespace"],
+            e["target"]["name"],
+        )
+
+    out: list[str] = []
+    for kind, key in (("node", node_key), ("edge", edge_key)):
+        a = {key(x): x for x in current[f"{kind}s"]}
+        b = {key(x): x for x in rebuilt[f"{kind}s"]}
+        for k in sorted(a.keys() | b.keys()):
+            name = " -> ".join("/".join(k[i : i + 2]) for i in range(0, len(k), 2))
+            if k not in b:
+                out.append(f"{kind} {name}: only in the current generation")
+            elif k not in a:
+                out.append(f"{kind} {name}: only in the rebuilt generation")
+            elif a[k] != b[k]:
+                fields = sorted(f for f in a[k] if a[k][f] != b[k].get(f))
+                changes = ", ".join(f"{f} {a[k][f]!r} -> {b[k][f]!r}" for f in fields)
+                out.append(f"{kind} {name}: {changes}")
+            if len(out) >= limit:
+                return out
+    return out
