@@ -104,3 +104,30 @@ def read_topic(
         return out
 
     return asyncio.run(run())
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The offsets ``group`` has committed on ``topic``, by partition (absent: none yet).
+
+    Asks the group coordinator (OffsetFetch) from a consumer that never joins the
+    group, so the group's members are not disturbed. (aiokafka's admin client
+    cannot decode Tansu's OffsetFetch answer.)
+    """
+    from aiokafka import TopicPartition
+
+    async def run() -> dict[int, int]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            parts = consumer.partitions_for_topic(topic) or set()
+            if not parts:
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(topic) or set()
+            found = {p: await consumer.committed(TopicPartition(topic, p)) for p in sorted(parts)}
+        finally:
+            await consumer.stop()
+        return {p: offset for p, offset in found.items() if offset is not None}
+
+    return asyncio.run(run())
