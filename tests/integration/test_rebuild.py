@@ -221,8 +221,9 @@ def test_a_rebuild_under_live_traffic_misses_nothing_and_queries_keep_answering(
     produce(stack.bootstrap, stack.input_topic, first)
     produce(stack.bootstrap, stack.control_topic, [(None, d) for d in deletes])
     worker.wait_for(
-        lambda: worker.metric("lineage_events_consumed_total", topic=stack.input_topic)
-        == len(first),
+        lambda: (
+            worker.metric("lineage_events_consumed_total", topic=stack.input_topic) == len(first)
+        ),
         timeout=120,
     )
     # A dataset present from the start, to query throughout.
@@ -231,9 +232,7 @@ def test_a_rebuild_under_live_traffic_misses_nothing_and_queries_keep_answering(
     stop = threading.Event()
 
     def query() -> None:
-        path = (
-            f"/api/v1/graph/downstream?namespace={root['namespace']}&name={root['name']}&depth=3"
-        )
+        path = f"/api/v1/graph/downstream?namespace={root['namespace']}&name={root['name']}&depth=3"
         while not stop.is_set():
             statuses.append(worker.http_get(path)[0])
             time.sleep(0.02)
@@ -254,8 +253,10 @@ def test_a_rebuild_under_live_traffic_misses_nothing_and_queries_keep_answering(
         assert "switched to generation 2" in done.stdout
         writer.join(timeout=120)
         worker.wait_for(
-            lambda: worker.metric("lineage_events_consumed_total", topic=stack.input_topic)
-            == len(events),
+            lambda: (
+                worker.metric("lineage_events_consumed_total", topic=stack.input_topic)
+                == len(events)
+            ),
             timeout=120,
         )
         time.sleep(1.0)
@@ -266,4 +267,5 @@ def test_a_rebuild_under_live_traffic_misses_nothing_and_queries_keep_answering(
     assert worker.metric("lineage_generation") == 2
     # Everything the live worker saw before, during and after the switch.
     assert _hash(worker) == _expected([v for _, v in events], deletes)
-    assert statuses and set(statuses) == {200}, sorted(set(statuses))
+    assert statuses
+    assert set(statuses) == {200}, sorted(set(statuses))
