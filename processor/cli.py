@@ -357,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="LINEAGE_*=value lines that override the settings for this rebuild",
     )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="with --verify: how long to wait for the live workers to stand still (s)",
+    )
     p.set_defaults(func=_with_settings(cli_rebuild.rebuild))
 
     p = sub.add_parser("snapshot", help="print the canonical snapshot of the graph")

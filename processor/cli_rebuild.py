@@ -57,7 +57,7 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
             settings = load_settings()
     # The batch code logs every dead letter it makes; a rebuild makes none.
     logging.getLogger("processor.batch").setLevel(logging.WARNING)
-    job = Rebuild(settings, verify=args.verify, out=sys.stdout)
+    job = Rebuild(settings, verify=args.verify, verify_timeout=args.timeout, out=sys.stdout)
 
     async def main() -> Any:
         task = asyncio.current_task()

@@ -23,8 +23,10 @@ How it goes (DESIGN.md section 6):
    that started before the switch.
 
 ``--verify`` stops instead when the rebuild and the live graph stand at the
-same offsets on every partition, compares the two snapshot hashes (and shows
-the first differences), and drops the rebuilt generation.
+same offsets on every partition (it reads no partition past the live one's
+offsets, and waits for a moment the live workers stand still, up to a
+timeout), compares the two snapshot hashes (and shows the first differences),
+and drops the rebuilt generation.
 
 Interrupted (Ctrl-C, SIGTERM, an error) before the switch, the partial
 generation is dropped and the current one is untouched. Killed outright, the
@@ -150,11 +152,13 @@ class Rebuild:
         settings: Settings,
         *,
         verify: bool = False,
+        verify_timeout: float = 600.0,
         out: TextIO | None = None,
         on_batch: Callable[[Progress], None] | None = None,
     ) -> None:
         self.settings = settings
         self.verify = verify
+        self.verify_timeout = verify_timeout
         self.out = out
         self.on_batch = on_batch
         self.prefix = settings.redis_prefix
@@ -220,6 +224,8 @@ class Rebuild:
         last_report = 0.0
         try:
             while True:
+                if self.verify:
+                    await self._pace(consumer, current)
                 batches = await consumer.getmany(timeout_ms=200, max_records=s.batch_size)
                 for tp, messages in batches.items():
                     records = [_record(m) for m in messages]
@@ -274,6 +280,24 @@ class Rebuild:
         await self.client.delete(f"{self.prefix}:rebuild:gen")
         self._say(f"dropped {dropped:,} keys of generation {current}")
         return RebuildResult(new, current, True, self.progress.messages, seconds)
+
+    async def _pace(self, consumer: AIOKafkaConsumer, current: str) -> None:
+        """For ``--verify``: read no partition past the live graph's offsets,
+        so both can stand at the same offsets; give up after the timeout."""
+        if time.monotonic() - self.progress.started > self.verify_timeout:
+            raise RebuildError(
+                f"--verify found no moment in {self.verify_timeout:.0f} s at which the live "
+                "workers stood still at the same offsets as the rebuild; run it when the "
+                "input is quiet, or raise --timeout"
+            )
+        folded = await self._folded(current)
+        for tp in consumer.assignment():
+            place = f"{tp.topic}/{tp.partition}"
+            live_next = folded.get(place, -1) + 1
+            if self.progress.positions.get(place, 0) >= live_next:
+                consumer.pause(tp)
+            else:
+                consumer.resume(tp)
 
     async def _try_verify(
         self, current: str, new: str, store: RedisGraphStore
