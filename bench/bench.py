@@ -1,27 +1,39 @@
-"""Throughput benchmark: the full pipeline against its two ceilings, measured in one run.
+"""Throughput benchmark: the full pipeline against its two ceilings, and a rebuild from
+the log, measured in one run.
 
 ``make bench`` runs this file. It starts its own Tansu broker and Redis
-(``processor.adapters.services``, local binaries unless ``--backend``), fills a topic with
-``processor.samples.realistic_mix(N)`` (aiokafka producer, 1 MiB batches, keys partitioned
-as Kafka clients do), then, on that same topic, measures:
+(``processor.adapters.services``, local binaries unless ``--backend``), creates the input,
+dead-letter and control topics, fills the input topic with
+``processor.samples.realistic_mix(N)`` (N = 200,000 by default; aiokafka producer, 1 MiB
+batches, keys partitioned as Kafka clients do), then, on that same topic, measures:
 
 (a) raw aiokafka ``getmany`` consumption of all N messages (fresh group, from earliest);
 (b) a faust-streaming agent that does nothing (``bench/noop_agent.py``, a subprocess);
 (c) the full pipeline, ``python -m processor worker`` as a subprocess, timed by polling its
     ``/metrics`` every 50 ms until ``lineage_events_consumed_total`` reaches N, then until
-    ``GET /api/v1/graph/snapshot?hash=1`` answers.
+    ``GET /api/v1/graph/snapshot?hash=1`` answers;
+(d) ``python -m processor rebuild`` (DESIGN.md section 6) as a subprocess with the worker's
+    LINEAGE_* environment, while phase c's worker stays up, idle, serving the graph it
+    built: the rebuild reads the input and control topics from the beginning into a new
+    generation and switches to it. Its rate is M / S from its own summary line
+    ("switched to generation G after M messages in S s"; S starts before its consumer
+    and ends at the switch); the wall time, spawn to exit (interpreter start-up, the
+    grace before the drop, the drop of the old generation), is reported too. The
+    worker's snapshot hash after the switch must equal the one before the rebuild: a
+    mismatch, or a rebuild that does not switch, is a benchmark failure (exit code 1).
 
-Each rate is (messages seen after the first observation) / (time from the first
+Each rate in a, b, c is (messages seen after the first observation) / (time from the first
 observation to the last message), so the join of the consumer group and the start-up of
-the subprocesses are not counted. ``--repeat K`` runs a, b, c K times in alternation and
-reports medians (the machine is small and noisy). Redis is flushed before each pipeline
-run, so every run does the same work. The worker's outcome counters are checked against
-``processor.samples.mix_composition(N)``. Results: a table on stdout and
-``bench/results/latest.json``; subprocess logs in ``bench/results/logs/``.
+the subprocesses are not counted. ``--repeat K`` runs a, b, c, d K times in alternation
+and reports medians (the machine is small and noisy). Redis is flushed before each
+pipeline run, so every run does the same work. The worker's outcome counters are checked
+against ``processor.samples.mix_composition(N)``. Results: a table on stdout (d next to c,
+with d/c) and ``bench/results/latest.json``; subprocess logs in ``bench/results/logs/``.
 
-Flags: ``--events N`` (100000), ``--partitions P`` (4), ``--repeat K`` (1), ``--seed``,
-``--skip a,b,c``, ``--backend local|docker|auto``, ``--keep`` (after the report, keep the
-broker and Redis up until Ctrl-C, e.g. to query the graph). Ctrl-C stops everything.
+Flags: ``--events N`` (200000; phase d is meant to run on at least 200,000), ``--partitions
+P`` (4), ``--repeat K`` (1), ``--seed``, ``--skip a,b,c,d`` (d needs c), ``--backend
+local|docker|auto``, ``--keep`` (after the report, keep the broker and Redis up until
+Ctrl-C, e.g. to query the graph). Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -31,6 +43,8 @@ import asyncio
 import contextlib
 import json
 import os
+import re
+import resource
 import shutil
 import signal
 import socket
@@ -383,10 +397,47 @@ def redis_breakdown(redis_url: str) -> dict[str, dict[str, int]]:
     return kinds
 
 
+def pipeline_env(bootstrap: str, redis_url: str, topic: str, port: int) -> dict[str, str]:
+    """The worker's environment; ``rebuild`` (phase d) runs with the same one."""
+    return {
+        **os.environ,
+        "LINEAGE_KAFKA_BOOTSTRAP": bootstrap,
+        "LINEAGE_REDIS_URL": redis_url,
+        "LINEAGE_INPUT_TOPICS": topic,
+        "LINEAGE_DLQ_TOPIC": f"{topic}.dlq",
+        "LINEAGE_CONTROL_TOPIC": f"{topic}.control",
+        "LINEAGE_WEB_PORT": str(port),
+        "LINEAGE_GROUP_ID": f"bench-pipeline-{uuid.uuid4().hex[:8]}",
+        # Tansu's group join takes about the session timeout: keep it short.
+        "LINEAGE_KAFKA_SESSION_TIMEOUT_MS": "1000",
+        "LINEAGE_KAFKA_HEARTBEAT_INTERVAL_MS": "100",
+        "LINEAGE_LOG_LEVEL": "warning",
+    }
+
+
+def _snapshot_digest(base: str, timeout: float = 60.0) -> dict[str, Any] | None:
+    """``GET /api/v1/graph/snapshot?hash=1``: ``{"sha256", "nodes", "edges", "asOf"}``,
+    or None while the worker does not answer 200."""
+    with contextlib.suppress(OSError, ValueError):
+        status, body = _http_get(f"{base}/api/v1/graph/snapshot?hash=1", timeout=timeout)
+        if status == 200:
+            answer: dict[str, Any] = json.loads(body)
+            return answer
+    return None
+
+
 def measure_pipeline(
-    bootstrap: str, redis_url: str, topic: str, n: int, run: int
+    bootstrap: str,
+    redis_url: str,
+    topic: str,
+    n: int,
+    run: int,
+    keep: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """(c) ``python -m processor worker`` as a subprocess, timed through its /metrics."""
+    """(c) ``python -m processor worker`` as a subprocess, timed through its /metrics.
+
+    With ``keep``, a worker that got through is left running, idle, and described in
+    ``keep`` (``proc``, ``base``, ``env``, ``log``, ``sha256``) for phase d."""
     import redis
 
     reason = _pipeline_unavailable()
@@ -399,19 +450,7 @@ def measure_pipeline(
     finally:
         r.close()
     port = _free_port()
-    env = {
-        **os.environ,
-        "LINEAGE_KAFKA_BOOTSTRAP": bootstrap,
-        "LINEAGE_REDIS_URL": redis_url,
-        "LINEAGE_INPUT_TOPICS": topic,
-        "LINEAGE_DLQ_TOPIC": f"{topic}.dlq",
-        "LINEAGE_WEB_PORT": str(port),
-        "LINEAGE_GROUP_ID": f"bench-pipeline-{uuid.uuid4().hex[:8]}",
-        # Tansu's group join takes about the session timeout: keep it short.
-        "LINEAGE_KAFKA_SESSION_TIMEOUT_MS": "1000",
-        "LINEAGE_KAFKA_HEARTBEAT_INTERVAL_MS": "100",
-        "LINEAGE_LOG_LEVEL": "warning",
-    }
+    env = pipeline_env(bootstrap, redis_url, topic, port)
     log = LOGS / f"pipeline-{run}.log"
     proc = _spawn([sys.executable, "-m", "processor", "worker"], log, env)
     rss = _RssSampler(proc.pid)
@@ -447,11 +486,9 @@ def measure_pipeline(
         snapshot_hash = None
         while snapshot_hash is None:
             rss.sample()
-            with contextlib.suppress(OSError):
-                status, body = _http_get(f"{base}/api/v1/graph/snapshot?hash=1", timeout=30)
-                if status == 200:
-                    snapshot_hash = body.decode(errors="replace").strip()[:200]
-                    break
+            snapshot_hash = _snapshot_digest(base, timeout=30)
+            if snapshot_hash is not None:
+                break
             if proc.poll() is not None or time.monotonic() - last > STALL_S:
                 raise BenchError(f"snapshot did not answer: {_tail(log)}")
             time.sleep(POLL_S)
@@ -459,8 +496,11 @@ def measure_pipeline(
         status, body = _http_get(f"{base}/metrics")
         samples = parse_metrics(body.decode()) if status == 200 else samples
         rss.sample()
+        if keep is not None:
+            keep.update(proc=proc, base=base, env=env, log=log, sha256=snapshot_hash["sha256"])
     finally:
-        _stop(proc, grace=20.0)
+        if keep is None or keep.get("proc") is not proc:
+            _stop(proc, grace=20.0)
     r = redis.Redis.from_url(redis_url)
     try:
         mem_after = int(r.info("memory")["used_memory"])
@@ -479,6 +519,7 @@ def measure_pipeline(
         else None,
         "snapshot_after_s": snapshot_s,
         "snapshot": snapshot_hash,
+        "group_id": env["LINEAGE_GROUP_ID"],
         "peak_rss_mib": rss.peak / 2**20,
         "redis_used_memory_before": mem_before,
         "redis_used_memory_after": mem_after,
@@ -495,6 +536,138 @@ def measure_pipeline(
             "edges_folded": metric_sum(samples, "lineage_edges_folded_total"),
             "edges_skipped": _by_label(samples, "lineage_edges_skipped_total", "reason"),
         },
+    }
+
+
+# --------------------------------------------------------------------------- rebuild
+
+REBUILD_STARTED = re.compile(r"rebuilding generation (\S+) from the log \(current: (\S+)\)")
+REBUILD_SWITCHED = re.compile(
+    r"switched to generation (\S+) after ([\d,]+) messages in ([\d,.]+) s"
+)
+REBUILD_DROPPED = re.compile(r"dropped ([\d,]+) keys of generation (\S+)\s*$", re.MULTILINE)
+FOLLOW_S = 15.0  # the worker reads the generation pointer every second
+
+
+def _worker_generation(base: str) -> str | None:
+    """The generation the worker's reads follow (its ``lineage_generation`` gauge)."""
+    with contextlib.suppress(OSError):
+        status, body = _http_get(f"{base}/metrics")
+        if status == 200:
+            for name, _, value in parse_metrics(body.decode()):
+                if name == "lineage_generation":
+                    return str(int(value))
+    return None
+
+
+def measure_rebuild(live: dict[str, Any], n: int, run: int) -> dict[str, Any]:
+    """(d) ``python -m processor rebuild`` beside phase c's worker, which stays up (idle)
+    and keeps serving; same LINEAGE_* environment, so the same prefix, topics (the control
+    topic too) and settings. The rate is the rebuild's own summary line, "switched to
+    generation G after M messages in S s": M / S, S counted from before its consumer
+    starts to the switch, so neither the interpreter's start-up nor the old generation's
+    drop is in it; the wall time (spawn to exit) is reported beside it. The worker's
+    snapshot hash must be the same after the switch as before the rebuild."""
+    worker = live.get("proc")
+    if worker is None:
+        raise BenchError("needs phase c's live graph (phase c skipped or failed)")
+    base, env = live["base"], live["env"]
+    if worker.poll() is not None:
+        raise BenchError(f"the live worker exited before the rebuild: {_tail(live['log'])}")
+    before = _snapshot_digest(base)
+    if before is None:
+        raise BenchError(f"the live worker's snapshot did not answer: {_tail(live['log'])}")
+    gen_before = _worker_generation(base)
+    log = LOGS / f"rebuild-{run}.log"
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    proc = _spawn([sys.executable, "-m", "processor", "rebuild"], log, env)
+    rss = _RssSampler(proc.pid)
+    deadline = started + START_S + n / 500
+    size, progress = 0, started
+    began_at = switched_at = None
+    try:
+        while proc.poll() is None:
+            rss.sample()
+            now = time.monotonic()
+            grown = log.stat().st_size if log.exists() else 0
+            if grown != size:
+                size, progress = grown, now
+                text = log.read_text(errors="replace")
+                if began_at is None and REBUILD_STARTED.search(text):
+                    began_at = now
+                if switched_at is None and REBUILD_SWITCHED.search(text):
+                    switched_at = now
+            elif now - progress > STALL_S:
+                raise BenchError(f"rebuild printed nothing for {STALL_S:.0f} s: {_tail(log)}")
+            if now > deadline:
+                raise BenchError(
+                    f"rebuild did not finish in {deadline - started:.0f} s: {_tail(log)}"
+                )
+            if worker.poll() is not None:
+                raise BenchError(f"the live worker exited during the rebuild: {_tail(live['log'])}")
+            time.sleep(POLL_S)
+    finally:
+        _stop(proc)
+    wall = time.monotonic() - started
+    after_usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after_usage.ru_utime - usage.ru_utime) + (after_usage.ru_stime - usage.ru_stime)
+    text = log.read_text(errors="replace")
+    if proc.returncode != 0:
+        raise BenchError(f"rebuild exited with code {proc.returncode}: {_tail(log)}")
+    found = REBUILD_SWITCHED.search(text)
+    if found is None:
+        raise BenchError(f"rebuild exited 0 without switching: {_tail(log)}")
+    generation = found.group(1)
+    messages = int(found.group(2).replace(",", ""))
+    seconds = float(found.group(3).replace(",", ""))
+    start = REBUILD_STARTED.search(text)
+    previous = start.group(2) if start else gen_before
+    dropped = next(
+        (
+            int(m.group(1).replace(",", ""))
+            for m in REBUILD_DROPPED.finditer(text)
+            if m.group(2) == previous
+        ),
+        None,
+    )
+    # The worker's reads follow the pointer within a second; then the hash must match.
+    follow_start = time.monotonic()
+    while _worker_generation(base) != generation:
+        if time.monotonic() - follow_start > FOLLOW_S:
+            raise BenchError(
+                f"the live worker did not follow generation {generation} in {FOLLOW_S:.0f} s"
+            )
+        time.sleep(POLL_S)
+    followed_s = time.monotonic() - follow_start
+    after = _snapshot_digest(base)
+    if after is None:
+        raise BenchError("the live worker's snapshot did not answer after the switch")
+    same = all(before[k] == after[k] for k in ("sha256", "nodes", "edges"))
+    return {
+        "rate": messages / seconds if seconds > 0 else None,
+        "events": messages,
+        "messages": messages,
+        "seconds": seconds,
+        "wall_s": wall,
+        "startup_s": began_at - started if began_at is not None else None,
+        "switch_seen_s": switched_at - started if switched_at is not None else None,
+        "after_switch_s": wall - (switched_at - started) if switched_at is not None else None,
+        "generation_before": previous,
+        "generation": generation,
+        "dropped_keys": dropped,
+        "worker_followed_s": followed_s,
+        "hash_after_c": live.get("sha256"),
+        "hash_before": before["sha256"],
+        "hash_after": after["sha256"],
+        "nodes_before": before["nodes"],
+        "nodes_after": after["nodes"],
+        "edges_before": before["edges"],
+        "edges_after": after["edges"],
+        "hash_match": same,
+        "cpu_s": cpu,
+        "cpu_util": cpu / wall if wall > 0 else None,
+        "peak_rss_mib": rss.peak / 2**20,
     }
 
 
@@ -537,6 +710,72 @@ def _cpu(med: dict[str, Any], what: str) -> str:
     return f"   (its CPU while consuming: {util:.2f} core)" if util else ""
 
 
+def rebuild_failures(runs: list[dict[str, Any]]) -> list[str]:
+    """Why phase d failed, per run: a rebuild that did not switch, a hash that changed."""
+    out = []
+    for i, run in enumerate(runs, 1):
+        d = run.get("rebuild", {})
+        if "rate" in d and not d["hash_match"]:
+            out.append(
+                f"run {i}: snapshot hash {d['hash_before']} before the rebuild, "
+                f"{d['hash_after']} after it (nodes {d['nodes_before']} -> {d['nodes_after']}, "
+                f"edges {d['edges_before']} -> {d['edges_after']})"
+            )
+        elif "reason" in d and d["reason"] != "skipped" and not d["reason"].startswith("needs"):
+            out.append(f"run {i}: {d['reason']}")
+    return out
+
+
+def _rebuild_line(d: dict[str, Any]) -> str:
+    """Phase d's outcome on one line, as it finishes."""
+    verdict = (
+        "snapshot hash identical"
+        if d["hash_match"]
+        else f"!!! SNAPSHOT HASH MISMATCH: {d['hash_before']} before, {d['hash_after']} after"
+    )
+    return (
+        f"  {d['messages']:,} messages in {d['seconds']:.1f} s (wall {d['wall_s']:.1f} s), "
+        f"generation {d['generation_before']} -> {d['generation']}; {verdict}"
+    )
+
+
+def report_rebuild(result: dict[str, Any]) -> None:
+    """The (d) rows of the table."""
+    med, runs = result["median"], result["runs"]
+    done = [r["rebuild"] for r in runs if "rate" in r.get("rebuild", {})]
+    if not done:
+        reasons = sorted({r["rebuild"]["reason"] for r in runs if "reason" in r["rebuild"]})
+        _row("(d) rebuild from the log", "n/a", "; ".join(reasons))
+        return
+    last = done[-1]
+    _row(
+        "(d) rebuild from the log",
+        _rate(med["rebuild"]),
+        f"{last['messages']:,} messages in {med['rebuild_seconds']:.1f} s "
+        f"(its summary line{'s, median' if len(done) > 1 else ''})",
+    )
+    which = " (last run)" if len(done) > 1 else ""
+    startup = last["startup_s"] or 0.0
+    after = last["after_switch_s"] or 0.0
+    _row(
+        "  rebuild wall time",
+        f"{med['rebuild_wall_s']:.1f} s",
+        f"spawn to exit{which}: start-up {startup:.1f} s, after the switch {after:.1f} s "
+        f"(grace + drop of {last['dropped_keys'] or 0:,} old keys); "
+        f"its CPU {last['cpu_s']:.1f} s, peak RSS {last['peak_rss_mib']:.0f} MiB",
+    )
+    if all(r["hash_match"] for r in done):
+        _row(
+            "  snapshot hash",
+            "identical",
+            f"{last['hash_after'][:16]}... before and after, generation "
+            f"{last['generation_before']} -> {last['generation']} "
+            f"(worker followed in {last['worker_followed_s']:.1f} s)",
+        )
+    else:
+        _row("  snapshot hash", "MISMATCH", "!!! the rebuilt graph differs from the live one")
+
+
 def report(result: dict[str, Any]) -> None:
     med, runs, ce = result["median"], result["runs"], CEILINGS
     a, b, c = med["getmany"], med["faust_noop"], med["pipeline"]
@@ -555,9 +794,12 @@ def report(result: dict[str, Any]) -> None:
         _row("(c) full pipeline", "n/a", f"pipeline: not available ({'; '.join(reasons)})")
     else:
         _row("(c) full pipeline", _rate(c), _cpu(med, "pipeline").strip())
+        report_rebuild(result)
         _row("c/a", f"{c / a:.3f}" if a else "n/a")
         verdict = "OK" if b and c / b >= TARGET_C_OVER_B else "BELOW TARGET"
         _row("c/b", f"{c / b:.3f}" if b else "n/a", f"target >= {TARGET_C_OVER_B}: {verdict}")
+        d = med["rebuild"]
+        _row("d/c", f"{d / c:.3f}" if d else "n/a", "rebuild from the log vs live pipeline")
         noop_rss = med["noop_peak_rss_mib"] or 0
         _row(
             "worker peak RSS",
@@ -601,6 +843,13 @@ def report(result: dict[str, Any]) -> None:
         )
     others = [v for k, v in ce.items() if k not in ("getmany", "faust_noop")]
     print("  other ceilings: " + "; ".join(f"{v['note']} ~{v['rate']:,}/s" for v in others))
+    failures = rebuild_failures(runs)
+    if failures:
+        print("\n" + "!" * 78)
+        print("!!! BENCHMARK FAILURE: phase (d) rebuild")
+        for line in failures:
+            print(f"!!!   {line}")
+        print("!" * 78)
 
 
 # --------------------------------------------------------------------------- main
@@ -608,9 +857,11 @@ def report(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="lineage-processor throughput benchmark")
-    parser.add_argument("--events", type=int, default=100_000, help="messages (default 100000)")
+    parser.add_argument("--events", type=int, default=200_000, help="messages (default 200000)")
     parser.add_argument("--partitions", type=int, default=4, help="topic partitions (default 4)")
-    parser.add_argument("--repeat", type=int, default=1, help="run a, b, c K times, report medians")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run a, b, c, d K times, report medians"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the message mix")
     parser.add_argument(
         "--keep",
@@ -623,7 +874,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=("local", "docker", "auto"),
         help="services: local binaries (default, as in DESIGN.md section 10) or containers",
     )
-    parser.add_argument("--skip", default="", help="comma-separated phases to skip: a,b,c")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated phases to skip: a,b,c,d (d needs c)"
+    )
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
 
@@ -648,7 +901,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"services: broker {bootstrap}, redis {redis_url} ({source})", flush=True)
 
         topic = "openlineage.bench"
-        asyncio.run(create_topics(bootstrap, [topic, f"{topic}.dlq"], args.partitions))
+        # The control topic too: the worker consumes it and the rebuild reads it.
+        topics = [topic, f"{topic}.dlq", f"{topic}.control"]
+        asyncio.run(create_topics(bootstrap, topics, args.partitions))
         from processor.samples import mix_composition, realistic_mix
 
         print(
@@ -668,36 +923,49 @@ def main(argv: list[str] | None = None) -> int:
             raise BenchError(f"the topic holds {stored:,} messages, expected {args.events:,}")
 
         runs: list[dict[str, Any]] = []
+        live: dict[str, Any] = {}  # phase c's worker, kept up (idle) for phase d
         phases: list[tuple[str, str, Callable[[int], dict[str, Any]]]] = [
             ("a", "getmany", lambda i: asyncio.run(measure_getmany(bootstrap, topic, args.events))),
             ("b", "faust_noop", lambda i: measure_noop(bootstrap, topic, args.events, i)),
             (
                 "c",
                 "pipeline",
-                lambda i: measure_pipeline(bootstrap, redis_url, topic, args.events, i),
+                lambda i: measure_pipeline(
+                    bootstrap, redis_url, topic, args.events, i, None if "d" in skip else live
+                ),
             ),
+            ("d", "rebuild", lambda i: measure_rebuild(live, args.events, i)),
         ]
         for i in range(args.repeat):
             run: dict[str, Any] = {}
-            for letter, name, measure in phases:
-                if letter in skip:
-                    run[name] = {"reason": "skipped"}
-                    continue
-                print(f"run {i + 1}/{args.repeat} ({letter}) {name}...", end=" ", flush=True)
-                try:
-                    run[name] = measure(i)
-                    rate = run[name]["rate"]
-                    print(f"{rate:,.0f}/s" if rate else "n/a", flush=True)
-                except BenchError as exc:
-                    run[name] = {"reason": str(exc)}
-                    label = "pipeline: not available" if letter == "c" else f"{name}: failed"
-                    print(f"\n  {label} ({exc})", flush=True)
+            try:
+                for letter, name, measure in phases:
+                    if letter in skip:
+                        run[name] = {"reason": "skipped"}
+                        continue
+                    print(f"run {i + 1}/{args.repeat} ({letter}) {name}...", end=" ", flush=True)
+                    try:
+                        run[name] = measure(i)
+                        rate = run[name]["rate"]
+                        print(f"{rate:,.0f}/s" if rate else "n/a", flush=True)
+                        if letter == "d":
+                            print(_rebuild_line(run[name]), flush=True)
+                    except BenchError as exc:
+                        run[name] = {"reason": str(exc)}
+                        label = "pipeline: not available" if letter == "c" else f"{name}: failed"
+                        if letter == "d" and str(exc).startswith("needs"):
+                            label = "rebuild: not run"
+                        print(f"\n  {label} ({exc})", flush=True)
+            finally:
+                if live.get("proc") is not None:
+                    _stop(live["proc"], grace=20.0)
+                live.clear()
             runs.append(run)
 
         def med(phase: str, key: str = "rate") -> float | None:
             return _median(r[phase].get(key) for r in runs)
 
-        a, b, c = med("getmany"), med("faust_noop"), med("pipeline")
+        a, b, c, d = med("getmany"), med("faust_noop"), med("pipeline"), med("rebuild")
         result = {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "events": args.events,
@@ -715,6 +983,12 @@ def main(argv: list[str] | None = None) -> int:
                 "pipeline": c,
                 "c_over_a": c / a if a and c else None,
                 "c_over_b": c / b if b and c else None,
+                "rebuild": d,
+                "d_over_c": d / c if c and d else None,
+                "rebuild_seconds": med("rebuild", "seconds"),
+                "rebuild_wall_s": med("rebuild", "wall_s"),
+                "rebuild_cpu_util": med("rebuild", "cpu_util"),
+                "rebuild_peak_rss_mib": med("rebuild", "peak_rss_mib"),
                 "pipeline_peak_rss_mib": med("pipeline", "peak_rss_mib"),
                 "noop_peak_rss_mib": med("faust_noop", "peak_rss_mib"),
                 "noop_cpu_util": med("faust_noop", "cpu_util"),
@@ -730,11 +1004,12 @@ def main(argv: list[str] | None = None) -> int:
         (RESULTS / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
         report(result)
         print(f"\nresults: {RESULTS / 'latest.json'}")
+        failed = bool(rebuild_failures(runs))
         if args.keep:
             print(f"\nbroker {bootstrap} and redis {redis_url} kept running; Ctrl-C stops them")
             while True:
                 time.sleep(3600)
-        return 0
+        return 1 if failed else 0
     except BenchError as exc:
         print(f"\nbench failed: {exc}", file=sys.stderr)
         return 1
