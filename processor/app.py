@@ -108,7 +108,9 @@ class LineageWorker:
         self.pool = (
             ClassifierPool(self.rule, self.processor.limits, processes) if processes else None
         )
-        self.metrics.build_info.labels(__version__, self.rule.describe()).set(1)
+        self.metrics.build_info.labels(
+            __version__, self.rule.mode.value, ",".join(self.rule.internal_globs)
+        ).set(1)
         self.app = self._build_app()
 
     def _build_app(self) -> faust.App:
@@ -286,7 +288,7 @@ class LineageWorker:
             self.metrics.graph_edges.set(edges)
             self.metrics.observe_rebuild(await self.store.rebuild_progress())
         except DependencyUnavailable:
-            self.metrics.redis_errors.inc()
+            self.metrics.redis_errors.labels("gauges").inc()
         consumer: Any = self.app.consumer
         try:
             assignment = consumer.assignment()
@@ -319,7 +321,7 @@ class LineageWorker:
             started = time.monotonic()
             result = await sweep(self.store, floor)
         except DependencyUnavailable as exc:
-            self.metrics.redis_errors.inc()
+            self.metrics.redis_errors.labels("sweep").inc()
             log.warning("retention sweep skipped, Redis unavailable: %s", exc)
             return
         self.metrics.retention_swept.labels("edge").inc(result.edges)

@@ -24,9 +24,10 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, TypeVar
 
 from processor.adapters.dlq_publisher import OutRecord
 from processor.adapters.metrics import Metrics
@@ -50,6 +51,7 @@ from processor.core.rules import MixRule
 from processor.errors import DependencyUnavailable, RedisUnavailable
 
 log = logging.getLogger("processor.batch")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +252,9 @@ class BatchProcessor:
                 if dead is None:
                     pending = list(batch.pre_rejected)
                     if batch.rule_rejected:
-                        seen = await self.store.seen(
-                            [c.content_hash for _, c in batch.rule_rejected]
+                        seen = await self._redis(
+                            "seen",
+                            self.store.seen([c.content_hash for _, c in batch.rule_rejected]),
                         )
                         for (rec, c), was_seen in zip(batch.rule_rejected, seen, strict=True):
                             if not was_seen:
@@ -259,8 +262,11 @@ class BatchProcessor:
                                 pending.append((rec, c.outcome))
                     await self.publisher.publish([self._dead_letter(r, j) for r, j in pending])
                     dead = pending
-                flags = await self.store.mark_and_fold(
-                    batch.payload, batch.token, highest_offsets(batch.records)
+                flags = await self._redis(
+                    "fold",
+                    self.store.mark_and_fold(
+                        batch.payload, batch.token, highest_offsets(batch.records)
+                    ),
                 )
             except DependencyUnavailable as exc:
                 self._on_outage(exc)
@@ -315,7 +321,9 @@ class BatchProcessor:
                 if not published:
                     await self.publisher.publish([self._dead_letter(r, j) for r, j in bad])
                     published = True
-                await self.store.apply_deletes(deletes, highest_offsets(records))
+                await self._redis(
+                    "deletes", self.store.apply_deletes(deletes, highest_offsets(records))
+                )
                 break
             except DependencyUnavailable as exc:
                 self._on_outage(exc)
@@ -328,6 +336,19 @@ class BatchProcessor:
         result.deletes = len(deletes)
         self._observe(records, result, Counter(), time.perf_counter() - started)
         return result
+
+    async def _redis(self, operation: str, call: Awaitable[T]) -> T:
+        """Await a Redis call, timing it and counting its failure by operation."""
+        started = time.perf_counter()
+        try:
+            return await call
+        except RedisUnavailable:
+            if self.metrics is not None:
+                self.metrics.redis_errors.labels(operation).inc()
+            raise
+        finally:
+            if self.metrics is not None:
+                self.metrics.redis_seconds.labels(operation).observe(time.perf_counter() - started)
 
     def _dead_letter(self, rec: InputRecord, rej: Rejected) -> OutRecord:
         headers = dlq_headers(
@@ -347,9 +368,7 @@ class BatchProcessor:
         log.warning("%s unavailable, retrying the batch: %s", dependency, exc)
         if self.metrics is not None:
             self.metrics.dependency_down.labels(dependency).set(1)
-            if dependency == "redis":
-                self.metrics.redis_errors.inc()
-            else:
+            if dependency != "redis":  # Redis failures are counted where they happen
                 self.metrics.dlq_publish_errors.inc()
 
     def _clear_outage(self) -> None:
@@ -392,3 +411,6 @@ class BatchProcessor:
         for rec in records:
             if rec.timestamp_ms is not None:
                 m.event_lag.observe(max(0.0, now - rec.timestamp_ms / 1000))
+        for fold in result.folded:
+            when = datetime.fromisoformat(fold.event_time.replace("Z", "+00:00")).timestamp()
+            m.event_time_lag.observe(max(0.0, now - when))

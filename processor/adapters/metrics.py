@@ -13,6 +13,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+# eventTime can trail by hours (batch jobs report at the end) or days (backfills)
+_EVENT_TIME_BUCKETS = (1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 7 * 86400)
+_REDIS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
 
 
 class Metrics:
@@ -97,6 +100,12 @@ class Metrics:
             buckets=_LAG_BUCKETS,
             registry=r,
         )
+        self.event_time_lag = Histogram(
+            "lineage_event_time_lag_seconds",
+            "Processing time minus the eventTime of accepted events (producer delay included)",
+            buckets=_EVENT_TIME_BUCKETS,
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "lineage_consumer_lag_messages",
             "Fetch high-watermark minus the next offset to process, per partition",
@@ -104,7 +113,17 @@ class Metrics:
             registry=r,
         )
         self.redis_errors = Counter(
-            "lineage_redis_errors", "Failed Redis calls (the batch is retried)", registry=r
+            "lineage_redis_errors",
+            "Failed Redis calls, by operation (seen, fold, deletes, gauges, sweep); retried",
+            ["operation"],
+            registry=r,
+        )
+        self.redis_seconds = Histogram(
+            "lineage_redis_seconds",
+            "Duration of the worker's Redis calls, by operation (seen, fold, deletes)",
+            ["operation"],
+            buckets=_REDIS_BUCKETS,
+            registry=r,
         )
         self.dlq_publish_errors = Counter(
             "lineage_dlq_publish_errors",
@@ -136,8 +155,8 @@ class Metrics:
         )
         self.build_info = Gauge(
             "lineage_build_info",
-            "Processor version and rule in force",
-            ["version", "rule"],
+            "Processor version, mix rule and internal namespaces in force (always 1)",
+            ["version", "rule", "internal"],
             registry=r,
         )
 

@@ -95,6 +95,11 @@ def test_redis_paused_mid_stream_loses_nothing_and_dead_letters_nothing(stack: S
     worker.wait_for(lambda: worker.metric("lineage_events_consumed_total") >= 2000, timeout=60)
     assert worker.get_json("/api/v1/graph/snapshot?hash=1")["sha256"] == want
     assert worker.metric("lineage_redis_errors_total") >= 1  # it did retry
+    assert (
+        worker.metric("lineage_redis_errors_total", operation="fold")
+        + worker.metric("lineage_redis_errors_total", operation="seen")
+        >= 1
+    )  # counted by the operation that failed
     # Exactly the expected dead letters: none for the outage, none twice.
     dlq = read_topic(stack.bootstrap, stack.dlq_topic)
     assert len(dlq) == len(pre) + len(post)

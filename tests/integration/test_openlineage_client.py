@@ -190,7 +190,11 @@ def test_client_events_fold_into_the_expected_snapshot(stack: Stack) -> None:
         timeout=10,
     )
     assert worker.metric("faust_topic_messages_received_total", topic=stack.input_topic) == 6
-    assert worker.metric("lineage_build_info", rule="mixed;internal=snowflake://*") == 1
+    assert worker.metric("lineage_build_info", rule="mixed", internal="snowflake://*") == 1
+    # Redis calls are timed by operation; every batch made one fold call.
+    assert worker.metric("lineage_redis_seconds_count", operation="fold") >= 1
+    # Accepted events' eventTime lag (their eventTime is in March 2026).
+    assert worker.metric("lineage_event_time_lag_seconds_count") == 3
     assert worker.get_json("/readyz") == {
         "status": "ready",
         "checks": {"redis": True, "kafka": True},
