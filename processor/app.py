@@ -78,6 +78,7 @@ class LineageWorker:
         self.rule = MixRule(settings.mix_rule, settings.internal_namespaces)
         self.metrics = Metrics(registry)
         self.state = WorkerState()
+        self._lag_labels: set[tuple[str, str]] = set()
         # Called with every batch's result (``dev`` prints the edges arriving).
         self.listeners: list[Callable[[BatchResult], None]] = []
         self.store = RedisGraphStore.from_url(
@@ -294,6 +295,13 @@ class LineageWorker:
             assignment = consumer.assignment()
         except Exception:  # consumer not started yet
             return
+        # Partitions lost in a rebalance stop being reported here, or their
+        # last lag would stay on /metrics forever.
+        current = {(tp.topic, str(tp.partition)) for tp in assignment}
+        for gone in self._lag_labels - current:
+            with contextlib.suppress(KeyError):
+                self.metrics.consumer_lag.remove(*gone)
+        self._lag_labels = current
         for tp in assignment:
             hw = consumer.highwater(tp)
             if hw is None:

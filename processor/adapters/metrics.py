@@ -11,6 +11,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from processor.core.reasons import Reason
+
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 # eventTime can trail by hours (batch jobs report at the end) or days (backfills)
@@ -47,6 +49,10 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        # Every reason exists from the start at 0, so that a rate or increase()
+        # sees a reason's first dead letter too (a series born at 1 shows none).
+        for reason in Reason:
+            self.events_rejected.labels(reason.value)
         self.edges_folded = Counter(
             "lineage_edges_folded",
             "Edges folded into the graph (one per edge per event)",
