@@ -384,7 +384,19 @@ class BatchProcessor:
         seconds: float,
     ) -> None:
         for rec, reason in result.dead_letters:
-            log.info("dead-lettered %s[%d]@%d: %s", rec.topic, rec.partition, rec.offset, reason)
+            log.info(
+                "dead-lettered %s[%d]@%d: %s",
+                rec.topic,
+                rec.partition,
+                rec.offset,
+                reason,
+                extra={
+                    "topic": rec.topic,
+                    "partition": rec.partition,
+                    "offset": rec.offset,
+                    "reason": reason,
+                },
+            )
         m = self.metrics
         if m is None:
             return

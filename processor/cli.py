@@ -37,16 +37,10 @@ def load_settings(**overrides: Any) -> Settings:
     return settings
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # faust re-configures the root logger when the worker starts; the
-    # processor's own level is set here so that a message below it is dropped
-    # before a record is made (one per dead letter at info).
-    logging.getLogger("processor").setLevel(level.upper())
+def _configure_logging(level: str, fmt: str = "text") -> None:
+    from processor import logs
+
+    logs.configure(level, fmt)
 
 
 async def _preflight(settings: Settings, wait_seconds: float) -> None:
@@ -88,8 +82,14 @@ def run_worker(
         f"  health    http://127.0.0.1:{settings.web_port}/readyz",
         flush=True,
     )
+    from processor import logs
+
     fw = faust.Worker(
-        worker.app, loglevel=settings.log_level.upper(), quiet=True, redirect_stdouts=False
+        worker.app,
+        loglevel=settings.log_level.upper(),
+        quiet=True,
+        redirect_stdouts=False,
+        logging_config=logs.dict_config(settings.log_level, settings.log_format),
     )
     try:
         fw.execute_from_commandline()
@@ -404,10 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = "warning"
+    level, fmt = "warning", "text"
     with contextlib.suppress(ConfigurationError):
-        level = load_settings().log_level
-    _configure_logging(level)
+        settings = load_settings()
+        level, fmt = settings.log_level, settings.log_format
+    _configure_logging(level, fmt)
     try:
         return int(args.func(args))
     except ConfigurationError as exc:

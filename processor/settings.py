@@ -6,7 +6,7 @@ values it needs.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -82,6 +82,9 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="interval of the retention sweep (when retention is on)"
     )
     log_level: str = Field("info", description="debug, info, warning, error")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text, or json: one object per line with structured fields"
+    )
 
     @field_validator("input_topics", "internal_namespaces", mode="before")
     @classmethod
