@@ -96,6 +96,7 @@ class LineageWorker:
                 max_event_bytes=settings.max_event_bytes,
                 max_depth=settings.max_json_depth,
                 max_name_length=settings.max_name_length,
+                max_edges_per_event=settings.max_edges_per_event,
                 strict_profile=settings.strict_profile,
             ),
             dlq_topic=settings.dlq_topic,

@@ -212,6 +212,7 @@ class Rebuild:
                 max_event_bytes=s.max_event_bytes,
                 max_depth=s.max_json_depth,
                 max_name_length=s.max_name_length,
+                max_edges_per_event=s.max_edges_per_event,
                 strict_profile=s.strict_profile,
             ),
             dlq_topic=s.dlq_topic,

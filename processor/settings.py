@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(1024 * 1024, gt=0, description="larger messages: too_large")
     max_name_length: int = Field(1000, gt=0, description="longer dataset names: name_too_long")
     max_json_depth: int = Field(64, gt=0, description="deeper JSON: invalid_json")
+    max_edges_per_event: int = Field(
+        10_000, gt=0, description="more candidate edges (inputs x outputs): too_many_edges"
+    )
     strict_profile: bool = Field(False, description="also require producer and schemaURL")
     web_port: int = Field(6066, ge=0, le=65535, description="HTTP port: API, metrics, health")
     web_host: str = Field("0.0.0.0", description="HTTP bind address")

@@ -28,6 +28,7 @@ class Limits:
     max_event_bytes: int = 1024 * 1024
     max_depth: int = 64
     max_name_length: int = 1000
+    max_edges_per_event: int = 10_000
     strict_profile: bool = False
 
 
@@ -129,7 +130,8 @@ def _classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Cl
 
 
 def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accepted:
-    """Steps 6 and 7 for a valid COMPLETE RunEvent; raises ``InvalidMessage``."""
+    """Steps 6 and 7 for a valid COMPLETE RunEvent (6 includes the cap on
+    candidate edges, ``too_many_edges``); raises ``InvalidMessage``."""
     inputs = event.inputs or []
     outputs = event.outputs or []
     limit = limits.max_name_length
@@ -141,9 +143,18 @@ def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accep
                     f"{kind}[{i}].name: {len(ds.name)} characters is more than "
                     f"the limit of {limit}",
                 )
-    plan = rule.plan(
-        [(d.namespace, d.name) for d in inputs], [(d.namespace, d.name) for d in outputs]
-    )
+    sources = [(d.namespace, d.name) for d in inputs]
+    targets = [(d.namespace, d.name) for d in outputs]
+    # Checked before any pair is made: the product is what would cost memory.
+    distinct_in, distinct_out = set(sources), set(targets)
+    candidates = len(distinct_in) * len(distinct_out) - len(distinct_in & distinct_out)
+    if candidates > limits.max_edges_per_event:
+        raise InvalidMessage(
+            Reason.TOO_MANY_EDGES,
+            f"{len(distinct_in)} inputs x {len(distinct_out)} outputs make {candidates} "
+            f"candidate edges, more than the limit of {limits.max_edges_per_event}",
+        )
+    plan = rule.plan(sources, targets)
     # The type a dataset carries in this event; outputs win over inputs, the
     # last mention over earlier ones, so one event always gives one answer.
     types: dict[DatasetKey, str] = {}

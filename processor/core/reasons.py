@@ -12,6 +12,8 @@ class Reason(StrEnum):
     INVALID_JSON = "invalid_json"
     INVALID_EVENT = "invalid_event"
     NAME_TOO_LONG = "name_too_long"
+    # More candidate edges (inputs x outputs) than LINEAGE_MAX_EDGES_PER_EVENT.
+    TOO_MANY_EDGES = "too_many_edges"
     MIX_RULE_INTERNAL_ONLY = "mix_rule_internal_only"
     MIX_RULE_EXTERNAL_ONLY = "mix_rule_external_only"
     NO_LINEAGE = "no_lineage"

@@ -99,6 +99,7 @@ def test_reason_codes_are_the_designs() -> None:
         "mix_rule_internal_only",
         "mix_rule_external_only",
         "no_lineage",
+        "too_many_edges",
     }
     assert DATASET_EVENT == "DATASET_EVENT"
     assert JOB_EVENT == "JOB_EVENT"
@@ -108,7 +109,42 @@ def test_default_limits() -> None:
     assert LIMITS.max_event_bytes == 1024 * 1024  # 1 MiB
     assert LIMITS.max_depth == 64
     assert LIMITS.max_name_length == 1000
+    assert LIMITS.max_edges_per_event == 10_000
     assert LIMITS.strict_profile is False
+
+
+# ------------------------------------------------------- step 6: too_many_edges
+
+
+def _wide(n_in: int, n_out: int, shared: int = 0) -> bytes:
+    ins = [("postgres://db", f"in{i}") for i in range(n_in)]
+    outs = [("snowflake://acme", f"OUT{i}") for i in range(n_out - shared)] + ins[:shared]
+    return ol_event(inputs=ins, outputs=outs)
+
+
+def test_candidate_edges_past_the_cap_are_dead_lettered_as_too_many_edges() -> None:
+    # 101 x 100 = 10,100 candidate edges > 10,000
+    c = classify(_wide(101, 100), RULE, LIMITS)
+    assert isinstance(c, Classified)
+    assert isinstance(c.outcome, Rejected)
+    assert c.outcome.reason == "too_many_edges"
+    assert "101 inputs x 100 outputs make 10100 candidate edges" in c.outcome.error
+
+
+def test_the_edge_cap_is_inclusive_and_self_pairs_do_not_count() -> None:
+    exactly = classify(_wide(100, 100), RULE, LIMITS)  # 100 x 100 = 10,000: allowed
+    assert isinstance(exactly, Classified)
+    assert isinstance(exactly.outcome, Accepted)
+    assert len(exactly.outcome.fold.edges) == 10_000
+    # 2 x 3 with one dataset on both sides: 6 - 1 = 5 candidates
+    small = Limits(max_edges_per_event=5)
+    c = classify(_wide(2, 3, shared=1), RULE, small)
+    assert isinstance(c, Classified)
+    assert not isinstance(c.outcome, Rejected)
+    over = classify(_wide(2, 3, shared=1), RULE, Limits(max_edges_per_event=4))
+    assert isinstance(over, Classified)
+    assert isinstance(over.outcome, Rejected)
+    assert over.outcome.reason == "too_many_edges"
 
 
 # ------------------------------------------------------------------ step 1: too_large
