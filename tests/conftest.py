@@ -12,6 +12,11 @@ Isolation per test: ``key_prefix`` (a unique Redis key prefix, the worker's
 or restart a service should start a private one with ``redis_factory`` or
 ``broker_factory`` rather than disturb the session's.
 
+``prometheus_tools`` gives ``promtool`` and ``prometheus``: from PATH, else from
+the git-ignored cache ``.services/prometheus/``, else Debian's ``prometheus``
+package fetched into it (``tests/prometheus_tools.py``). It fails, never skips,
+when they cannot be had.
+
 pytest-asyncio is not used: fixtures are synchronous and run coroutines with
 ``asyncio.run``.
 """
@@ -32,6 +37,7 @@ import pytest
 from processor.adapters import services
 from processor.adapters.kafka_admin import create_topics
 from processor.adapters.services import RunningService
+from tests.prometheus_tools import PrometheusTools, PrometheusToolsError, find_prometheus_tools
 
 REDIS_DATABASES = 64  # database 0 is left to tests using ``redis_service.address``
 _database_numbers = itertools.cycle(range(1, REDIS_DATABASES))
@@ -78,6 +84,16 @@ def redis_service(tmp_services_dir: Path) -> Iterator[RunningService]:
     yield service
     service.resume()  # a test may have left it paused: SIGTERM needs it running
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus_tools() -> PrometheusTools:
+    """Paths of ``promtool`` and ``prometheus`` (fetched on first use, then cached)."""
+    try:
+        return find_prometheus_tools()
+    except PrometheusToolsError as exc:
+        error = str(exc)
+    pytest.fail(f"cannot get promtool and prometheus: {error}", pytrace=False)
 
 
 @pytest.fixture
