@@ -13,8 +13,10 @@ Every exception the processor raises on purpose derives from ``LineageError``::
     │   └── RedisUnavailable    Redis unreachable, paused, out of memory, or read-only
     ├── ConfigurationError      settings that cannot work (bad glob, bad URL, ...):
     │                           reported in one line at start-up, exit code 2
-    ├── NodeNotFound            a lineage query names a dataset the graph does not
-    │                           hold (``namespace``, ``name``): a 404, not an outage
+    ├── NodeNotFound            a lineage query names a dataset (or job) the graph does
+    │                           not hold (``namespace``, ``name``): a 404, not an outage
+    ├── RebuildError            a rebuild cannot start or finish (another one holds the
+    │                           lock, the pointer moved under it): exit code 1
     └── ServiceStartError       an embedded service (``dev``, tests) failed to start
 
 The split between ``InvalidMessage`` and ``DependencyUnavailable`` is the
@@ -62,6 +64,10 @@ class NodeNotFound(LineageError):
         self.namespace = namespace
         self.name = name
         self.kind = kind
+
+
+class RebuildError(LineageError):
+    """A rebuild cannot start or finish (another one runs, the pointer moved)."""
 
 
 class ServiceStartError(LineageError):

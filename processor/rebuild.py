@@ -57,7 +57,7 @@ from processor.batch import BatchProcessor, InputRecord
 from processor.core.pipeline import Limits
 from processor.core.rules import MixRule
 from processor.core.snapshot import snapshot_hash
-from processor.errors import BrokerUnavailable, LineageError, RedisUnavailable
+from processor.errors import BrokerUnavailable, RebuildError, RedisUnavailable
 from processor.settings import Settings
 
 log = logging.getLogger("processor.rebuild")
@@ -66,10 +66,6 @@ LOCK_MS = 15_000  # how long a dead rebuild's lock outlives it
 PROGRESS_EVERY_S = 2.0
 GRACE_S = 3.0  # reads that began before the switch finish on the old generation
 DROP_CHUNK = 1000
-
-
-class RebuildError(LineageError):
-    """A rebuild cannot start or finish (another one runs, the pointer moved)."""
 
 
 class _NoDeadLetters:
