@@ -40,8 +40,7 @@ from processor.adapters.metrics import Metrics
 from processor.adapters.redis_retention import sweep, take_sweep_lock
 from processor.adapters.redis_store import RedisGraphStore
 from processor.batch import BatchProcessor, BatchResult, InputRecord, PreparedBatch
-from processor.core.pipeline import Classified, Limits, Rejected
-from processor.core.rules import MixRule
+from processor.core.pipeline import Classified, Rejected
 from processor.core.timefmt import format_time, retention_floor
 from processor.errors import DependencyUnavailable
 from processor.settings import Settings
@@ -75,7 +74,7 @@ class LineageWorker:
 
     def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
-        self.rule = MixRule(settings.mix_rule, settings.internal_namespaces)
+        self.rule = settings.rule()
         self.metrics = Metrics(registry)
         self.state = WorkerState()
         self._lag_labels: set[tuple[str, str]] = set()
@@ -92,13 +91,7 @@ class LineageWorker:
             store=self.store,
             publisher=self.publisher,
             rule=self.rule,
-            limits=Limits(
-                max_event_bytes=settings.max_event_bytes,
-                max_depth=settings.max_json_depth,
-                max_name_length=settings.max_name_length,
-                max_edges_per_event=settings.max_edges_per_event,
-                strict_profile=settings.strict_profile,
-            ),
+            limits=settings.limits(),
             dlq_topic=settings.dlq_topic,
             version=__version__,
             metrics=self.metrics,

@@ -31,9 +31,7 @@ def load_settings(**overrides: Any) -> Settings:
         first = exc.errors(include_url=False)[0]
         name = "LINEAGE_" + "_".join(str(p) for p in first["loc"]).upper()
         raise ConfigurationError(f"{name}: {first['msg']}") from None
-    from processor.core.rules import MixRule
-
-    MixRule(settings.mix_rule, settings.internal_namespaces)  # validates the globs
+    settings.rule()  # validates the globs
     return settings
 
 

@@ -54,8 +54,6 @@ from redis.exceptions import RedisError
 from processor import __version__
 from processor.adapters.redis_store import RedisGraphStore
 from processor.batch import BatchProcessor, InputRecord
-from processor.core.pipeline import Limits
-from processor.core.rules import MixRule
 from processor.core.snapshot import snapshot_hash
 from processor.errors import BrokerUnavailable, RebuildError, RedisUnavailable
 from processor.settings import Settings
@@ -203,14 +201,8 @@ class Rebuild:
         processor = BatchProcessor(
             store=store,
             publisher=_NoDeadLetters(),
-            rule=MixRule(s.mix_rule, s.internal_namespaces),
-            limits=Limits(
-                max_event_bytes=s.max_event_bytes,
-                max_depth=s.max_json_depth,
-                max_name_length=s.max_name_length,
-                max_edges_per_event=s.max_edges_per_event,
-                strict_profile=s.strict_profile,
-            ),
+            rule=s.rule(),
+            limits=s.limits(),
             dlq_topic=s.dlq_topic,
             version=__version__,
             max_backoff=s.retry_max_backoff_seconds,

@@ -11,7 +11,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from processor.core.rules import MixMode
+from processor.core.pipeline import Limits
+from processor.core.rules import MixMode, MixRule
 
 
 def _split(value: object) -> object:
@@ -100,3 +101,17 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one value is needed")
         return value
+
+    def rule(self) -> MixRule:
+        """The mix rule these settings describe (``ConfigurationError`` for a bad glob)."""
+        return MixRule(self.mix_rule, self.internal_namespaces)
+
+    def limits(self) -> Limits:
+        """The per-message bounds these settings describe."""
+        return Limits(
+            max_event_bytes=self.max_event_bytes,
+            max_depth=self.max_json_depth,
+            max_name_length=self.max_name_length,
+            max_edges_per_event=self.max_edges_per_event,
+            strict_profile=self.strict_profile,
+        )
