@@ -47,18 +47,22 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from procs import CHILDREN as _CHILDREN
+from procs import RssSampler as _RssSampler
+from procs import free_port as _free_port
+from procs import http_get as _http_get
+from procs import spawn as _spawn
+from procs import stop as _stop
+from procs import tail as _tail
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -87,88 +91,12 @@ POLL_S = 0.05
 STALL_S = 60.0
 START_S = 120.0
 
-_CHILDREN: list[subprocess.Popen[bytes]] = []
-
 
 class BenchError(Exception):
     """A measurement could not be made; the message says why."""
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
-        )
-    _CHILDREN.append(proc)
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """Stop a process this bench started (its own session), politely then firmly."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    if proc in _CHILDREN:
-        _CHILDREN.remove(proc)
-
-
-def _tail(log: Path, lines: int = 3) -> str:
-    """The last lines of a log, on one line (see the log file for the rest)."""
-    try:
-        text = [line.strip() for line in log.read_text(errors="replace").splitlines()]
-    except OSError:
-        return ""
-    kept = [line for line in text if line and not set(line) <= {"^", "~", " "}]
-    where = log.relative_to(ROOT) if log.is_relative_to(ROOT) else log
-    return f"{' | '.join(kept[-lines:])[-400:]} (log: {where})"
-
-
-class _RssSampler:
-    """Peak resident memory of a process and its children, sampled every 100 ms;
-    also its CPU time, to tell busy (CPU-bound) from waiting."""
-
-    def __init__(self, pid: int) -> None:
-        import psutil
-
-        self._proc = psutil.Process(pid)
-        self._psutil = psutil
-        self._next = 0.0
-        self.peak = 0
-
-    def sample(self) -> None:
-        now = time.monotonic()
-        if now < self._next:
-            return
-        self._next = now + 0.1
-        try:
-            procs = [self._proc, *self._proc.children(recursive=True)]
-            rss = sum(p.memory_info().rss for p in procs)
-        except self._psutil.Error:
-            return
-        self.peak = max(self.peak, rss)
-
-    def cpu_seconds(self) -> float | None:
-        try:
-            times = self._proc.cpu_times()
-        except self._psutil.Error:
-            return None
-        return float(times.user + times.system)
 
 
 # --------------------------------------------------------------------------- kafka
@@ -343,14 +271,6 @@ def _by_label(
     samples: Iterable[tuple[str, dict[str, str], float]], name: str, label: str
 ) -> dict[str, float]:
     return {lab.get(label, ""): v for n, lab, v in samples if n == name and v}
-
-
-def _http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return int(resp.status), bytes(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
 
 
 def _pipeline_unavailable() -> str | None:
