@@ -11,7 +11,8 @@ latency
     One worker; ``processor.samples.realistic_mix`` published at ``--rate``
     (2,000/s) for ``--latency-seconds`` (60) after a 5 s warm-up, by an aiokafka
     producer (acks=all, keys partitioned as Kafka clients do) that sends each
-    message at its scheduled time. A thread polls the current generation's
+    message at its scheduled time, the messages due every 5 ms as one batch per
+    partition (a client's ``linger.ms`` = 5). A thread polls the current generation's
     ``folded`` hash in Redis every ``--poll-ms`` (2): the fold writes the highest
     offset it folded per partition in the same Lua call as the edges, so the
     moment a partition's folded offset reaches a message's offset is the moment
@@ -24,7 +25,9 @@ soak
     (600). The worker's resident memory, its classifier helper included, is
     sampled every 5 s. After ``--warmup-seconds`` (120) the median of the next
     minute's samples is the baseline; growth is the median of the last minute's
-    over it (target: no more than 10%), the peak is reported too.
+    over it (target: no more than 10%), the peak is reported too, and so is the
+    consumer lag sampled with it: a worker that falls behind holds fetched
+    records, which is backlog, not a leak.
 scale
     ``--events`` (100,000) messages of the mix, consumed by one worker and then
     by two workers in one consumer group. The workers start first on the empty
@@ -35,8 +38,9 @@ scale
 
 ``--skip latency,soak,scale`` skips phases; ``--quick`` shortens everything
 (10 s latency, 60 s soak with 20 s warm-up, 20,000 events) to try the bench out.
-Results: a table on stdout and ``bench/results/load.json``; worker logs in
-``bench/results/logs/``. Exit code 1 when a phase fails to measure (a worker
+Results: a table on stdout and ``bench/results/load.json`` (a phase skipped
+keeps its result from the previous run there, with its own ``measured_at``);
+worker logs in ``bench/results/logs/``. Exit code 1 when a phase fails to measure (a worker
 dies, a message is never folded, the two scale runs differ).
 """
 
@@ -56,7 +60,7 @@ import threading
 import time
 import uuid
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +76,7 @@ sys.path.insert(0, str(ROOT))
 TARGET_P99_MS = 300.0
 TARGET_RSS_GROWTH = 0.10
 WARMUP_LATENCY_S = 5.0
+TICK_S = 0.005
 RSS_EVERY_S = 5.0
 CHUNK = 10_000  # messages generated at a time: the soak never holds its whole stream
 
@@ -193,15 +198,17 @@ def flush(redis_url: str) -> None:
 async def produce_steady(
     bootstrap: str,
     topic: str,
-    messages: Iterator[tuple[bytes, bytes, bool]],
+    messages: Sequence[tuple[bytes, bytes, bool]],
     rate: float,
-    seconds: float,
     on_tick: Any = None,
 ) -> list[tuple[float, int, int, bool]]:
-    """Send ``rate`` messages a second for ``seconds``, each at its scheduled time.
+    """Send ``messages`` at ``rate`` a second, each at its scheduled time.
 
+    Every ``TICK_S`` the messages now due go out as one batch per partition, as
+    a client with ``linger.ms`` = 5 sends them; one ``send`` per message would
+    cost the producer more CPU than the worker it measures, on a 2-core machine.
     Returns (scheduled perf_counter time, partition, offset, accepted) per message.
-    ``on_tick()`` is called about once a second (progress, sampling).
+    ``on_tick(i, total)`` is called about once a second (progress, sampling).
     """
     from aiokafka import AIOKafkaProducer
     from aiokafka.partitioner import DefaultPartitioner
@@ -211,35 +218,67 @@ async def produce_steady(
         acks="all",
         enable_idempotence=False,  # Tansu has no InitProducerId v0
         request_timeout_ms=30_000,
+        max_batch_size=1 << 20,
     )
     await producer.start()
-    sent: list[tuple[float, asyncio.Future[Any], bool]] = []
-    total = int(rate * seconds)
+    # per batch: its future, then (scheduled time, accepted) of each of its records
+    batches: list[tuple[asyncio.Future[Any], int, list[tuple[float, bool]]]] = []
+    total = len(messages)
     try:
         partitions = sorted(await producer.partitions_for(topic))
         partitioner = DefaultPartitioner()
         start = time.perf_counter() + 0.05
         next_tick = start
-        for i in range(total):
-            key, value, accepted = next(messages)
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            part = partitioner(key, partitions, partitions)
-            future = await producer.send(topic, value=value, key=key, partition=part)
-            sent.append((due, future, accepted))
-            if due >= next_tick:
+        i = 0
+        while i < total:
+            now = time.perf_counter()
+            due_until = min(total, int((now - start) * rate) + 1)
+            if due_until <= i:
+                await asyncio.sleep(max(0.0, start + i / rate - now))
+                continue
+            open_batches: dict[int, tuple[Any, list[tuple[float, bool]]]] = {}
+            for j in range(i, due_until):
+                key, value, accepted = messages[j]
+                part = partitioner(key, partitions, partitions)
+                if part not in open_batches:
+                    open_batches[part] = (producer.create_batch(), [])
+                batch, meta = open_batches[part]
+                if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                    batch.close()
+                    future = await producer.send_batch(batch, topic, partition=part)
+                    batches.append((future, part, meta))
+                    batch, meta = producer.create_batch(), []
+                    open_batches[part] = (batch, meta)
+                    batch.append(key=key, value=value, timestamp=None)
+                meta.append((start + j / rate, accepted))
+            for part, (batch, meta) in open_batches.items():
+                batch.close()
+                future = await producer.send_batch(batch, topic, partition=part)
+                batches.append((future, part, meta))
+            if now >= next_tick:
                 next_tick += 1.0
                 if on_tick is not None:
                     on_tick(i, total)
-        metas = await asyncio.gather(*(f for _, f, _ in sent))
+            i = due_until
+            await asyncio.sleep(TICK_S)
+        results = await asyncio.gather(*(f for f, _, _ in batches))
     finally:
         await producer.stop()
-    return [
-        (due, m.partition, m.offset, accepted)
-        for (due, _, accepted), m in zip(sent, metas, strict=True)
+    sent = [
+        (due, part, result.offset + k, accepted)
+        for (_, part, meta), result in zip(batches, results, strict=True)
+        for k, (due, accepted) in enumerate(meta)
     ]
+    sent.sort()
+    return sent
+
+
+def prepare(seed: int, count: int) -> list[tuple[bytes, bytes, bool]]:
+    """``count`` messages of ``stream(seed)``, made before the clock starts, so
+    that making them never delays a send."""
+    print(f"  generating {count:,} messages...", flush=True)
+    made = stream(seed)
+    return [next(made) for _ in range(count)]
 
 
 class FoldedPoller(threading.Thread):
@@ -302,6 +341,7 @@ def _pct(values: list[float], q: float) -> float:
 def measure_latency(
     bootstrap: str, redis_url: str, args: argparse.Namespace, seed: int
 ) -> dict[str, Any]:
+    messages = prepare(seed, int(args.rate * (WARMUP_LATENCY_S + args.latency_seconds)))
     flush(redis_url)
     topic = fresh_topics(bootstrap, "latency", args.partitions)
     worker = Worker(worker_env(bootstrap, redis_url, topic, f"load-{uuid.uuid4().hex[:6]}"), "lat")
@@ -309,8 +349,6 @@ def measure_latency(
         worker.wait_ready()
         poller = FoldedPoller(redis_url, topic, args.poll_ms / 1000)
         poller.start()
-        messages = stream(seed)
-        seconds = WARMUP_LATENCY_S + args.latency_seconds
 
         def tick(i: int, total: int) -> None:
             worker.check_alive()
@@ -318,7 +356,7 @@ def measure_latency(
                 print(f"  sent {i:,}/{total:,}", flush=True)
 
         started = time.perf_counter()
-        sent = asyncio.run(produce_steady(bootstrap, topic, messages, args.rate, seconds, tick))
+        sent = asyncio.run(produce_steady(bootstrap, topic, messages, args.rate, tick))
         produce_s = time.perf_counter() - started
         wanted: dict[int, int] = {}
         for _, part, offset, accepted in sent:
@@ -331,13 +369,17 @@ def measure_latency(
                 raise BenchError(f"not every accepted event was folded within 60 s: {wanted}")
             time.sleep(0.05)
         poller.stop()
+        with contextlib.suppress(OSError):  # for reading batch sizes and times afterwards
+            (LOGS / "load-lat.metrics").write_bytes(http_get(f"{worker.base}/metrics")[1])
         measured_from = sent[0][0] + WARMUP_LATENCY_S
         latencies = []
+        windows: dict[int, list[float]] = {}  # 5 s windows: steady, or a backlog growing
         for due, part, offset, accepted in sent:
             if accepted and due >= measured_from:
                 seen_at = poller.visible_at(part, offset)
                 assert seen_at is not None
                 latencies.append((seen_at - due) * 1000)
+                windows.setdefault(int((due - measured_from) // 5), []).append(latencies[-1])
         if not latencies:
             raise BenchError("no accepted event in the measured window")
         return {
@@ -354,6 +396,7 @@ def measure_latency(
             "poll_ms": args.poll_ms,
             "polls": poller.polls,
             "worker_cpu_s": _cpu_seconds(worker),
+            "p99_ms_by_5s": [round(_pct(w, 0.99)) for _, w in sorted(windows.items())],
         }
     finally:
         worker.stop()
@@ -373,10 +416,12 @@ def _cpu_seconds(worker: Worker) -> float | None:
 def measure_soak(
     bootstrap: str, redis_url: str, args: argparse.Namespace, seed: int
 ) -> dict[str, Any]:
+    messages = prepare(seed, int(args.soak_rate * args.soak_seconds))
     flush(redis_url)
     topic = fresh_topics(bootstrap, "soak", args.partitions)
     worker = Worker(worker_env(bootstrap, redis_url, topic, f"load-{uuid.uuid4().hex[:6]}"), "soak")
     samples: list[tuple[float, int]] = []
+    lags: list[float] = []
     try:
         worker.wait_ready()
         start = time.monotonic()
@@ -391,6 +436,10 @@ def measure_soak(
                 rss = worker.rss()
                 if rss is not None:
                     samples.append((now - start, rss))
+                # A worker falling behind buffers fetched records: growth that is
+                # backlog, not a leak. The lag says which.
+                with contextlib.suppress(OSError):
+                    lags.append(metric_sum(worker.samples(), "lineage_consumer_lag_messages"))
                 if len(samples) % 12 == 1:
                     print(
                         f"  {now - start:5.0f} s: sent {i:,}/{total:,}, "
@@ -398,9 +447,7 @@ def measure_soak(
                         flush=True,
                     )
 
-        sent = asyncio.run(
-            produce_steady(bootstrap, topic, stream(seed), args.soak_rate, args.soak_seconds, tick)
-        )
+        sent = asyncio.run(produce_steady(bootstrap, topic, messages, args.soak_rate, tick))
         deadline = time.monotonic() + 60
         while worker.consumed() < len(sent):
             worker.check_alive()
@@ -426,6 +473,8 @@ def measure_soak(
             "rss_final_mib": final / 2**20,
             "rss_peak_after_warmup_mib": max(after) / 2**20,
             "growth": final / baseline - 1,
+            "lag_max": max(lags, default=None),
+            "lag_median": statistics.median(lags) if lags else None,
             "series_mib": [(round(t), round(r / 2**20, 1)) for t, r in samples],
         }
     finally:
@@ -505,6 +554,8 @@ def report(result: dict[str, Any]) -> None:
             f"p99/target {lat['p99_ms'] / TARGET_P99_MS:.2f})"
         )
         print(f"    producer achieved {lat['achieved_rate']:,.0f}/s")
+        if lat.get("p99_ms_by_5s"):
+            print(f"    p99 by 5 s window (ms): {' '.join(map(str, lat['p99_ms_by_5s']))}")
     elif lat:
         print(f"  latency: {lat.get('reason')}")
     soak = result.get("soak", {})
@@ -520,6 +571,11 @@ def report(result: dict[str, Any]) -> None:
             f"{soak['rss_final_mib']:.0f} MiB at the end (growth {100 * soak['growth']:+.1f}%, "
             f"{ok} the 10% target), peak {soak['rss_peak_after_warmup_mib']:.0f} MiB"
         )
+        if soak.get("lag_max") is not None:
+            print(
+                f"    consumer lag: median {soak['lag_median']:,.0f}, "
+                f"max {soak['lag_max']:,.0f} messages"
+            )
     elif soak:
         print(f"  soak: {soak.get('reason')}")
     one, two = result.get("scale1", {}), result.get("scale2", {})
@@ -615,12 +671,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}...", flush=True)
             try:
                 result[name] = measure()
+                result[name]["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             except BenchError as exc:
                 failed = True
                 result[name] = {"reason": str(exc)}
                 print(f"  {name} failed: {exc}", flush=True)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "load.json").write_text(json.dumps(result, indent=2) + "\n")
+        path = RESULTS / "load.json"
+        # A run that skips phases keeps the previous run's results for them
+        # (each phase carries its own ``measured_at``).
+        with contextlib.suppress(OSError, ValueError):
+            previous = json.loads(path.read_text())
+            for _, name, _ in phases:
+                if name not in result and name in previous:
+                    result[name] = previous[name]
+        path.write_text(json.dumps(result, indent=2) + "\n")
         report(result)
         print(f"\nresults: {RESULTS / 'load.json'}")
         return 1 if failed else 0

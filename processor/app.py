@@ -33,12 +33,14 @@ from prometheus_client import CollectorRegistry
 
 from processor import __version__
 from processor.adapters.classifier_pool import ClassifierPool
+from processor.adapters.connections import faust_credentials, graph_store, kafka_options
 from processor.adapters.dlq_publisher import KafkaPublisher
 from processor.adapters.faust_metrics import FaustMonitorCollector
+from processor.adapters.faust_transport import LineageApp
 from processor.adapters.http import register_views
+from processor.adapters.http_auth import require_bearer_token
 from processor.adapters.metrics import Metrics
 from processor.adapters.redis_retention import sweep, take_sweep_lock
-from processor.adapters.redis_store import RedisGraphStore
 from processor.batch import BatchProcessor, BatchResult, InputRecord, PreparedBatch
 from processor.core.pipeline import Classified, Rejected
 from processor.core.timefmt import format_time, retention_floor
@@ -54,7 +56,7 @@ class PendingBatch:
 
     events: list[Any]  # faust events, acked after the commit
     records: list[InputRecord]
-    work: asyncio.Future[tuple[list[Rejected | Classified], bytes]] | None  # in a helper
+    work: asyncio.Future[tuple[list[Rejected | Classified], list[bytes]]] | None  # in a helper
     prepared: PreparedBatch | None  # classification done in-process
 
 
@@ -80,13 +82,12 @@ class LineageWorker:
         self._lag_labels: set[tuple[str, str]] = set()
         # Called with every batch's result (``dev`` prints the edges arriving).
         self.listeners: list[Callable[[BatchResult], None]] = []
-        self.store = RedisGraphStore.from_url(
-            settings.redis_url,
-            timeout=settings.redis_timeout_seconds,
-            prefix=settings.redis_prefix,
-            dedup_ttl_seconds=settings.dedup_ttl_seconds,
+        self.store = graph_store(
+            settings, prefix=settings.redis_prefix, dedup_ttl_seconds=settings.dedup_ttl_seconds
         )
-        self.publisher = KafkaPublisher(settings.kafka_bootstrap, drop_oversized_values=True)
+        self.publisher = KafkaPublisher(
+            settings.kafka_bootstrap, drop_oversized_values=True, **kafka_options(settings)
+        )
         self.processor = BatchProcessor(
             store=self.store,
             publisher=self.publisher,
@@ -111,9 +112,11 @@ class LineageWorker:
     def _build_app(self) -> faust.App:
         s = self.settings
         brokers = [f"kafka://{b.strip()}" for b in s.kafka_bootstrap.split(",") if b.strip()]
-        app = faust.App(
+        app = LineageApp(
             s.group_id,
+            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
             broker=brokers,
+            broker_credentials=faust_credentials(s),
             value_serializer="raw",
             key_serializer="raw",
             store="memory://",
@@ -209,6 +212,8 @@ class LineageWorker:
             await worker.load_generation()
 
         register_views(app, self)
+        if s.http_token is not None:
+            require_bearer_token(app, s.http_token.get_secret_value())
         _guard_stale_acks(app)
         return app
 

@@ -6,7 +6,9 @@ Order of work for a batch (DESIGN.md section 3):
 2. ask Redis which rule-rejected events were already seen (they are
    duplicates, not dead letters);
 3. publish every dead letter and wait for the broker's acknowledgements;
-4. in one Lua call, mark every valid event seen and fold the accepted ones;
+4. in one Lua call, mark every valid event seen and fold the accepted ones
+   (a batch of very many edges takes several calls, each event's mark in the
+   same call as its edges);
 5. only then does the caller ack the records, so offsets are committed only
    past durable outcomes.
 
@@ -127,7 +129,9 @@ class PreparedBatch:
 
     records: Sequence[InputRecord]
     token: str
-    payload: bytes  # the Lua fold's input: marks of ``firsts`` and the joined lineage
+    # The Lua fold's inputs, one call each, in order: between them the marks of
+    # ``firsts`` (in their order) and the joined lineage (``classify_batch``).
+    payloads: Sequence[bytes]
     pre_rejected: list[tuple[InputRecord, Rejected]] = field(default_factory=list)
     rule_rejected: list[tuple[InputRecord, Classified]] = field(default_factory=list)
     firsts: list[Classified] = field(default_factory=list)  # each content hash once, in order
@@ -147,26 +151,44 @@ def first_occurrences(results: Sequence[Outcome]) -> dict[str, int]:
     return firsts
 
 
+# Edges one Lua fold call may carry. Each event may have up to
+# ``max_edges_per_event`` (10,000) edges, so a batch of 1,000 wide events would
+# be one call of some 10 million edges: gigabytes of payload, more than Redis
+# takes in one argument (512 MB), refused on every retry, and Redis blocked
+# for as long as the call ran. Past this many edges the batch goes in several
+# calls; an event's dedup mark and its edges are always in the same one.
+MAX_EDGES_PER_CALL = 20_000
+
+
 def classify_batch(
     values: Sequence[bytes | None], rule: MixRule, limits: Limits
-) -> tuple[list[Outcome], bytes]:
-    """Classify every value and encode the batch's Redis fold: all the CPU work
-    of a batch, with no I/O, so it can run in a helper process."""
+) -> tuple[list[Outcome], list[bytes]]:
+    """Classify every value and encode the batch's Redis fold (one payload per
+    Lua call, in order): all the CPU work of a batch, with no I/O, so it can
+    run in a helper process."""
     results = [classify(v, rule, limits) for v in values]
+    payloads: list[bytes] = []
     marks: list[tuple[str, str]] = []
     folds: list[FoldEvent] = []
+    edges = 0
     for i in first_occurrences(results).values():
         c = results[i]
         assert isinstance(c, Classified)
         outcome = c.outcome
         if isinstance(outcome, Accepted):
+            size = len(outcome.fold.edges)
+            if folds and edges + size > MAX_EDGES_PER_CALL:
+                payloads.append(encode_batch(marks, folds))
+                marks, folds, edges = [], [], 0
             marks.append((c.content_hash, OUTCOME_ACCEPTED))
             folds.append(outcome.fold)
+            edges += size
         elif isinstance(outcome, Rejected):
             marks.append((c.content_hash, OUTCOME_REJECTED))
         else:
             marks.append((c.content_hash, OUTCOME_IGNORED))
-    return results, encode_batch(marks, folds)
+    payloads.append(encode_batch(marks, folds))
+    return results, payloads
 
 
 class BatchProcessor:
@@ -207,19 +229,19 @@ class BatchProcessor:
     def prepare(self, records: Sequence[InputRecord]) -> PreparedBatch:
         """Classify a batch in-process: pure CPU work, safe to run ahead of ``commit``."""
         started = time.perf_counter()
-        results, payload = classify_batch([r.value for r in records], self.rule, self.limits)
-        batch = self.group(records, results, payload)
+        results, payloads = classify_batch([r.value for r in records], self.rule, self.limits)
+        batch = self.group(records, results, payloads)
         batch.cpu_seconds = time.perf_counter() - started
         return batch
 
     def group(
-        self, records: Sequence[InputRecord], results: Sequence[Outcome], payload: bytes
+        self, records: Sequence[InputRecord], results: Sequence[Outcome], payloads: Sequence[bytes]
     ) -> PreparedBatch:
         """Sort classified records by what ``commit`` must do with them."""
         batch = PreparedBatch(
             records=records,
             token=f"{self._token_prefix}.{next(self._batches)}",
-            payload=payload,
+            payloads=payloads,
         )
         firsts = first_occurrences(results)
         for i, (rec, c) in enumerate(zip(records, results, strict=True)):
@@ -262,12 +284,18 @@ class BatchProcessor:
                                 pending.append((rec, c.outcome))
                     await self.publisher.publish([self._dead_letter(r, j) for r, j in pending])
                     dead = pending
-                flags = await self._redis(
-                    "fold",
-                    self.store.mark_and_fold(
-                        batch.payload, batch.token, highest_offsets(batch.records)
-                    ),
-                )
+                # A retry runs every call again: the batch token makes a
+                # call that already ran report its marks as new again, and
+                # folding twice is folding once. Each call records the whole
+                # batch's offsets: a rebuild that switches generations between
+                # two calls has read the whole batch.
+                offsets = highest_offsets(batch.records)
+                folded: list[bool] = []
+                for payload in batch.payloads:
+                    folded += await self._redis(
+                        "fold", self.store.mark_and_fold(payload, batch.token, offsets)
+                    )
+                flags = folded
             except DependencyUnavailable as exc:
                 self._on_outage(exc)
                 result.attempts += 1

@@ -17,6 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from processor import __version__, cli_dlq, cli_graph, cli_rebuild
+from processor.core.redact import redact_url
 from processor.errors import ConfigurationError, DependencyUnavailable, LineageError
 from processor.settings import Settings
 
@@ -28,10 +29,17 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
+        # Only the message: pydantic's full text would echo the value, a secret maybe.
         first = exc.errors(include_url=False)[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not first["loc"]:  # a combination of settings; the message names them
+            raise ConfigurationError(message) from None
         name = "LINEAGE_" + "_".join(str(p) for p in first["loc"]).upper()
-        raise ConfigurationError(f"{name}: {first['msg']}") from None
+        raise ConfigurationError(f"{name}: {message}") from None
     settings.rule()  # validates the globs
+    from processor.adapters.connections import check_tls_files
+
+    check_tls_files(settings)
     return settings
 
 
@@ -43,16 +51,28 @@ def _configure_logging(level: str, fmt: str = "text") -> None:
 
 async def _preflight(settings: Settings, wait_seconds: float) -> None:
     """Fail fast, in one line, when Kafka or Redis cannot be reached at start-up."""
+    from processor.adapters.connections import graph_store, kafka_options
     from processor.adapters.kafka_admin import wait_for_broker
-    from processor.adapters.redis_store import RedisGraphStore
 
-    await wait_for_broker(settings.kafka_bootstrap, wait_seconds)
-    store = RedisGraphStore.from_url(settings.redis_url, timeout=wait_seconds)
+    await wait_for_broker(settings.kafka_bootstrap, wait_seconds, security=kafka_options(settings))
+    from redis.exceptions import AuthenticationError, RedisError
+
+    store = graph_store(settings, timeout=wait_seconds)
+    shown = redact_url(settings.redis_url)
     try:
         deadline = time.monotonic() + wait_seconds
-        while not await store.ping():
-            if time.monotonic() > deadline:
-                raise DependencyUnavailable(f"cannot reach Redis at {settings.redis_url}")
+        while True:
+            try:
+                await store.client.ping()
+                return
+            except AuthenticationError as exc:  # waiting would not fix it
+                raise ConfigurationError(
+                    f"Redis at {shown} refused the credentials (LINEAGE_REDIS_PASSWORD, "
+                    f"LINEAGE_REDIS_USERNAME or the URL's): {exc}"
+                ) from None
+            except RedisError as exc:
+                if time.monotonic() > deadline:
+                    raise DependencyUnavailable(f"cannot reach Redis at {shown}: {exc}") from None
             await asyncio.sleep(0.5)
     finally:
         await store.close()
@@ -74,7 +94,7 @@ def run_worker(
         worker.listeners.append(_print_edges)
     print(
         f"lineage-processor {__version__}: consuming {','.join(settings.input_topics)} "
-        f"from {settings.kafka_bootstrap}, graph in {settings.redis_url}\n"
+        f"from {settings.kafka_bootstrap}, graph in {redact_url(settings.redis_url)}\n"
         f"  API       http://127.0.0.1:{settings.web_port}/api/v1/graph/snapshot\n"
         f"  metrics   http://127.0.0.1:{settings.web_port}/metrics\n"
         f"  health    http://127.0.0.1:{settings.web_port}/readyz",
@@ -123,11 +143,19 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 # One worker on a local broker: a short session makes joins quick.
                 "kafka_session_timeout_ms": 1000,
                 "kafka_heartbeat_interval_ms": 100,
+                # The embedded services have no TLS and no users: credentials
+                # meant for real ones would only make them refuse.
+                **dict.fromkeys(_REAL_SERVICE_SECURITY),
+                "kafka_security_protocol": "PLAINTEXT",
+                "redis_tls_verify": True,
             }
         )
         topics = [*settings.input_topics, settings.dlq_topic, settings.control_topic]
         asyncio.run(create_topics(settings.kafka_bootstrap, topics, args.partitions))
-        print(f"broker {broker.address}  redis {redis.address}  topics {', '.join(topics)}")
+        print(
+            f"broker {broker.address}  redis {redact_url(redis.address)}  "
+            f"topics {', '.join(topics)}"
+        )
         tasks = [_demo_task(args.demo_rate)] if args.demo else []
         tasks.append(_status_task())
         return run_worker(settings, extra_tasks=tasks, show_edges=True)
@@ -137,13 +165,29 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print("stopped the local broker and Redis", flush=True)
 
 
+_REAL_SERVICE_SECURITY = (
+    "redis_username",
+    "redis_password",
+    "redis_tls_ca_file",
+    "redis_tls_cert_file",
+    "redis_tls_key_file",
+    "kafka_sasl_username",
+    "kafka_sasl_password",
+    "kafka_ssl_ca_file",
+    "kafka_ssl_cert_file",
+    "kafka_ssl_key_file",
+)
+
+
 def _demo_task(rate: float) -> Any:
     def factory(worker: Any) -> Any:
         async def publish_demo() -> None:
+            from processor.adapters.connections import kafka_options
             from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
             from processor.samples import demo_events
 
-            publisher = KafkaPublisher(worker.settings.kafka_bootstrap)
+            settings = worker.settings
+            publisher = KafkaPublisher(settings.kafka_bootstrap, **kafka_options(settings))
             topic = worker.settings.input_topics[0]
             try:
                 for key, value in demo_events(seed=int(time.time())):
@@ -224,6 +268,7 @@ def _read_events(paths: Sequence[str]) -> Iterator[bytes]:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from processor.adapters.connections import kafka_options
     from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
     from processor.core.keys import message_key
 
@@ -231,7 +276,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     topic = args.topic or settings.input_topics[0]
 
     async def run() -> int:
-        publisher = KafkaPublisher(settings.kafka_bootstrap)
+        publisher = KafkaPublisher(settings.kafka_bootstrap, **kafka_options(settings))
         sent = 0
         batch: list[OutRecord] = []
         try:
@@ -258,12 +303,19 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_topics_create(args: argparse.Namespace) -> int:
+    from processor.adapters.connections import kafka_options
     from processor.adapters.kafka_admin import create_topics
 
     settings = load_settings()
     topics = [*settings.input_topics, settings.dlq_topic, settings.control_topic]
     created = asyncio.run(
-        create_topics(settings.kafka_bootstrap, topics, args.partitions, args.replication)
+        create_topics(
+            settings.kafka_bootstrap,
+            topics,
+            args.partitions,
+            args.replication,
+            security=kafka_options(settings),
+        )
     )
     for t in topics:
         print(f"{t}: {'created' if t in created else 'exists'}")

@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from processor.adapters.connections import kafka_options
 from processor.adapters.redis_store import OUTCOME_REJECTED
 from processor.cli_graph import open_store
 from processor.core.dead_letters import (
@@ -70,14 +71,16 @@ async def _dead_letters(settings: Settings) -> AsyncIterator[list[DeadLetter]]:
     from processor.adapters.topic_reader import iter_records
 
     bootstrap, topic = settings.kafka_bootstrap, settings.dlq_topic
+    security = kafka_options(settings)
     try:
-        ends = await end_offsets(bootstrap, topic)
+        ends = await end_offsets(bootstrap, topic, security=security)
     except LookupError:
         raise ConfigurationError(
             f"the dead-letter topic {topic!r} does not exist "
             "(LINEAGE_DLQ_TOPIC; `lineage-processor topics create` makes it)"
         ) from None
-    async with contextlib.aclosing(iter_records(bootstrap, topic, ends=ends)) as batches:
+    records = iter_records(bootstrap, topic, ends=ends, security=security)
+    async with contextlib.aclosing(records) as batches:
         async for batch in batches:
             yield [
                 parse_dead_letter(
@@ -179,7 +182,7 @@ async def _redrive(settings: Settings, chosen: Selection, report: RedriveReport)
 
     async with open_store(settings) as store:
         ledger = RedriveLedger(store)
-        publisher = KafkaPublisher(settings.kafka_bootstrap)
+        publisher = KafkaPublisher(settings.kafka_bootstrap, **kafka_options(settings))
         try:
             async for batch in _dead_letters(settings):
                 picked = [d for d in batch if chosen.matches(d)]

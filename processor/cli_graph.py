@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from processor.adapters.connections import graph_store, kafka_options
 from processor.adapters.redis_store import RedisGraphStore
 from processor.errors import ConfigurationError
 from processor.settings import Settings
@@ -49,7 +50,7 @@ def delete(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigurationError(f"not a valid delete: {parsed.error}")
 
     async def run() -> None:
-        publisher = KafkaPublisher(settings.kafka_bootstrap)
+        publisher = KafkaPublisher(settings.kafka_bootstrap, **kafka_options(settings))
         try:
             await publisher.publish([OutRecord(settings.control_topic, None, value)])
         finally:
@@ -64,9 +65,7 @@ def delete(args: argparse.Namespace, settings: Settings) -> int:
 async def open_store(settings: Settings) -> AsyncIterator[RedisGraphStore]:
     """The graph store of the current generation, closed afterwards."""
 
-    store = RedisGraphStore.from_url(
-        settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=settings.redis_prefix
-    )
+    store = graph_store(settings, prefix=settings.redis_prefix)
     try:
         await store.load_generation()
         yield store

@@ -11,8 +11,9 @@ Every exception the processor raises on purpose derives from ``LineageError``::
     │   │                       no offset is committed past it
     │   ├── BrokerUnavailable   Kafka-protocol broker unreachable or failing sends
     │   └── RedisUnavailable    Redis unreachable, paused, out of memory, or read-only
-    ├── ConfigurationError      settings that cannot work (bad glob, bad URL, ...):
-    │                           reported in one line at start-up, exit code 2
+    ├── ConfigurationError      settings that cannot work (bad glob, bad URL, a
+    │                           certificate that does not load, credentials Redis
+    │                           refuses, ...): one line at start-up, exit code 2
     ├── NodeNotFound            a lineage query names a dataset (or job) the graph does
     │                           not hold (``namespace``, ``name``): a 404, not an outage
     ├── RebuildError            a rebuild cannot start or finish (another one holds the

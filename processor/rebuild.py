@@ -52,6 +52,7 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from processor import __version__
+from processor.adapters.connections import graph_store, kafka_options
 from processor.adapters.redis_store import RedisGraphStore
 from processor.batch import BatchProcessor, InputRecord
 from processor.core.snapshot import snapshot_hash
@@ -156,9 +157,7 @@ class Rebuild:
         self.out = out
         self.on_batch = on_batch
         self.prefix = settings.redis_prefix
-        self.live = RedisGraphStore.from_url(
-            settings.redis_url, timeout=settings.redis_timeout_seconds, prefix=self.prefix
-        )
+        self.live = graph_store(settings, prefix=self.prefix)
         self.client = self.live.client
         self.lock_token = uuid.uuid4().hex
         self.progress = Progress()
@@ -332,6 +331,7 @@ class Rebuild:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=max(1 << 20, s.max_event_bytes + 1024),
+            **kafka_options(s),
         )
         try:
             await consumer.start()

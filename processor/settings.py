@@ -1,18 +1,30 @@
 """The one settings object: environment variables prefixed ``LINEAGE_``.
 
 Only ``processor.cli`` reads the environment; everything else is handed the
-values it needs.
+values it needs. Secrets are ``SecretStr`` and the Redis URL's password is
+masked in ``repr`` and dumps, so printing the settings never shows one; the
+clients get them from ``adapters.connections``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, FilePath, SecretStr, field_serializer, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from processor.core.pipeline import Limits
+from processor.core.redact import redact_url
 from processor.core.rules import MixMode, MixRule
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+MIN_TOKEN_LENGTH = 16
+# RFC 6750's b64token: what a Bearer credential may hold, so that any HTTP
+# client sends it unchanged.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 def _split(value: object) -> object:
@@ -30,7 +42,49 @@ class Settings(BaseSettings):
         "127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]"
     )
     redis_url: str = Field(
-        "redis://127.0.0.1:6379/0", description="Redis URL (redis:// or rediss://)"
+        "redis://127.0.0.1:6379/0",
+        description="Redis URL (redis://, rediss:// for TLS, or unix://); a password in it "
+        "is masked wherever the URL is shown",
+    )
+    redis_username: str | None = Field(
+        None, description="Redis ACL user name (overrides one in the URL)"
+    )
+    redis_password: SecretStr | None = Field(
+        None, description="Redis password (overrides one in the URL)"
+    )
+    redis_tls_ca_file: FilePath | None = Field(
+        None, description="PEM file of the CAs that sign Redis's certificate (rediss:// only)"
+    )
+    redis_tls_cert_file: FilePath | None = Field(
+        None, description="PEM client certificate for Redis (rediss:// only; with the key file)"
+    )
+    redis_tls_key_file: FilePath | None = Field(
+        None, description="PEM private key of the client certificate (rediss:// only)"
+    )
+    redis_tls_verify: bool = Field(
+        True, description="verify Redis's certificate and host name (rediss:// only)"
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        "PLAIN", description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL protocols only)"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password")
+    kafka_ssl_ca_file: FilePath | None = Field(
+        None, description="PEM file of the CAs that sign the brokers' certificates"
+    )
+    kafka_ssl_cert_file: FilePath | None = Field(
+        None, description="PEM client certificate for the brokers (with the key file)"
+    )
+    kafka_ssl_key_file: FilePath | None = Field(
+        None, description="PEM private key of the client certificate"
+    )
+    http_token: SecretStr | None = Field(
+        None,
+        description="bearer token every HTTP request needs, except /metrics, /healthz, "
+        "/readyz and the UI's static files; unset: no authentication",
     )
     input_topics: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["openlineage.events"], description="comma-separated input topics"
@@ -61,6 +115,13 @@ class Settings(BaseSettings):
     )
     kafka_session_timeout_ms: int = Field(
         10_000, gt=0, description="consumer group session timeout (ms)"
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        100,
+        gt=0,
+        le=30_000,
+        description="longest a fetch may wait on partitions with nothing new (ms); "
+        "bounds the time from produce to graph on brokers that hold a fetch that long",
     )
     kafka_heartbeat_interval_ms: int = Field(
         1_000, gt=0, description="consumer group heartbeat interval (ms)"
@@ -102,6 +163,83 @@ class Settings(BaseSettings):
             raise ValueError("at least one value is needed")
         return value
 
+    @field_validator("http_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never holds the value: it would end up in a log.
+        if value is None:
+            return None
+        token = value.get_secret_value()
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"needs at least {MIN_TOKEN_LENGTH} characters (unset it to turn "
+                "authentication off)"
+            )
+        if _TOKEN.fullmatch(token) is None:
+            raise ValueError("may hold only letters, digits and - . _ ~ + / (= at the end)")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _connections_fit_together(self) -> Self:
+        # Combinations that would fail later, at the first connection, with an
+        # error far from the setting that caused it.
+        tls_redis = self.redis_url.lower().startswith("rediss://")
+        redis_tls = {
+            "LINEAGE_REDIS_TLS_CA_FILE": self.redis_tls_ca_file,
+            "LINEAGE_REDIS_TLS_CERT_FILE": self.redis_tls_cert_file,
+            "LINEAGE_REDIS_TLS_KEY_FILE": self.redis_tls_key_file,
+        }
+        used = [name for name, value in redis_tls.items() if value is not None]
+        if not self.redis_tls_verify:
+            used.append("LINEAGE_REDIS_TLS_VERIFY")
+        if used and not tls_redis:
+            raise ValueError(f"{', '.join(used)}: TLS settings need a rediss:// LINEAGE_REDIS_URL")
+        _pair("LINEAGE_REDIS_TLS", self.redis_tls_cert_file, self.redis_tls_key_file)
+        protocol = self.kafka_security_protocol
+        sasl = protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"LINEAGE_KAFKA_SECURITY_PROTOCOL={protocol} needs LINEAGE_KAFKA_SASL_USERNAME "
+                "and LINEAGE_KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and (self.kafka_sasl_username or self.kafka_sasl_password):
+            raise ValueError(
+                "LINEAGE_KAFKA_SASL_USERNAME/PASSWORD are set but "
+                f"LINEAGE_KAFKA_SECURITY_PROTOCOL is {protocol}: set SASL_SSL or SASL_PLAINTEXT"
+            )
+        kafka_ssl = [
+            name
+            for name, value in {
+                "LINEAGE_KAFKA_SSL_CA_FILE": self.kafka_ssl_ca_file,
+                "LINEAGE_KAFKA_SSL_CERT_FILE": self.kafka_ssl_cert_file,
+                "LINEAGE_KAFKA_SSL_KEY_FILE": self.kafka_ssl_key_file,
+            }.items()
+            if value is not None
+        ]
+        if kafka_ssl and not protocol.endswith("SSL"):
+            raise ValueError(
+                f"{', '.join(kafka_ssl)}: need LINEAGE_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL, "
+                f"not {protocol}"
+            )
+        _pair("LINEAGE_KAFKA_SSL", self.kafka_ssl_cert_file, self.kafka_ssl_key_file)
+        return self
+
+    @field_serializer("redis_url")
+    def _masked_url(self, value: str) -> str:
+        return redact_url(value)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "redis_url" else value
+
     def rule(self) -> MixRule:
         """The mix rule these settings describe (``ConfigurationError`` for a bad glob)."""
         return MixRule(self.mix_rule, self.internal_namespaces)
@@ -115,3 +253,8 @@ class Settings(BaseSettings):
             max_edges_per_event=self.max_edges_per_event,
             strict_profile=self.strict_profile,
         )
+
+
+def _pair(prefix: str, cert: object, key: object) -> None:
+    if (cert is None) != (key is None):
+        raise ValueError(f"{prefix}_CERT_FILE and {prefix}_KEY_FILE go together: set both")

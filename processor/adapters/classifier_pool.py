@@ -51,7 +51,7 @@ def _die_with(parent: int) -> None:
 
 def _classify_values(
     values: Sequence[bytes | None],
-) -> tuple[list[Rejected | Classified], bytes]:
+) -> tuple[list[Rejected | Classified], list[bytes]]:
     assert _rule is not None, "initializer did not run"
     assert _limits is not None, "initializer did not run"
     return classify_batch(values, _rule, _limits)
@@ -89,7 +89,7 @@ class ClassifierPool:
 
     async def classify(
         self, values: Sequence[bytes | None]
-    ) -> tuple[list[Rejected | Classified], bytes]:
+    ) -> tuple[list[Rejected | Classified], list[bytes]]:
         """``batch.classify_batch`` in a helper; in-process if the helper failed."""
         loop = asyncio.get_running_loop()
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ class OutRecord:
 
 
 VALUE_DROPPED_HEADER = "lineage.value.dropped"
+KEY_DROPPED_HEADER = "lineage.key.dropped"
 
 
 class KafkaPublisher:
@@ -33,8 +35,9 @@ class KafkaPublisher:
     as too large is sent again without its value and with a
     ``lineage.value.dropped`` header giving the original size: a retry could
     never succeed, and the record's key, headers and source coordinates still
-    say which message it was. Without it, the refusal is an error like any
-    other.
+    say which message it was. A record still too large (its key alone is) goes
+    without its key too, with ``lineage.key.dropped``. Without the option, the
+    refusal is an error like any other.
     """
 
     def __init__(
@@ -84,12 +87,22 @@ class KafkaPublisher:
             failed = [res for res in results if isinstance(res, BaseException)]
             if too_large and self._drop_oversized:
                 failed = [res for res in failed if not _too_large(res)]
-                stripped = [_without_value(r) for r in too_large]
-                failed += [
-                    res
-                    for res in await self._send_all(producer, stripped)
-                    if isinstance(res, BaseException)
-                ]
+                # Without its value first; a key too large on its own goes too,
+                # or the batch would be retried forever.
+                for strip in (_without_value, _without_key):
+                    stripped = [strip(r) for r in too_large]
+                    results = await self._send_all(producer, stripped)
+                    too_large = [
+                        r for r, res in zip(stripped, results, strict=True) if _too_large(res)
+                    ]
+                    failed += [
+                        res
+                        for res in results
+                        if isinstance(res, BaseException) and not _too_large(res)
+                    ]
+                    if not too_large:
+                        break
+                failed += [MessageSizeTooLargeError(f"{len(too_large)} records")] * bool(too_large)
             if failed:
                 raise failed[0]
         except (KafkaError, OSError) as exc:
@@ -100,9 +113,12 @@ class KafkaPublisher:
         futures: list[asyncio.Future[object]] = []
         for r in records:
             try:
-                futures.append(
-                    await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers)
-                )
+                if r.key is None and r.value is None:
+                    futures.append(await _send_empty(producer, r))
+                else:
+                    futures.append(
+                        await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers)
+                    )
             except MessageSizeTooLargeError as exc:  # refused before it left
                 failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
                 failed.set_exception(exc)
@@ -116,6 +132,21 @@ class KafkaPublisher:
                 self._producer = None
 
 
+async def _send_empty(producer: AIOKafkaProducer, record: OutRecord) -> asyncio.Future[object]:
+    """Send a record with neither key nor value, which ``send`` refuses (an
+    assertion) but Kafka accepts: the dead letter of a keyless null-valued
+    message, or of a keyless one whose value was dropped. Sent as a batch of its
+    own to a random partition, as ``send`` places keyless records."""
+    partitions = sorted(await producer.partitions_for(record.topic))
+    batch = producer.create_batch()
+    batch.append(key=None, value=None, timestamp=None, headers=record.headers or [])
+    batch.close()
+    future: asyncio.Future[object] = await producer.send_batch(
+        batch, record.topic, partition=random.choice(partitions)
+    )
+    return future
+
+
 def _too_large(result: object) -> bool:
     return isinstance(result, MessageSizeTooLargeError)
 
@@ -124,3 +155,9 @@ def _without_value(record: OutRecord) -> OutRecord:
     size = 0 if record.value is None else len(record.value)
     headers = [*(record.headers or []), (VALUE_DROPPED_HEADER, str(size).encode())]
     return OutRecord(record.topic, record.key, None, headers)
+
+
+def _without_key(record: OutRecord) -> OutRecord:
+    size = 0 if record.key is None else len(record.key)
+    headers = [*(record.headers or []), (KEY_DROPPED_HEADER, str(size).encode())]
+    return OutRecord(record.topic, None, record.value, headers)

@@ -14,6 +14,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from processor.adapters.http_graph import register_graph_views
+from processor.adapters.http_ui import register_ui_views
 from processor.adapters.openapi import openapi_document
 from processor.core.snapshot import canonical_bytes
 from processor.core.timefmt import format_time, normalize_time
@@ -102,6 +103,7 @@ def register_views(app: faust.App, worker: LineageWorker) -> None:
             return self.bytes(openapi, content_type="application/json")
 
     register_graph_views(app, worker)
+    register_ui_views(app, worker)
 
 
 def _wants_hash_only(request: Any) -> bool:

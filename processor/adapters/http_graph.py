@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 MAX_LIMIT = 10_000  # nodes of a lineage answer
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000  # datasets of a search page
+# Characters of a text parameter: far above any real namespace or name, far
+# below what would make a lookup costly. The search text is matched against
+# every dataset name, so it gets a tighter bound.
+MAX_TEXT = 4096
+MAX_SEARCH_TEXT = 1000
 TRUNCATED_HEADER = "X-Lineage-Truncated"
 
 Query = Mapping[str, str]
@@ -67,13 +72,20 @@ Handler = Callable[[Query], Awaitable[Answer]]
 # --- parameters ------------------------------------------------------------
 
 
-def text_param(query: Query, name: str, *, required: bool = True, default: str = "") -> str:
-    """A string parameter; required ones must be present and non-empty."""
+def text_param(
+    query: Query, name: str, *, required: bool = True, default: str = "", max_length: int = MAX_TEXT
+) -> str:
+    """A string parameter of at most ``max_length`` characters; required ones
+    must be present and non-empty."""
     value = query.get(name)
     if value is None or value == "":
         if required:
             raise BadParameter(name, f"missing required parameter {name!r}")
         return default
+    if len(value) > max_length:
+        raise BadParameter(
+            name, f"{name} must be at most {max_length} characters, got {len(value)}"
+        )
     return value
 
 
@@ -146,7 +158,7 @@ class GraphHandlers:
         )
 
     async def datasets(self, query: Query) -> Answer:
-        text = text_param(query, "q", required=False)
+        text = text_param(query, "q", required=False, max_length=MAX_SEARCH_TEXT)
         offset = int_param(query, "offset", 0, 0, 2**31 - 1)
         limit = int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
         page = await search_datasets(self.worker.store, text, offset=offset, limit=limit)

@@ -11,13 +11,16 @@ watermark), hence the small non-zero fetch wait used here.
 Failures to reach the broker raise :class:`~processor.errors.BrokerUnavailable`;
 a topic that does not exist raises :class:`LookupError`; a topic the broker
 refuses to create raises :class:`~processor.errors.ConfigurationError`.
+
+Every helper takes ``security``: the aiokafka keywords of
+``adapters.connections.kafka_options`` (protocol, SASL, SSL context).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +71,12 @@ def _unavailable(bootstrap: str, exc: BaseException) -> BrokerUnavailable:
     return BrokerUnavailable(f"broker {bootstrap} unavailable: {_describe(exc)}")
 
 
-async def wait_for_broker(bootstrap: str, timeout: float) -> None:  # noqa: ASYNC109
+async def wait_for_broker(
+    bootstrap: str,
+    timeout: float,  # noqa: ASYNC109
+    *,
+    security: Mapping[str, Any] | None = None,
+) -> None:
     """Return once a TCP connect and a metadata request succeed; else BrokerUnavailable.
 
     ``timeout`` bounds the whole retry loop (with backoff), not one request.
@@ -81,7 +89,7 @@ async def wait_for_broker(bootstrap: str, timeout: float) -> None:  # noqa: ASYN
         remaining = deadline - loop.time()
         try:
             async with asyncio.timeout(max(0.05, remaining)):
-                await _probe(bootstrap)
+                await _probe(bootstrap, security or {})
             return
         except (OSError, KafkaError, TimeoutError) as exc:
             last = exc
@@ -94,7 +102,7 @@ async def wait_for_broker(bootstrap: str, timeout: float) -> None:  # noqa: ASYN
         backoff = min(backoff * 2, 0.5)
 
 
-async def _probe(bootstrap: str) -> None:
+async def _probe(bootstrap: str, security: Mapping[str, Any]) -> None:
     errors: list[OSError] = []
     for host, port in _hosts(bootstrap):
         try:
@@ -108,7 +116,7 @@ async def _probe(bootstrap: str) -> None:
         break
     else:
         raise errors[-1]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **security)
     try:
         await admin.start()
         await admin.list_topics()
@@ -121,6 +129,8 @@ async def create_topics(
     topics: Sequence[str],
     partitions: int,
     replication: int = 1,
+    *,
+    security: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create ``topics``; ones that already exist are left alone. Returns those created.
 
@@ -134,7 +144,9 @@ async def create_topics(
     if not topics:
         return []
     limit_ms = int(REQUEST_LIMIT_S * 1000)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=limit_ms)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=limit_ms, **(security or {})
+    )
     created: list[str] = []
     try:
         async with asyncio.timeout(REQUEST_LIMIT_S):
@@ -164,9 +176,10 @@ async def create_topics(
 
 
 @contextlib.asynccontextmanager
-async def _consumer(bootstrap: str) -> AsyncIterator[Any]:
+async def _consumer(bootstrap: str, security: Mapping[str, Any] | None) -> AsyncIterator[Any]:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **(security or {}),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -199,38 +212,46 @@ async def _high_watermarks(consumer: Any, tps: list[TopicPartition]) -> dict[int
     return {tp.partition: int(consumer.highwater(tp)) for tp in tps}
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+async def end_offsets(
+    bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None
+) -> dict[int, int]:
     """Exact end offset (next offset to be written) of every partition of ``topic``."""
-    async with _consumer(bootstrap) as consumer:
+    async with _consumer(bootstrap, security) as consumer:
         return await _high_watermarks(consumer, await _partitions(consumer, topic))
 
 
-async def beginning_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+async def beginning_offsets(
+    bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None
+) -> dict[int, int]:
     """First offset still stored in every partition of ``topic``."""
-    async with _consumer(bootstrap) as consumer:
+    async with _consumer(bootstrap, security) as consumer:
         tps = await _partitions(consumer, topic)
         found = await consumer.beginning_offsets(tps)
         return {tp.partition: int(found[tp]) for tp in tps}
 
 
-async def count_messages(bootstrap: str, topic: str) -> int:
+async def count_messages(
+    bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None
+) -> int:
     """Records stored in ``topic``: sum over partitions of end minus beginning offset.
 
     Exact for the topics this project writes (no transactions, no compaction).
     """
-    ends = await end_offsets(bootstrap, topic)
-    starts = await beginning_offsets(bootstrap, topic)
+    ends = await end_offsets(bootstrap, topic, security=security)
+    starts = await beginning_offsets(bootstrap, topic, security=security)
     return sum(max(0, end - starts.get(partition, 0)) for partition, end in ends.items())
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[Record]:
+async def read_topic(
+    bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None
+) -> list[Record]:
     """Every record of ``topic`` from the beginning up to its end offsets right now.
 
     Ordered by partition, then offset.
     """
-    ends = await end_offsets(bootstrap, topic)
+    ends = await end_offsets(bootstrap, topic, security=security)
     records: list[Record] = []
-    async with _consumer(bootstrap) as consumer:
+    async with _consumer(bootstrap, security) as consumer:
         tps = [TopicPartition(topic, p) for p in sorted(ends)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)

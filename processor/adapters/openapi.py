@@ -3,6 +3,9 @@
 Written by hand as a dict; the snapshot's schemas come from the pydantic
 models of ``core.snapshot`` so the two cannot drift. Schemas are JSON Schema
 2020-12 (OpenAPI 3.1's dialect) with ``$ref`` into ``#/components/schemas``.
+
+Security is added to every operation from ``http_auth``'s list of public routes,
+so a route added later is documented as protected unless it is public there.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from processor import __version__
+from processor.adapters.http_auth import is_public
 from processor.core.queries import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEPTH_CAP
 from processor.core.snapshot import Snapshot
 
@@ -181,7 +185,51 @@ def _schemas() -> dict[str, Any]:
         "MarquezDataset": dataset_data,
         "MarquezJob": job_data,
         "MarquezLineage": _object({"graph": {"type": "array", "items": _ref("MarquezNode")}}),
+        "Status": _status_schema(),
     }
+
+
+def _status_schema() -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 0}
+    return _object(
+        {
+            "time": {"type": "number", "description": "Unix time of the reading."},
+            "events": _object(
+                {
+                    "consumed": count,
+                    "accepted": count,
+                    "duplicate": count,
+                    "ignored": count,
+                    "rejected": count,
+                }
+            ),
+            "deadLetters": {
+                "type": "object",
+                "description": "Dead letters by reason code (every code, 0 included).",
+                "additionalProperties": count,
+            },
+            "lag": _object(
+                {
+                    "messages": count,
+                    "partitions": {
+                        "type": "array",
+                        "items": _object({"topic": _STR, "partition": count, "messages": count}),
+                    },
+                }
+            ),
+            "generation": count,
+            "graph": _object({"nodes": count, "edges": count}),
+            "rebuild": _object(
+                {
+                    "running": _BOOL,
+                    "generation": {"type": ["integer", "null"]},
+                    "remainingMessages": count,
+                    "messagesPerSecond": {"type": "number", "minimum": 0},
+                }
+            ),
+            "dependenciesDown": {"type": "array", "items": {"enum": ["redis", "kafka"]}},
+        }
+    )
 
 
 def _param(
@@ -210,7 +258,16 @@ _LIMIT = _param(
     "Maximum nodes in the answer; past it the answer is cut level by level and marked truncated.",
     {"type": "integer", "minimum": 1, "maximum": 10_000, "default": DEFAULT_MAX_NODES},
 )
-_BAD = _json("A parameter is missing or invalid.", "BadParameter")
+_BAD = _json("A parameter is missing, invalid or too long.", "BadParameter")
+_UNAUTHORIZED = {
+    "description": "LINEAGE_HTTP_TOKEN is set and the request has no bearer token, or a wrong one.",
+    "headers": {
+        "WWW-Authenticate": {"description": 'Bearer realm="lineage-processor"', "schema": _STR}
+    },
+    "content": {"application/json": {"schema": _ref("Error")}},
+}
+SECURITY_SCHEME = "bearerToken"
+_TEXT = {"type": "string", "maxLength": 4096}
 _NOT_FOUND = _json("The graph does not hold that dataset.", "Error")
 _DOWN = _json("Redis is unavailable.", "Error")
 
@@ -220,8 +277,10 @@ def _dataset_params(prefix: str = "") -> list[dict[str, Any]]:
         return prefix + word.capitalize() if prefix else word
 
     return [
-        _param(key("namespace"), "Dataset namespace (exact, case-sensitive).", _STR, required=True),
-        _param(key("name"), "Dataset name (exact, case-sensitive).", _STR, required=True),
+        _param(
+            key("namespace"), "Dataset namespace (exact, case-sensitive).", _TEXT, required=True
+        ),
+        _param(key("name"), "Dataset name (exact, case-sensitive).", _TEXT, required=True),
     ]
 
 
@@ -242,6 +301,31 @@ def _query_op(summary: str, params: list[dict[str, Any]], schema: str) -> dict[s
 
 def openapi_document() -> dict[str, Any]:
     """The whole document (a fresh dict each call)."""
+    return _secured(_document())
+
+
+def _secured(doc: dict[str, Any]) -> dict[str, Any]:
+    """The bearer scheme on every operation but the public ones, and the 401
+    answer where it applies."""
+    doc["components"]["securitySchemes"] = {
+        SECURITY_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The value of LINEAGE_HTTP_TOKEN. Only required when it is set; "
+            "/metrics, /healthz, /readyz and the page (/ and /ui/...) never need it.",
+        }
+    }
+    doc["security"] = [{SECURITY_SCHEME: []}]
+    for path, operations in doc["paths"].items():
+        for operation in operations.values():
+            if is_public(path):
+                operation["security"] = []
+            else:
+                operation["responses"]["401"] = _UNAUTHORIZED
+    return doc
+
+
+def _document() -> dict[str, Any]:
     lineage_params = [*_dataset_params(), _DEPTH, _LIMIT]
     return {
         "openapi": "3.1.0",
@@ -330,7 +414,11 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Datasets whose namespace or name contains q "
                     "(case-insensitive), sorted by (namespace, name). O(datasets) per call.",
                     "parameters": [
-                        _param("q", "Text to look for; all datasets when empty.", _STR),
+                        _param(
+                            "q",
+                            "Text to look for; all datasets when empty.",
+                            {"type": "string", "maxLength": 1000},
+                        ),
                         _param(
                             "offset",
                             "First match to return.",
@@ -359,7 +447,7 @@ def openapi_document() -> dict[str, Any]:
                             "dataset:{namespace}:{name} or job:{namespace}:{name}; a ':' "
                             "followed by '//' or a digit belongs to the namespace. A job's "
                             "answer walks up from its inputs and down from its outputs.",
-                            _STR,
+                            _TEXT,
                             required=True,
                         ),
                         _DEPTH,
@@ -372,6 +460,26 @@ def openapi_document() -> dict[str, Any]:
                         "400": _BAD,
                         "404": _NOT_FOUND,
                         "503": _DOWN,
+                    },
+                }
+            },
+            "/api/v1/status": {
+                "get": {
+                    "summary": "This worker's counters by outcome (since it started), dead "
+                    "letters by reason, consumer lag per partition, current generation, graph "
+                    "size and rebuild progress: what the page's operations strip shows.",
+                    "responses": {"200": _json("The worker's status.", "Status")},
+                }
+            },
+            "/": {
+                "get": {
+                    "summary": "The lineage page (static; it reads the API above). Its "
+                    "assets are under /ui/.",
+                    "responses": {
+                        "200": {
+                            "description": "HTML.",
+                            "content": {"text/html": {"schema": _STR}},
+                        }
                     },
                 }
             },

@@ -56,7 +56,7 @@ def _die_with_parent() -> Callable[[], None] | None:
 
 
 def spawn(
-    argv: list[str], log_path: Path, env: dict[str, str] | None = None
+    argv: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
     """Start a child in its own session, output appended to ``log_path``, dying with us."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +67,7 @@ def spawn(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=cwd,
             start_new_session=True,
             preexec_fn=_die_with_parent(),  # only calls prctl: safe after fork
         )

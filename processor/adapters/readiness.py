@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from processor.core.redact import redact_url
 from processor.errors import BrokerUnavailable, ServiceStartError
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def run_coro(coro: Coroutine[Any, Any, T]) -> T:
 def _fail(service: RunningService, why: str) -> ServiceStartError:
     tail = " | ".join(service.log_tail(6).splitlines()) or "(empty log)"
     return ServiceStartError(
-        f"{service.name} at {service.address} {why}; log {service.log_path}: {tail}"
+        f"{service.name} at {redact_url(service.address)} {why}; log {service.log_path}: {tail}"
     )
 
 

@@ -89,13 +89,24 @@ class RedisGraphStore:
         self._delete = client.register_script(_load_script("delete.lua"))
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float = 10.0, **kwargs: Any) -> RedisGraphStore:
-        """A store on a new connection pool; commands time out after ``timeout`` s."""
+    def from_url(
+        cls,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        client_options: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> RedisGraphStore:
+        """A store on a new connection pool; commands time out after ``timeout`` s.
+
+        ``client_options`` (credentials, TLS: ``adapters.connections``) go to
+        redis-py; ``kwargs`` to the store."""
         client = aioredis.Redis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             health_check_interval=30,
+            **(client_options or {}),
         )
         return cls(client, **kwargs)
 

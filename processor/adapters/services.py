@@ -81,6 +81,7 @@ class RunningService:
     ready_timeout: float = 30.0
     _argv: list[str] = field(default_factory=list, repr=False)
     _env: dict[str, str] | None = field(default=None, repr=False)
+    _cwd: Path | None = field(default=None, repr=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _container: Any = field(default=None, repr=False)
     _check: Callable[[RunningService, float], None] | None = field(default=None, repr=False)
@@ -156,7 +157,7 @@ class RunningService:
         if not self._argv:
             raise ServiceStartError(f"{self.name} cannot be restarted: it was never started")
         self.stop(timeout)
-        self._proc = spawn(self._argv, self.log_path, self._env)
+        self._proc = spawn(self._argv, self.log_path, self._env, self._cwd)
         self.pid = self._proc.pid
         _LIVE[id(self)] = self
         self.wait_ready()
@@ -268,6 +269,7 @@ def _start_local(
     password: str | None,
     ready_timeout: float,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> RunningService:
     """Spawn and wait; with a picked port, retry twice in case another process took it."""
     is_redis = name == "redis"
@@ -284,11 +286,12 @@ def _start_local(
             ready_timeout=ready_timeout,
             _argv=argv,
             _env=env,
+            _cwd=cwd,
             _check=redis_ready if is_redis else broker_ready,
             _port=chosen,
             _password=password,
         )
-        service._proc = spawn(argv, service.log_path, env)
+        service._proc = spawn(argv, service.log_path, env, cwd)
         service.pid = service._proc.pid
         _LIVE[id(service)] = service
         try:
@@ -309,14 +312,23 @@ def start_broker(
     backend: str = "auto",
     *,
     ready_timeout: float = 30.0,
+    schema_dir: Path | None = None,
 ) -> RunningService:
     """Start a Kafka-protocol broker; ``address`` is its bootstrap string.
 
     Locally this is Tansu with in-memory storage: create topics up front (it
     auto-creates with 4 partitions) and read end offsets with
     :func:`processor.adapters.kafka_admin.end_offsets` (its ListOffsets is low).
+
+    ``schema_dir`` (local backend only) turns on Tansu's schema registry: a
+    produce to topic ``T`` is validated against ``schema_dir/T.json`` (or
+    ``.proto``, ``.avsc``) and refused with an error when it does not match.
+    The file is read again on every produce, so a test can make one topic
+    refuse writes, and accept them again, while the broker runs.
     """
     workdir.mkdir(parents=True, exist_ok=True)
+    if schema_dir is not None and resolve_backend(backend) != "local":
+        raise ServiceStartError("a broker schema registry needs the local (Tansu) backend")
     if resolve_backend(backend) == "docker":
         # Imported here: containers builds on this module, and only Docker runs need it.
         from processor.adapters.containers import start_kafka_container
@@ -324,13 +336,20 @@ def start_broker(
         return start_kafka_container(workdir, port, ready_timeout)
     tansu = str(find_tansu())
 
+    registry: list[str] = []
+    if schema_dir is not None:
+        schema_dir.mkdir(parents=True, exist_ok=True)
+        # Tansu resolves a file:// registry against its working directory, even
+        # an absolute one; no cache expiry, or it would keep a schema forever.
+        registry = ["--schema-registry", "file://./"]
+
     def argv(p: int) -> list[str]:
         url = f"tcp://127.0.0.1:{p}"
         return [tansu, "broker", "--listener-url", url, "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/"]  # fmt: skip
+                "--storage-engine", "memory://tansu/", *registry]  # fmt: skip
 
     env = {**os.environ, "NO_COLOR": "1"}  # Tansu colours its log even into a file
-    return _start_local("broker", argv, workdir, port, None, ready_timeout, env)
+    return _start_local("broker", argv, workdir, port, None, ready_timeout, env, schema_dir)
 
 
 def start_redis(

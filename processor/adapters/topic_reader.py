@@ -32,6 +32,7 @@ async def iter_records(
     *,
     ends: Mapping[int, int] | None = None,
     max_records: int = 500,
+    security: Mapping[str, Any] | None = None,
 ) -> AsyncGenerator[list[Record], None]:
     """Batches of the records of ``topic``, from the first one stored up to
     ``ends`` (partition -> end offset; default: the end offsets right now).
@@ -41,11 +42,13 @@ async def iter_records(
     ``BrokerUnavailable`` when the broker cannot be reached or stops answering
     (each request is bounded, not the whole walk). Use it under
     ``contextlib.aclosing`` so the consumer is closed when the caller stops early.
+    ``security``: aiokafka keywords from ``adapters.connections.kafka_options``.
     """
     if ends is None:
-        ends = await end_offsets(bootstrap, topic)
+        ends = await end_offsets(bootstrap, topic, security=security)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **(security or {}),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -76,3 +76,10 @@ class DlqHeaders(BaseModel):
         "the record then has no value and this gives the original size in bytes",
         pattern=r"^[0-9]+$",
     )
+    key_dropped: str | None = Field(
+        None,
+        alias="lineage.key.dropped",
+        description="present when the key alone was still too large for the broker: "
+        "the record then has neither key nor value and this gives the key's size in bytes",
+        pattern=r"^[0-9]+$",
+    )

@@ -26,11 +26,22 @@ def produce(
     records: Sequence[tuple[bytes | None, bytes | None]],
     *,
     partition: int | None = None,
+    max_request_size: int = 1024 * 1024,
 ) -> list[tuple[int, int, int]]:
-    """Send (key, value) records in order; returns (partition, offset, timestamp_ms) each."""
+    """Send (key, value) records in order; returns (partition, offset, timestamp_ms) each.
+
+    ``max_request_size`` is the producer's own cap on a record (aiokafka's
+    default, 1 MiB): raise it to publish a record the processor must refuse as
+    too large.
+    """
 
     async def run() -> list[tuple[int, int, int]]:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            linger_ms=5,
+            max_request_size=max_request_size,
+        )
         await producer.start()
         try:
             # Each record's CreateTime is set here and returned as set: aiokafka

@@ -3,9 +3,14 @@ headers; duplicates and non-COMPLETE events are counted, never dead-lettered."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+from aiokafka import AIOKafkaProducer
+
 from processor import __version__
+from processor.samples import realistic_mix
+from tests.integration.accounting import Sent, check_accounting
 from tests.integration.conftest import Stack
 from tests.integration.kafka_utils import produce, read_topic
 
@@ -108,3 +113,33 @@ def test_a_rule_rejected_event_seen_again_is_a_duplicate_not_a_second_dead_lette
     assert worker.metric("lineage_events_rejected_total", reason="mix_rule_external_only") == 1
     assert worker.metric("lineage_events_duplicate_total") == 1
     assert len(read_topic(stack.bootstrap, stack.dlq_topic)) == 1
+
+
+def test_a_message_with_neither_key_nor_value_is_dead_lettered_and_the_worker_goes_on(
+    stack: Stack,
+) -> None:
+    """Any Kafka producer but aiokafka can send a record with a null key and a
+    null value; it is ``invalid_json`` like any null value, and its dead letter
+    (null key and value too) must not stop the partition."""
+
+    async def produce_empty() -> tuple[int, int, int]:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
+        await producer.start()
+        try:
+            batch = producer.create_batch()  # ``send`` refuses a record this empty
+            batch.append(key=None, value=None, timestamp=None, headers=[])
+            batch.close()
+            meta = await (await producer.send_batch(batch, stack.input_topic, partition=0))
+        finally:
+            await producer.stop()
+        return meta.partition, meta.offset, 0
+
+    worker = stack.start_worker()
+    messages = realistic_mix(200, seed=2)
+    produced = [asyncio.run(produce_empty())]
+    produced += produce(stack.bootstrap, stack.input_topic, messages, partition=0)
+    events = Sent.of(stack.input_topic, [None, *(v for _, v in messages)], produced)
+    books = check_accounting([worker], events, bootstrap=stack.bootstrap, dlq_topic=stack.dlq_topic)
+    (empty,) = [r for r in books.dead_letters if r.headers["lineage.source.offset"] == "0"]
+    assert (empty.key, empty.value) == (None, None)
+    assert empty.headers["lineage.reason"] == "invalid_json"
