@@ -8,7 +8,8 @@ real workers (``python -m processor worker``) as subprocesses, each phase on
 fresh topics (``--partitions``, 4) and a flushed Redis:
 
 latency
-    One worker; ``processor.samples.realistic_mix`` published at ``--rate``
+    One worker (``--latency-workers`` for more, in one group);
+    ``processor.samples.realistic_mix`` published at ``--rate``
     (2,000/s) for ``--latency-seconds`` (60) after a 5 s warm-up, by an aiokafka
     producer (acks=all, keys partitioned as Kafka clients do) that sends each
     message at its scheduled time, the messages due every 5 ms as one batch per
@@ -344,14 +345,23 @@ def measure_latency(
     messages = prepare(seed, int(args.rate * (WARMUP_LATENCY_S + args.latency_seconds)))
     flush(redis_url)
     topic = fresh_topics(bootstrap, "latency", args.partitions)
-    worker = Worker(worker_env(bootstrap, redis_url, topic, f"load-{uuid.uuid4().hex[:6]}"), "lat")
+    group = f"load-{uuid.uuid4().hex[:6]}"
+    workers = [
+        Worker(worker_env(bootstrap, redis_url, topic, group), f"lat-{i}")
+        for i in range(args.latency_workers)
+    ]
+    worker = workers[0]
     try:
-        worker.wait_ready()
+        for w in workers:
+            w.wait_ready()
+        if len(workers) > 1:
+            time.sleep(2.0)  # let the group settle: a late join would rebalance mid-run
         poller = FoldedPoller(redis_url, topic, args.poll_ms / 1000)
         poller.start()
 
         def tick(i: int, total: int) -> None:
-            worker.check_alive()
+            for w in workers:
+                w.check_alive()
             if i and i % (int(args.rate) * 10) < args.rate:
                 print(f"  sent {i:,}/{total:,}", flush=True)
 
@@ -395,11 +405,13 @@ def measure_latency(
             "mean_ms": statistics.fmean(latencies),
             "poll_ms": args.poll_ms,
             "polls": poller.polls,
-            "worker_cpu_s": _cpu_seconds(worker),
+            "workers": len(workers),
+            "worker_cpu_s": sum(_cpu_seconds(w) or 0.0 for w in workers),
             "p99_ms_by_5s": [round(_pct(w, 0.99)) for _, w in sorted(windows.items())],
         }
     finally:
-        worker.stop()
+        for w in workers:
+            w.stop()
 
 
 def _cpu_seconds(worker: Worker) -> float | None:
@@ -544,7 +556,8 @@ def report(result: dict[str, Any]) -> None:
     if "p99_ms" in lat:
         ok = "meets" if lat["p99_ms"] < TARGET_P99_MS else "MISSES"
         print(
-            f"  latency at {lat['rate']:,.0f}/s for {lat['seconds']:.0f} s "
+            f"  latency at {lat['rate']:,.0f}/s for {lat['seconds']:.0f} s, "
+            f"{lat.get('workers', 1)} worker(s) "
             f"({lat['accepted_measured']:,} accepted events, poll {lat['poll_ms']:g} ms):"
         )
         print(
@@ -600,6 +613,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=2000.0, help="latency phase rate (/s)")
     parser.add_argument("--latency-seconds", type=float, default=60.0)
     parser.add_argument("--poll-ms", type=float, default=2.0, help="folded-offset poll interval")
+    parser.add_argument(
+        "--latency-workers", type=int, default=1, help="workers in the latency phase's group"
+    )
     parser.add_argument("--soak-rate", type=float, default=500.0)
     parser.add_argument("--soak-seconds", type=float, default=600.0)
     parser.add_argument("--warmup-seconds", type=float, default=120.0)
