@@ -95,6 +95,7 @@ def run_worker(
     print(
         f"lineage-processor {__version__}: consuming {','.join(settings.input_topics)} "
         f"from {settings.kafka_bootstrap}, graph in {redact_url(settings.redis_url)}\n"
+        f"  page      http://127.0.0.1:{settings.web_port}/\n"
         f"  API       http://127.0.0.1:{settings.web_port}/api/v1/graph/snapshot\n"
         f"  metrics   http://127.0.0.1:{settings.web_port}/metrics\n"
         f"  health    http://127.0.0.1:{settings.web_port}/readyz",
