@@ -102,7 +102,8 @@ class KafkaPublisher:
                     ]
                     if not too_large:
                         break
-                failed += [MessageSizeTooLargeError(f"{len(too_large)} records")] * bool(too_large)
+                if too_large:
+                    failed.append(MessageSizeTooLargeError(f"{len(too_large)} records"))
             if failed:
                 raise failed[0]
         except (KafkaError, OSError) as exc:
