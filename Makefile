@@ -13,7 +13,7 @@ LINT_PATHS := $(wildcard processor tests bench)
 SHARED := ../shared
 CORPUS := $(SHARED)/corpus/openlineage-fixtures.jsonl
 
-.PHONY: help venv run test lint fmt typecheck schemas schemas-check bench bench-pipeline bench-queries bench-load corpus-check clean
+.PHONY: help venv run test test-fast lint fmt typecheck schemas schemas-check bench bench-pipeline bench-queries bench-load corpus-check clean
 
 help: ## List the targets with what each does
 	@echo "usage: make TARGET"
@@ -31,6 +31,9 @@ run: venv ## Start broker, Redis and the worker locally, with demo traffic
 
 test: venv lint typecheck schemas-check ## Lint, type-check, check schemas, then run every test
 	$(BIN)/pytest -q
+
+test-fast: venv ## Unit and property tests (no services), under a minute
+	$(BIN)/pytest -q -m "not integration"
 
 lint: venv ## ruff check and ruff format --check
 	$(BIN)/ruff check $(LINT_PATHS)

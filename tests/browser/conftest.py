@@ -29,6 +29,17 @@ __all__ = ["Page", "Stack", "stack"]
 T = TypeVar("T")
 DESKTOP = (1400, 900)
 PHONE = (390, 844)
+_HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this directory ``integration`` (it needs a worker, a broker
+    and Redis) and ``browser`` (it needs Chromium), before ``-m`` deselects."""
+    for item in items:
+        if item.path.is_relative_to(_HERE):
+            item.add_marker(pytest.mark.integration)
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

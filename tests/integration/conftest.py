@@ -17,6 +17,21 @@ from processor.core.rules import MixRule
 from processor.core.snapshot import snapshot_hash
 from tests.integration.harness import WorkerProcess, free_port
 
+_HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this directory ``integration``, so that
+    ``-m "not integration"`` (``make test-fast``) leaves out all that needs services.
+
+    The hook sees the whole session's items, hence the check on the path;
+    ``tryfirst`` puts the marker on before ``-m`` deselects.
+    """
+    for item in items:
+        if item.path.is_relative_to(_HERE):
+            item.add_marker(pytest.mark.integration)
+
 
 @dataclass
 class Stack:
