@@ -5,6 +5,7 @@ against faust's own translation to aiokafka keywords)."""
 
 from __future__ import annotations
 
+import re
 import ssl
 import subprocess
 from pathlib import Path
@@ -367,9 +368,29 @@ def test_every_secret_setting_is_an_optional_secret_ref_in_the_deployment() -> N
     assert all(ref["optional"] is True for ref in refs.values())
 
 
-def test_every_setting_is_in_the_readme_configuration_table() -> None:
+def _documented_default(value: object) -> str:
+    """A default as docs/configuration.md writes it."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(getattr(value, "value", value))
+
+
+def test_the_configuration_doc_lists_every_setting_with_its_default_and_nothing_else() -> None:
     root = Path(__file__).resolve().parents[2]
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    missing = [n for n in Settings.model_fields if f"`LINEAGE_{n.upper()}`" not in table]
-    assert not missing
+    doc = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    table = doc.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    documented: dict[str, str] = {}
+    for row in re.findall(r"^\| (`LINEAGE_.+)$", table, flags=re.MULTILINE):
+        names, default = (cell.strip() for cell in row.split(" | ")[:2])
+        for name in re.findall(r"`LINEAGE_([A-Z0-9_]+)`", names):
+            documented[name.lower()] = default.strip("`")
+    assert sorted(documented) == sorted(Settings.model_fields)
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default
+        assert documented[name] == _documented_default(default), name
