@@ -1,7 +1,7 @@
 """Query benchmark: upstream / downstream latency on a lineage graph of 1M edges.
 
 ``make bench-queries`` runs this file. It starts its own Redis
-(``processor.adapters.services.start_redis`` in a temporary directory; ``--redis-url`` uses
+(``processor.devstack.services.start_redis`` in a temporary directory; ``--redis-url`` uses
 an existing one instead), then:
 
 1. **Load.** A synthetic but lineage-shaped graph is generated and folded in through the
@@ -560,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = args.redis_url
         if url is None:
-            from processor.adapters.services import start_redis
+            from processor.devstack.services import start_redis
 
             service = start_redis(workdir)
             url = service.address
