@@ -34,8 +34,8 @@ from typing import Any
 
 import pytest
 
-from processor.devstack import services
 from processor.adapters.kafka_admin import create_topics
+from processor.devstack import services
 from processor.devstack.services import RunningService
 from tests.prometheus_tools import PrometheusTools, PrometheusToolsError, find_prometheus_tools
 

@@ -11,11 +11,13 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 from processor import __version__
 from processor.cli import dev, dlq, graph, publish, rebuild, worker
 from processor.cli.settings_loader import load_settings
+from processor.core.api_bounds import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEFAULT_PAGE, DEPTH_CAP
+from processor.core.graph_reader import Direction
 from processor.errors import ConfigurationError, DependencyUnavailable, LineageError
 
 __all__ = ["build_parser", "main"]
@@ -77,11 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_with_settings(graph.delete))
 
     p = sub.add_parser("lineage", help="upstream, downstream or impact of a dataset")
-    p.add_argument("direction", choices=["upstream", "downstream", "impact"])
+    p.add_argument("direction", choices=[*get_args(Direction), "impact"])
     p.add_argument("namespace")
     p.add_argument("name")
-    p.add_argument("--depth", type=int, default=20, help="levels to follow (1-20, default 20)")
-    p.add_argument("--limit", type=int, default=1000, help="most datasets shown (default 1000)")
+    p.add_argument(
+        "--depth",
+        type=int,
+        default=DEFAULT_DEPTH,
+        help=f"levels to follow (1-{DEPTH_CAP}, default {DEFAULT_DEPTH})",
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_MAX_NODES,
+        help=f"most datasets shown (default {DEFAULT_MAX_NODES})",
+    )
     p.add_argument(
         "--format",
         choices=["table", "json", "dot"],
@@ -95,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     ds = dsub.add_parser("search", help="datasets whose namespace or name contains TEXT")
     ds.add_argument("text")
     ds.add_argument("--offset", type=int, default=0)
-    ds.add_argument("--limit", type=int, default=50)
+    ds.add_argument("--limit", type=int, default=DEFAULT_PAGE)
     ds.set_defaults(func=_with_settings(graph.datasets_search))
 
     p = sub.add_parser(

@@ -21,13 +21,13 @@ from aiokafka import AIOKafkaProducer
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from processor.devstack import services
 from processor.adapters.kafka_admin import (
     count_messages,
     create_topics,
     end_offsets,
     read_topic,
 )
+from processor.devstack import services
 from processor.devstack.services import RunningService
 from processor.errors import ServiceStartError
 from tests.integration.harness import WorkerProcess, free_port, parse_metrics, wait_for
