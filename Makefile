@@ -32,9 +32,10 @@ run: venv ## Start broker, Redis and the worker locally, with demo traffic
 test: venv lint typecheck schemas-check ## Lint, type-check, check schemas, then run every test
 	$(BIN)/pytest -q
 
-lint: venv ## ruff check and ruff format --check
+lint: venv ## ruff check, ruff format --check, and the import layers (lint-imports)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/lint-imports
 
 fmt: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(LINT_PATHS)
