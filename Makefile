@@ -35,9 +35,10 @@ test: venv lint typecheck schemas-check ## Lint, type-check, check schemas, then
 test-fast: venv ## Unit and property tests (no services), under a minute
 	$(BIN)/pytest -q -m "not integration"
 
-lint: venv ## ruff check and ruff format --check
+lint: venv ## ruff check, ruff format --check, and the import layers (lint-imports)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/lint-imports
 
 fmt: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(LINT_PATHS)

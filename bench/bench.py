@@ -2,7 +2,7 @@
 the log, measured in one run.
 
 ``make bench`` runs this file. It starts its own Tansu broker and Redis
-(``processor.adapters.services``, local binaries unless ``--backend``), creates the input,
+(``processor.devstack.services``, local binaries unless ``--backend``), creates the input,
 dead-letter and control topics, fills the input topic with
 ``processor.samples.realistic_mix(N)`` (N = 200,000 by default; aiokafka producer, 1 MiB
 batches, keys partitioned as Kafka clients do), then, on that same topic, measures:
@@ -810,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
     try:
         from processor.adapters.kafka_admin import create_topics, end_offsets
-        from processor.adapters.services import start_broker, start_redis
+        from processor.devstack.services import start_broker, start_redis
 
         broker = start_broker(workdir, backend=args.backend)
         services.append(broker)

@@ -3,7 +3,7 @@ pipeline's throughput with one and with two workers, measured in one run.
 
 ``make bench-load`` runs this file (``make bench`` runs it after the throughput and
 query benchmarks). It starts its own Tansu broker and Redis
-(``processor.adapters.services``, local binaries unless ``--backend``), and runs
+(``processor.devstack.services``, local binaries unless ``--backend``), and runs
 real workers (``python -m processor worker``) as subprocesses, each phase on
 fresh topics (``--partitions``, 4) and a flushed Redis:
 
@@ -652,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
     failed = False
     try:
-        from processor.adapters.services import start_broker, start_redis
+        from processor.devstack.services import start_broker, start_redis
 
         broker = start_broker(workdir, backend=args.backend)
         services.append(broker)

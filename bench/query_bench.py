@@ -1,7 +1,7 @@
 """Query benchmark: upstream / downstream latency on a lineage graph of 1M edges.
 
 ``make bench-queries`` runs this file. It starts its own Redis
-(``processor.adapters.services.start_redis`` in a temporary directory; ``--redis-url`` uses
+(``processor.devstack.services.start_redis`` in a temporary directory; ``--redis-url`` uses
 an existing one instead), then:
 
 1. **Load.** A synthetic but lineage-shaped graph is generated and folded in through the
@@ -72,15 +72,17 @@ sys.path.insert(0, str(ROOT))
 
 from processor.adapters.redis_reader import RedisGraphReader  # noqa: E402
 from processor.adapters.redis_store import RedisGraphStore, encode_batch  # noqa: E402
+from processor.core.graph_reader import Direction  # noqa: E402
 from processor.core.identity import node_id  # noqa: E402
 from processor.core.pipeline import FoldEvent, NodeUpdate  # noqa: E402
-from processor.core.queries import Direction, LineageResult, downstream, upstream  # noqa: E402
+from processor.core.queries import downstream, upstream  # noqa: E402
+from processor.core.query_results import LineageResult  # noqa: E402
 
 TARGET_DEPTH = 5
 TARGET_P99_MS = 100.0
 MAX_NODES = 1000
 DEPTHS = (1, 5, 20)
-DIRECTIONS: tuple[Direction, ...] = ("down", "up")
+DIRECTIONS: tuple[Direction, ...] = ("downstream", "upstream")
 MARQUEZ_NOTE = "Marquez users report 10-15 s for this query (the read-side issue)"
 
 TIERS = 20  # internal tiers: 0 raw, 1-7 staging, 8-13 intermediate, 14-19 marts
@@ -385,7 +387,7 @@ async def run_queries(
         rows = []
         for depth in DEPTHS:
             for direction in DIRECTIONS:
-                query = downstream if direction == "down" else upstream
+                query = downstream if direction == "downstream" else upstream
                 lat: list[float] = []
                 sizes: list[int] = []
                 edges: list[int] = []
@@ -425,7 +427,7 @@ async def run_queries(
                 }
                 rows.append(row)
                 print(
-                    f"  depth {depth:>2} {direction:<4}  p50 {row['p50_ms']:7.1f} ms  "
+                    f"  depth {depth:>2} {direction:<10}  p50 {row['p50_ms']:7.1f} ms  "
                     f"p99 {row['p99_ms']:7.1f} ms  max {row['max_ms']:7.1f} ms  "
                     f"nodes {row['mean_nodes']:7.1f}  truncated {row['truncated_fraction']:5.1%}  "
                     f"round trips {row['round_trips_mean']:5.1f}  "
@@ -516,11 +518,11 @@ def report(result: dict[str, Any]) -> None:
             f"  load (fold, Lua): {load_['seconds']:.1f} s, {load_['edges_per_s']:,.0f} edges/s, "
             f"{load_['events_per_s']:,.0f} events/s"
         )
-    print(f"  {'depth':>5} {'dir':<4} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+    print(f"  {'depth':>5} {'dir':<10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
           f"{'nodes':>7} {'trunc':>6} {'trips':>6} {'cmds':>7}")  # fmt: skip
     for r in result["rows"]:
         print(
-            f"  {r['depth']:>5} {r['direction']:<4} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
+            f"  {r['depth']:>5} {r['direction']:<10} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
             f"{r['max_ms']:8.1f} {r['mean_nodes']:7.1f} {r['truncated_fraction']:6.1%} "
             f"{r['round_trips_mean']:6.1f} {r['redis_commands_per_query']:7,.0f}"
         )
@@ -560,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = args.redis_url
         if url is None:
-            from processor.adapters.services import start_redis
+            from processor.devstack.services import start_redis
 
             service = start_redis(workdir)
             url = service.address

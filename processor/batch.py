@@ -40,7 +40,7 @@ from processor.adapters.redis_store import (
     encode_batch,
 )
 from processor.core.control import DeleteRequest, parse_control
-from processor.core.dlq import dlq_headers
+from processor.core.dlq_headers import dlq_headers
 from processor.core.pipeline import (
     Accepted,
     Classified,

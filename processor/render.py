@@ -6,12 +6,13 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from processor.core.queries import ImpactResult, LineageResult, QueryEdge
+from processor.core.graph_reader import Direction
+from processor.core.query_results import ImpactResult, LineageResult, QueryEdge
 
 Dataset = tuple[str, str]
 
 
-def lineage_json(result: LineageResult, direction: str) -> dict[str, Any]:
+def lineage_json(result: LineageResult, direction: Direction) -> dict[str, Any]:
     """The JSON answer of a lineage query (also the HTTP API's shape)."""
     return {
         "root": result.root.as_json(),
@@ -37,14 +38,14 @@ def _label(ds: Dataset) -> str:
     return f"{ds[0]}/{ds[1]}"
 
 
-def lineage_tree(result: LineageResult, direction: str) -> str:
+def lineage_tree(result: LineageResult, direction: Direction) -> str:
     """The result as an indented tree from the root; a dataset reached twice is
     shown once in full and then as ``(see above)``."""
     children: dict[Dataset, list[tuple[Dataset, QueryEdge]]] = defaultdict(list)
     for e in result.edges:
-        parent, child = (e.source, e.target) if direction == "down" else (e.target, e.source)
+        parent, child = (e.source, e.target) if direction == "downstream" else (e.target, e.source)
         children[parent].append((child, e))
-    arrow = "->" if direction == "down" else "<-"
+    arrow = "->" if direction == "downstream" else "<-"
     root: Dataset = (result.root.namespace, result.root.name)
     lines = [_label(root)]
     shown = {root}

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from processor.core.control import DeleteMessage
-from processor.core.dlq import DlqHeaders
+from processor.core.dlq_headers import DlqHeaders
 from processor.core.models import LineageProfile
 from processor.core.snapshot import Snapshot
 

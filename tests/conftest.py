@@ -1,7 +1,7 @@
 """Real services for the whole test session, and per-test isolation on top of them.
 
 The broker and Redis are started once per session by
-``processor.adapters.services`` (Tansu and redis-server from the ``embedded``
+``processor.devstack.services`` (Tansu and redis-server from the ``embedded``
 extra, or containers when a Docker engine answers; choose with
 ``LINEAGE_TEST_SERVICES=auto|local|docker``). Nothing is ever skipped for a
 missing service: a fixture that cannot start one fails with the service's log.
@@ -34,9 +34,9 @@ from typing import Any
 
 import pytest
 
-from processor.adapters import services
 from processor.adapters.kafka_admin import create_topics
-from processor.adapters.services import RunningService
+from processor.devstack import services
+from processor.devstack.services import RunningService
 from tests.prometheus_tools import PrometheusTools, PrometheusToolsError, find_prometheus_tools
 
 REDIS_DATABASES = 64  # database 0 is left to tests using ``redis_service.address``

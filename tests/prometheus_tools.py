@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from processor.adapters.services import free_port, log_tail, spawn
+from processor.devstack.services import free_port, log_tail, spawn
 
 __all__ = [
     "CACHE_DIR",

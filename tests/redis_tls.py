@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from processor.adapters.services import free_port, log_tail, spawn
+from processor.devstack.services import free_port, log_tail, spawn
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / ".services" / "redis-tls"

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 import orjson
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from processor.adapters.http_backend import HttpBackend
 from processor.adapters.http_graph import register_graph_views
 from processor.adapters.http_ui import register_ui_views
 from processor.adapters.openapi import openapi_document
@@ -20,14 +21,11 @@ from processor.core.snapshot import canonical_bytes
 from processor.core.timefmt import format_time, normalize_time
 from processor.errors import DependencyUnavailable
 
-if TYPE_CHECKING:
-    from processor.app import LineageWorker
-
 HASH_HEADER = "X-Snapshot-SHA256"
 AS_OF_HEADER = "X-Snapshot-As-Of"
 
 
-def register_views(app: faust.App, worker: LineageWorker) -> None:
+def register_views(app: faust.App, worker: HttpBackend) -> None:
     """Add the processor's routes to the faust web server."""
 
     @app.page("/metrics")

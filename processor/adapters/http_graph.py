@@ -14,34 +14,35 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 import orjson
 from faust.web import Request, Response, View
 
+from processor.adapters.http_backend import HttpBackend
 from processor.adapters.redis_reader import RedisGraphReader
 from processor.adapters.redis_search import search_datasets
 from processor.core import queries
+from processor.core.api_bounds import (
+    DEFAULT_DEPTH,
+    DEFAULT_MAX_NODES,
+    DEFAULT_PAGE,
+    DEPTH_CAP,
+    MAX_NODES_LIMIT,
+    MAX_PAGE,
+    MAX_SEARCH_TEXT,
+    MAX_TEXT,
+)
+from processor.core.graph_reader import Direction
 from processor.core.marquez import lineage_graph, parse_node_id
-from processor.core.queries import DEPTH_CAP
+from processor.core.query_results import LineageResult
 from processor.core.snapshot import node_type
 from processor.errors import DependencyUnavailable, NodeNotFound
 from processor.render import impact_json, lineage_json
 
-if TYPE_CHECKING:
-    from processor.app import LineageWorker
-
 log = logging.getLogger(__name__)
 
-MAX_LIMIT = 10_000  # nodes of a lineage answer
-DEFAULT_PAGE = 50
-MAX_PAGE = 1000  # datasets of a search page
-# Characters of a text parameter: far above any real namespace or name, far
-# below what would make a lookup costly. The search text is matched against
-# every dataset name, so it gets a tighter bound.
-MAX_TEXT = 4096
-MAX_SEARCH_TEXT = 1000
 TRUNCATED_HEADER = "X-Lineage-Truncated"
 
 Query = Mapping[str, str]
@@ -103,11 +104,11 @@ def int_param(query: Query, name: str, default: int, low: int, high: int) -> int
 
 
 def _depth(query: Query) -> int:
-    return int_param(query, "depth", queries.DEFAULT_DEPTH, 1, DEPTH_CAP)
+    return int_param(query, "depth", DEFAULT_DEPTH, 1, DEPTH_CAP)
 
 
 def _limit(query: Query) -> int:
-    return int_param(query, "limit", queries.DEFAULT_MAX_NODES, 1, MAX_LIMIT)
+    return int_param(query, "limit", DEFAULT_MAX_NODES, 1, MAX_NODES_LIMIT)
 
 
 # --- answers ---------------------------------------------------------------
@@ -116,7 +117,7 @@ def _limit(query: Query) -> int:
 class GraphHandlers:
     """The request handlers over one worker's store."""
 
-    def __init__(self, worker: LineageWorker) -> None:
+    def __init__(self, worker: HttpBackend) -> None:
         self.worker = worker
 
     @property
@@ -129,7 +130,7 @@ class GraphHandlers:
     async def downstream(self, query: Query) -> Answer:
         return await self._lineage(query, "downstream")
 
-    async def _lineage(self, query: Query, direction: str) -> Answer:
+    async def _lineage(self, query: Query, direction: Direction) -> Answer:
         ns, name = text_param(query, "namespace"), text_param(query, "name")
         depth, limit = _depth(query), _limit(query)
         walk = queries.upstream if direction == "upstream" else queries.downstream
@@ -187,7 +188,7 @@ class GraphHandlers:
             raise BadParameter("nodeId", str(exc)) from None
         depth = _depth(query)
         reader = self.reader
-        results: tuple[queries.LineageResult, ...]
+        results: tuple[LineageResult, ...]
         if ref.kind == "job":
             around = await queries.job_lineage(reader, ref.namespace, ref.name, depth)
             results = (around.upstream, around.own, around.downstream)
@@ -242,7 +243,7 @@ def json_view(app: faust.App, path: str, name: str, handler: Handler) -> None:
     app.page(path, name=name)(GraphView)
 
 
-def register_graph_views(app: faust.App, worker: LineageWorker) -> None:
+def register_graph_views(app: faust.App, worker: HttpBackend) -> None:
     """The lineage, search and Marquez routes."""
     h = GraphHandlers(worker)
     json_view(app, "/api/v1/graph/upstream", "graph_upstream", h.upstream)

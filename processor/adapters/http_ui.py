@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import time
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import Counter, Gauge
 
-if TYPE_CHECKING:
-    from processor.app import LineageWorker
+from processor.adapters.http_backend import HttpBackend
 
 STATIC_PACKAGE = "processor"
 STATIC_DIR = "ui/static"
@@ -75,7 +74,7 @@ def _total(metric: Counter | Gauge, suffix: str = "") -> float:
     return sum(value for _, value in _samples(metric, suffix))
 
 
-def status(worker: LineageWorker) -> dict[str, Any]:
+def status(worker: HttpBackend) -> dict[str, Any]:
     """This worker's operational numbers, from its registry (``/api/v1/status``)."""
     m = worker.metrics
     counted = "_total"
@@ -126,7 +125,7 @@ def _asset_view(app: faust.App, path: str, body: bytes, content_type: str) -> No
     app.page(path, name=name)(Asset)
 
 
-def register_ui_views(app: faust.App, worker: LineageWorker) -> None:
+def register_ui_views(app: faust.App, worker: HttpBackend) -> None:
     """``/`` (the page), ``/ui/<file>`` (its assets) and ``/api/v1/status``."""
     for filename, (body, content_type) in static_files().items():
         _asset_view(app, ASSET_PREFIX + filename, body, content_type)

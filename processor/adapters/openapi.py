@@ -1,8 +1,8 @@
 """The OpenAPI 3.1 document of the worker's HTTP API, served at ``/openapi.json``.
 
-Written by hand as a dict; the snapshot's schemas come from the pydantic
-models of ``core.snapshot`` so the two cannot drift. Schemas are JSON Schema
-2020-12 (OpenAPI 3.1's dialect) with ``$ref`` into ``#/components/schemas``.
+Written by hand as a dict: the routes here, their answers' schemas in
+``openapi_schemas``; the parameters' bounds are ``core.api_bounds``, the ones
+the views enforce.
 
 Security is added to every operation from ``http_auth``'s list of public routes,
 so a route added later is documented as protected unless it is public there.
@@ -14,222 +14,18 @@ from typing import Any
 
 from processor import __version__
 from processor.adapters.http_auth import is_public
-from processor.core.queries import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEPTH_CAP
-from processor.core.snapshot import Snapshot
-
-REF = "#/components/schemas/{model}"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": REF.format(model=name)}
-
-
-def _object(props: dict[str, Any], *, required: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": props,
-        "required": list(props) if required is None else required,
-        "additionalProperties": False,
-    }
-
-
-_STR = {"type": "string"}
-_NULLABLE_STR = {"type": ["string", "null"]}
-_BOOL = {"type": "boolean"}
-_INT = {"type": "integer"}
-
-
-def _snapshot_schemas() -> dict[str, Any]:
-    schema = Snapshot.model_json_schema(ref_template=REF)
-    defs: dict[str, Any] = schema.pop("$defs", {})
-    return {**defs, "Snapshot": schema}
-
-
-def _schemas() -> dict[str, Any]:
-    dataset_ref = _ref("SnapshotDataset")
-    node = _object(
-        {
-            "namespace": _STR,
-            "name": _STR,
-            "type": _STR,
-            "internal": _BOOL,
-            "distance": {"type": "integer", "minimum": 0},
-        }
-    )
-    marquez_edge = _object({"origin": _STR, "destination": _STR})
-    dataset_data = {
-        "type": "object",
-        "description": "Marquez's Dataset; what the processor does not track is null or empty.",
-        "properties": {
-            "id": dataset_ref,
-            "type": _STR,
-            "name": _STR,
-            "physicalName": _STR,
-            "createdAt": _NULLABLE_STR,
-            "updatedAt": _NULLABLE_STR,
-            "namespace": _STR,
-            "sourceName": _NULLABLE_STR,
-            "fields": {"type": "array"},
-            "tags": {"type": "array"},
-            "lastModifiedAt": _NULLABLE_STR,
-            "description": _NULLABLE_STR,
-            "facets": {"type": "object"},
-        },
-        "required": ["id", "type", "name", "physicalName", "namespace", "fields", "tags"],
-    }
-    job_data = {
-        "type": "object",
-        "description": "Marquez's Job; inputs and outputs within this answer.",
-        "properties": {
-            "id": dataset_ref,
-            "type": _NULLABLE_STR,
-            "name": _STR,
-            "simpleName": _STR,
-            "parentJobName": _NULLABLE_STR,
-            "createdAt": _NULLABLE_STR,
-            "updatedAt": _NULLABLE_STR,
-            "namespace": _STR,
-            "inputs": {"type": "array", "items": dataset_ref},
-            "outputs": {"type": "array", "items": dataset_ref},
-            "location": _NULLABLE_STR,
-            "description": _NULLABLE_STR,
-            "latestRun": {"type": ["object", "null"]},
-            "tags": {"type": "array"},
-            "facets": {"type": "object"},
-        },
-        "required": ["id", "name", "namespace", "inputs", "outputs"],
-    }
-    edge_list = {"type": "array", "items": _ref("MarquezEdge")}
-    return {
-        **_snapshot_schemas(),
-        "Error": _object({"error": _STR}),
-        "BadParameter": _object({"error": _STR, "parameter": _STR}),
-        "Health": _object({"status": {"const": "ok"}}),
-        "Readiness": _object(
-            {
-                "status": {"enum": ["ready", "not ready"]},
-                "checks": {"type": "object", "additionalProperties": _BOOL},
-            }
-        ),
-        "SnapshotHash": _object(
-            {
-                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                "nodes": _INT,
-                "edges": _INT,
-                "asOf": _STR,
-            }
-        ),
-        "QueryNode": node,
-        "Lineage": _object(
-            {
-                "root": _ref("QueryNode"),
-                "direction": {"enum": ["upstream", "downstream"]},
-                "depth": _INT,
-                "nodes": {"type": "array", "items": _ref("QueryNode")},
-                "edges": {"type": "array", "items": _ref("SnapshotEdge")},
-                "truncated": _BOOL,
-            }
-        ),
-        "Impact": _object(
-            {
-                "root": _ref("QueryNode"),
-                "depth": _INT,
-                "nodes": {"type": "array", "items": _ref("QueryNode")},
-                "truncated": _BOOL,
-            }
-        ),
-        "Paths": _object(
-            {
-                "source": dataset_ref,
-                "target": dataset_ref,
-                "distance": {"type": ["integer", "null"]},
-                "paths": {
-                    "type": "array",
-                    "items": {"type": "array", "items": _ref("SnapshotEdge")},
-                },
-                "truncated": _BOOL,
-            }
-        ),
-        "DatasetPage": _object(
-            {
-                "datasets": {
-                    "type": "array",
-                    "items": _object(
-                        {"namespace": _STR, "name": _STR, "type": _STR, "internal": _BOOL}
-                    ),
-                },
-                "total": _INT,
-                "offset": _INT,
-                "limit": _INT,
-            }
-        ),
-        "MarquezEdge": marquez_edge,
-        "MarquezNode": {
-            "type": "object",
-            "properties": {
-                "id": _STR,
-                "type": {"enum": ["DATASET", "JOB"]},
-                "data": {"type": "object"},
-                "inEdges": edge_list,
-                "outEdges": edge_list,
-            },
-            "required": ["id", "type", "data", "inEdges", "outEdges"],
-            "additionalProperties": False,
-            "oneOf": [
-                {
-                    "properties": {"type": {"const": "DATASET"}, "data": _ref("MarquezDataset")},
-                },
-                {"properties": {"type": {"const": "JOB"}, "data": _ref("MarquezJob")}},
-            ],
-        },
-        "MarquezDataset": dataset_data,
-        "MarquezJob": job_data,
-        "MarquezLineage": _object({"graph": {"type": "array", "items": _ref("MarquezNode")}}),
-        "Status": _status_schema(),
-    }
-
-
-def _status_schema() -> dict[str, Any]:
-    count = {"type": "integer", "minimum": 0}
-    return _object(
-        {
-            "time": {"type": "number", "description": "Unix time of the reading."},
-            "events": _object(
-                {
-                    "consumed": count,
-                    "accepted": count,
-                    "duplicate": count,
-                    "ignored": count,
-                    "rejected": count,
-                }
-            ),
-            "deadLetters": {
-                "type": "object",
-                "description": "Dead letters by reason code (every code, 0 included).",
-                "additionalProperties": count,
-            },
-            "lag": _object(
-                {
-                    "messages": count,
-                    "partitions": {
-                        "type": "array",
-                        "items": _object({"topic": _STR, "partition": count, "messages": count}),
-                    },
-                }
-            ),
-            "generation": count,
-            "graph": _object({"nodes": count, "edges": count}),
-            "rebuild": _object(
-                {
-                    "running": _BOOL,
-                    "generation": {"type": ["integer", "null"]},
-                    "remainingMessages": count,
-                    "messagesPerSecond": {"type": "number", "minimum": 0},
-                }
-            ),
-            "dependenciesDown": {"type": "array", "items": {"enum": ["redis", "kafka"]}},
-        }
-    )
+from processor.adapters.openapi_schemas import STR, ref, schemas
+from processor.core.api_bounds import (
+    DEFAULT_DEPTH,
+    DEFAULT_MAX_NODES,
+    DEFAULT_MAX_PATHS,
+    DEFAULT_PAGE,
+    DEPTH_CAP,
+    MAX_NODES_LIMIT,
+    MAX_PAGE,
+    MAX_SEARCH_TEXT,
+    MAX_TEXT,
+)
 
 
 def _param(
@@ -245,7 +41,7 @@ def _param(
 
 
 def _json(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
 
 
 _DEPTH = _param(
@@ -256,18 +52,18 @@ _DEPTH = _param(
 _LIMIT = _param(
     "limit",
     "Maximum nodes in the answer; past it the answer is cut level by level and marked truncated.",
-    {"type": "integer", "minimum": 1, "maximum": 10_000, "default": DEFAULT_MAX_NODES},
+    {"type": "integer", "minimum": 1, "maximum": MAX_NODES_LIMIT, "default": DEFAULT_MAX_NODES},
 )
 _BAD = _json("A parameter is missing, invalid or too long.", "BadParameter")
 _UNAUTHORIZED = {
     "description": "LINEAGE_HTTP_TOKEN is set and the request has no bearer token, or a wrong one.",
     "headers": {
-        "WWW-Authenticate": {"description": 'Bearer realm="lineage-processor"', "schema": _STR}
+        "WWW-Authenticate": {"description": 'Bearer realm="lineage-processor"', "schema": STR}
     },
-    "content": {"application/json": {"schema": _ref("Error")}},
+    "content": {"application/json": {"schema": ref("Error")}},
 }
 SECURITY_SCHEME = "bearerToken"
-_TEXT = {"type": "string", "maxLength": 4096}
+_TEXT = {"type": "string", "maxLength": MAX_TEXT}
 _NOT_FOUND = _json("The graph does not hold that dataset.", "Error")
 _DOWN = _json("Redis is unavailable.", "Error")
 
@@ -343,7 +139,7 @@ def _document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "Prometheus text exposition format.",
-                            "content": {"text/plain": {"schema": _STR}},
+                            "content": {"text/plain": {"schema": STR}},
                         }
                     },
                 }
@@ -370,13 +166,13 @@ def _document() -> dict[str, Any]:
                         _param(
                             "hash",
                             "1/true/yes: only the sha256 and the counts.",
-                            _STR,
+                            STR,
                         ),
                         _param(
                             "asOf",
                             "RFC 3339 time the retention window is counted back from "
                             "(default now): the same asOf gives the same snapshot.",
-                            _STR,
+                            STR,
                         ),
                     ],
                     "responses": {
@@ -386,7 +182,7 @@ def _document() -> dict[str, Any]:
                             "X-Snapshot-As-Of.",
                             "content": {
                                 "application/json": {
-                                    "schema": {"oneOf": [_ref("Snapshot"), _ref("SnapshotHash")]}
+                                    "schema": {"oneOf": [ref("Snapshot"), ref("SnapshotHash")]}
                                 }
                             },
                         },
@@ -405,7 +201,7 @@ def _document() -> dict[str, Any]:
                 "Every dataset downstream of the root (root excluded).", lineage_params, "Impact"
             ),
             "/api/v1/graph/path": _query_op(
-                "Shortest downstream paths from source to target (at most 10).",
+                f"Shortest downstream paths from source to target (at most {DEFAULT_MAX_PATHS}).",
                 [*_dataset_params("source"), *_dataset_params("target"), _DEPTH],
                 "Paths",
             ),
@@ -417,7 +213,7 @@ def _document() -> dict[str, Any]:
                         _param(
                             "q",
                             "Text to look for; all datasets when empty.",
-                            {"type": "string", "maxLength": 1000},
+                            {"type": "string", "maxLength": MAX_SEARCH_TEXT},
                         ),
                         _param(
                             "offset",
@@ -427,7 +223,12 @@ def _document() -> dict[str, Any]:
                         _param(
                             "limit",
                             "Page size.",
-                            {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                            {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_PAGE,
+                                "default": DEFAULT_PAGE,
+                            },
                         ),
                     ],
                     "responses": {
@@ -478,7 +279,7 @@ def _document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "HTML.",
-                            "content": {"text/html": {"schema": _STR}},
+                            "content": {"text/html": {"schema": STR}},
                         }
                     },
                 }
@@ -495,5 +296,5 @@ def _document() -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": _schemas()},
+        "components": {"schemas": schemas()},
     }

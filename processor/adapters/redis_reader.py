@@ -1,4 +1,4 @@
-"""The lineage queries' read port (``core.queries.GraphReader``) on Redis.
+"""The lineage queries' read port (``core.graph_reader.GraphReader``) on Redis.
 
 A query of depth ``D`` costs ``D + 2`` round trips, however many nodes it
 visits: one to resolve the root, one per level, and one for the attributes of
@@ -31,10 +31,13 @@ from redis.exceptions import RedisError
 
 from processor.adapters.redis_search import job_edges
 from processor.adapters.redis_store import RedisGraphStore, _node_record
+from processor.core.graph_reader import Direction, Level
 from processor.core.identity import edge_id, node_id
-from processor.core.queries import Direction, Level
 from processor.core.snapshot import EdgeRecord, NodeRecord
 from processor.errors import RedisUnavailable
+
+# expand.lua's ARGV[2]
+_LUA_DIRECTION: dict[Direction, str] = {"downstream": "down", "upstream": "up"}
 
 
 def _script(name: str) -> str:
@@ -73,7 +76,7 @@ class RedisGraphReader:
             return Level({}, {}, False)
         args: list[str | int] = [
             self.store.base,
-            direction,
+            _LUA_DIRECTION[direction],
             self.floor,
             "".join(node_ids),
             "".join(known),

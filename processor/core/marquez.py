@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from processor.core.queries import LineageResult, QueryEdge, QueryNode
+from processor.core.query_results import LineageResult, QueryEdge, QueryNode
 
 NodeKind = Literal["dataset", "job"]
 Pair = tuple[str, str]

@@ -1,8 +1,9 @@
 """Lineage queries over the graph: upstream, downstream, impact and paths.
 
-Pure functions over a small read port, :class:`GraphReader`. A traversal is a
-breadth-first search that asks the reader for one whole level at a time
-(:meth:`GraphReader.expand` with every node of the frontier, which returns
+Pure functions over a small read port, :class:`GraphReader` (in
+``core.graph_reader``), answering the shapes of ``core.query_results``. A
+traversal is a breadth-first search that asks the reader for one whole level
+at a time (:meth:`GraphReader.expand` with every node of the frontier, which returns
 neighbour ids and records but no edge attributes), then, once the node set is
 final, for the attributes of the kept edges (:meth:`GraphReader.edges`). A
 query of depth ``D`` costs at most ``D + 1`` reader calls however many nodes
@@ -31,152 +32,28 @@ Conventions shared by every query:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol
+from collections.abc import Iterator, Mapping, Sequence
 
+from processor.core.api_bounds import (
+    DEFAULT_DEPTH,
+    DEFAULT_MAX_NODES,
+    DEFAULT_MAX_PATHS,
+    DEPTH_CAP,
+)
+from processor.core.graph_reader import Dataset, Direction, GraphReader, Pair
 from processor.core.identity import node_id
+from processor.core.query_results import (
+    ImpactResult,
+    JobLineage,
+    LineageResult,
+    PathsResult,
+    QueryEdge,
+    QueryNode,
+)
 from processor.core.snapshot import EdgeRecord, NodeRecord, node_type
 from processor.errors import NodeNotFound
 
-Direction = Literal["up", "down"]
-Dataset = tuple[str, str]  # (namespace, name)
-
-DEPTH_CAP = 20
-DEFAULT_DEPTH = 20
-DEFAULT_MAX_NODES = 1000
-DEFAULT_MAX_PATHS = 10
 _EVERY = 1 << 30  # room for every neighbour: no cut
-
-
-Pair = tuple[str, str]  # (source node id, target node id)
-
-
-class Level(NamedTuple):
-    """One breadth-first level as read from the store.
-
-    ``links``: per frontier node id, the ids at the other end of its visible
-    edges in the asked direction (``down``: targets of edges out of it; ``up``:
-    sources of edges into it), limited to ids that are known or kept. ``nodes``:
-    the records of the kept new neighbours: those not known, in node id order,
-    at most ``room`` of them. ``truncated``: more new neighbours were visible.
-    """
-
-    links: Mapping[str, Sequence[str]]
-    nodes: Mapping[str, NodeRecord]
-    truncated: bool
-
-
-class GraphReader(Protocol):
-    """What the queries need from a graph store.
-
-    Visibility is the reader's: it leaves out edges that a delete hides
-    (``EdgeRecord.visible``) and any it is configured to hide (retention).
-    """
-
-    async def resolve(self, namespace: str, name: str) -> NodeRecord | None:
-        """The record of one dataset, or None when the graph does not hold it."""
-        ...
-
-    async def expand(
-        self, node_ids: Sequence[str], direction: Direction, known: Collection[str], room: int
-    ) -> Level:
-        """The visible neighbours of every node of ``node_ids``, in one batched
-        read; new ones (not in ``known``) cut to the first ``room`` by node id."""
-        ...
-
-    async def edges(self, pairs: Sequence[Pair]) -> Mapping[Pair, EdgeRecord]:
-        """The records of the given (source id, target id) edges, in one batched
-        read; an edge that no longer exists is left out."""
-        ...
-
-    async def job_edges(self, namespace: str, name: str) -> Sequence[Pair]:
-        """Every edge that carries the job, as (source id, target id), visible
-        or not (the queries check visibility through ``expand``)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class QueryNode:
-    """A dataset in a query result, ``distance`` hops from the root."""
-
-    id: str
-    namespace: str
-    name: str
-    type: str
-    internal: bool
-    distance: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "namespace": self.namespace,
-            "name": self.name,
-            "type": self.type,
-            "internal": self.internal,
-            "distance": self.distance,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class QueryEdge:
-    """An edge with its folded attributes (DESIGN.md section 5)."""
-
-    source: Dataset
-    target: Dataset
-    jobs: tuple[Dataset, ...]  # sorted
-    first_seen: str
-    last_seen: str
-    last_run_id: str | None
-    events: int
-
-    def as_json(self) -> dict[str, Any]:
-        """The snapshot's edge shape (camelCase attributes)."""
-        return {
-            "source": {"namespace": self.source[0], "name": self.source[1]},
-            "target": {"namespace": self.target[0], "name": self.target[1]},
-            "jobs": [{"namespace": ns, "name": nm} for ns, nm in self.jobs],
-            "firstSeen": self.first_seen,
-            "lastSeen": self.last_seen,
-            "lastRunId": self.last_run_id,
-            "events": self.events,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class LineageResult:
-    """Upstream or downstream of ``root``; ``nodes`` includes the root (distance 0)."""
-
-    root: QueryNode
-    nodes: tuple[QueryNode, ...]
-    edges: tuple[QueryEdge, ...]
-    depth: int
-    truncated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ImpactResult:
-    """Every dataset downstream of ``root`` (the root itself excluded)."""
-
-    root: QueryNode
-    datasets: tuple[QueryNode, ...]
-    depth: int
-    truncated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PathsResult:
-    """The shortest paths from ``source`` to ``target``, each a list of edges.
-
-    ``distance`` is None when no path was found within ``max_depth``;
-    ``truncated`` when more shortest paths exist than were returned, or when the
-    node cap stopped the search before it reached the target.
-    """
-
-    source: Dataset
-    target: Dataset
-    distance: int | None
-    paths: tuple[tuple[QueryEdge, ...], ...]
-    truncated: bool
 
 
 def check_depth(depth: int, depth_cap: int = DEPTH_CAP) -> int:
@@ -201,7 +78,7 @@ async def upstream(
     depth_cap: int = DEPTH_CAP,
 ) -> LineageResult:
     """The datasets ``namespace``/``name`` is derived from, up to ``depth`` hops."""
-    return await _lineage(reader, (namespace, name), "up", depth, max_nodes, depth_cap)
+    return await _lineage(reader, (namespace, name), "upstream", depth, max_nodes, depth_cap)
 
 
 async def downstream(
@@ -214,7 +91,7 @@ async def downstream(
     depth_cap: int = DEPTH_CAP,
 ) -> LineageResult:
     """The datasets derived from ``namespace``/``name``, up to ``depth`` hops."""
-    return await _lineage(reader, (namespace, name), "down", depth, max_nodes, depth_cap)
+    return await _lineage(reader, (namespace, name), "downstream", depth, max_nodes, depth_cap)
 
 
 async def impact(
@@ -230,7 +107,9 @@ async def impact(
     by (distance, namespace, name). ``max_nodes`` counts these datasets (not
     the root); the root is never listed, even when a cycle leads back to it."""
     _check_positive("max_nodes", max_nodes)
-    result = await _lineage(reader, (namespace, name), "down", depth, max_nodes + 1, depth_cap)
+    result = await _lineage(
+        reader, (namespace, name), "downstream", depth, max_nodes + 1, depth_cap
+    )
     return ImpactResult(
         root=result.root,
         datasets=tuple(n for n in result.nodes if n.distance > 0),
@@ -269,7 +148,9 @@ async def paths(
     level = 0
     while frontier and level < max_depth:
         # One node over the cap tells that the search had to stop.
-        got = await reader.expand(frontier, "down", records.keys(), max_nodes + 1 - len(records))
+        got = await reader.expand(
+            frontier, "downstream", records.keys(), max_nodes + 1 - len(records)
+        )
         level += 1
         new: dict[str, NodeRecord] = {}
         for nid in frontier:
@@ -334,7 +215,7 @@ async def _walk(
         for nid in frontier:
             for other in got.links.get(nid, ()):
                 if other in records or other in got.nodes:
-                    met[(nid, other) if direction == "down" else (other, nid)] = None
+                    met[(nid, other) if direction == "downstream" else (other, nid)] = None
         for nid, rec in got.nodes.items():
             if nid not in records:
                 records[nid] = rec
@@ -357,22 +238,6 @@ async def _walk(
     return LineageResult(nodes[0], tuple(nodes), tuple(edges), depth, truncated)
 
 
-@dataclass(frozen=True, slots=True)
-class JobLineage:
-    """The lineage around a job: ``own`` holds its inputs and outputs (distance
-    0) and its edges; ``upstream`` walks from its inputs, ``downstream`` from
-    its outputs."""
-
-    job: Dataset
-    own: LineageResult
-    upstream: LineageResult
-    downstream: LineageResult
-
-    @property
-    def truncated(self) -> bool:
-        return self.upstream.truncated or self.downstream.truncated
-
-
 async def job_lineage(
     reader: GraphReader,
     namespace: str,
@@ -393,8 +258,8 @@ async def job_lineage(
         # Two expansions give the endpoints' records and say which of the
         # job's edges are visible.
         sources, targets = sorted({s for s, _ in pairs}), sorted({t for _, t in pairs})
-        outs = await reader.expand(sources, "down", (), _EVERY)
-        ins = await reader.expand(targets, "up", (), _EVERY)
+        outs = await reader.expand(sources, "downstream", (), _EVERY)
+        ins = await reader.expand(targets, "upstream", (), _EVERY)
         pairs = [
             (s, t)
             for s, t in pairs
@@ -415,8 +280,8 @@ async def job_lineage(
         (_query_edge(edge_records[p], ends) for p in pairs), key=lambda e: (e.source, e.target)
     )
     own = LineageResult(own_nodes[0], tuple(own_nodes), tuple(own_edges), depth, False)
-    up = await _walk(reader, inputs, "up", depth, max_nodes)
-    down = await _walk(reader, outputs, "down", depth, max_nodes)
+    up = await _walk(reader, inputs, "upstream", depth, max_nodes)
+    down = await _walk(reader, outputs, "downstream", depth, max_nodes)
     return JobLineage((namespace, name), own, up, down)
 
 

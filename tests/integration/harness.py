@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from processor.adapters.services import free_port, log_tail, spawn
+from processor.devstack.services import free_port, log_tail, spawn
 
 __all__ = ["MetricKey", "WorkerProcess", "free_port", "wait_for"]
 

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 from processor.core.control import parse_control
 from processor.core.fold import Graph
-from processor.core.keys import message_key
+from processor.core.message_keys import message_key
 from processor.core.pipeline import Accepted, Classified, Ignored, Limits, Rejected, classify
 from processor.core.rules import MixRule
 from tests.events import ol_dataset_event, ol_event, ol_job_event

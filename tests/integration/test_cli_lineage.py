@@ -52,6 +52,7 @@ def test_lineage_commands_print_tree_json_and_dot(stack: Stack) -> None:
     up = _cli(stack, "lineage", "upstream", *S3, "--depth", "1", "--format", "json")
     assert up.returncode == 0, up.stderr
     answer = json.loads(up.stdout)
+    assert (answer["direction"], answer["depth"]) == ("upstream", 1)  # HTTP's words
     assert [(n["name"], n["distance"]) for n in answer["nodes"]] == [
         ("orders.parquet", 0),
         ("RAW.ORDERS", 1),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from processor.cli_graph import delete_message
+from processor.cli.graph import delete_message
 from tests.events import ol_event
 from tests.integration.conftest import Stack
 from tests.integration.kafka_utils import produce, read_topic

@@ -11,8 +11,8 @@ from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
 from processor.adapters.kafka_admin import end_offsets
 from processor.adapters.redis_redrive import RedriveLedger
 from processor.adapters.redis_store import RedisGraphStore
-from processor.core.dead_letters import REDRIVEN_FROM_HEADER, format_ms, rejection_hash
-from processor.core.dlq import dlq_headers
+from processor.core.dlq_headers import dlq_headers
+from processor.core.dlq_review import REDRIVEN_FROM_HEADER, format_ms, rejection_hash
 from processor.core.rules import MixRule
 from processor.core.snapshot import canonical_bytes, snapshot_hash
 from tests.events import ol_event

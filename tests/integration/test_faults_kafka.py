@@ -14,8 +14,8 @@ from pathlib import Path
 import redis
 
 from processor.adapters.kafka_admin import create_topics
-from processor.adapters.services import RunningService
 from processor.core.pipeline import Classified, Limits, Rejected, classify
+from processor.devstack.services import RunningService
 from processor.samples import realistic_mix
 from tests.integration.accounting import DEFAULT_RULE, Sent, check_accounting
 from tests.integration.conftest import Stack

@@ -25,7 +25,7 @@ import redis
 import yaml
 
 from processor.adapters.redis_store import RedisGraphStore
-from processor.adapters.services import RunningService
+from processor.devstack.services import RunningService
 from processor.errors import RedisUnavailable
 from processor.samples import realistic_mix
 from tests.integration.accounting import Sent, check_accounting

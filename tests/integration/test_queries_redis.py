@@ -15,7 +15,8 @@ from processor.adapters.redis_store import OUTCOME_ACCEPTED, RedisGraphStore, en
 from processor.core.control import DeleteRequest
 from processor.core.identity import node_id
 from processor.core.pipeline import Accepted, Classified, FoldEvent, Limits, classify
-from processor.core.queries import QueryEdge, downstream, impact, paths, upstream
+from processor.core.queries import downstream, impact, paths, upstream
+from processor.core.query_results import QueryEdge
 from processor.core.rules import MixRule
 from processor.errors import NodeNotFound, RedisUnavailable
 from tests.events import default_run_id, ol_event

@@ -18,8 +18,9 @@ from processor.adapters.redis_reader import RedisGraphReader
 from processor.adapters.redis_store import OUTCOME_ACCEPTED, RedisGraphStore, encode_batch
 from processor.core.control import DeleteRequest
 from processor.core.fold import Graph
+from processor.core.graph_reader import Direction, Level, Pair
 from processor.core.identity import node_id
-from processor.core.queries import Direction, Level, Pair, downstream, paths, upstream
+from processor.core.queries import downstream, paths, upstream
 from processor.core.snapshot import EdgeRecord, NodeRecord
 from tests.property.test_delete_laws import deletes
 from tests.property.test_fold_laws import DATASETS, TIMES, Spec, specs
@@ -45,7 +46,7 @@ class GraphReader:
     ) -> Level:
         links: dict[str, list[str]] = {}
         for e in self.shown:
-            near, far = (e.source, e.target) if direction == "down" else (e.target, e.source)
+            near, far = (e.source, e.target) if direction == "downstream" else (e.target, e.source)
             if near in node_ids:
                 links.setdefault(near, []).append(far)
         new = sorted({o for os in links.values() for o in os} - set(known))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 
-from processor.cli_graph import delete_message
+from processor.cli.graph import delete_message
 from processor.core.control import DeleteRequest, parse_control
 from processor.core.fold import Graph
 from processor.core.rules import MixRule

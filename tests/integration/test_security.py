@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from processor.adapters.services import RunningService
+from processor.devstack.services import RunningService
 from tests.events import ol_event
 from tests.integration.conftest import Stack, expected_hash
 from tests.integration.harness import WorkerProcess

@@ -21,14 +21,14 @@ from aiokafka import AIOKafkaProducer
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from processor.adapters import services
 from processor.adapters.kafka_admin import (
     count_messages,
     create_topics,
     end_offsets,
     read_topic,
 )
-from processor.adapters.services import RunningService
+from processor.devstack import services
+from processor.devstack.services import RunningService
 from processor.errors import ServiceStartError
 from tests.integration.harness import WorkerProcess, free_port, parse_metrics, wait_for
 
@@ -153,7 +153,7 @@ def test_children_die_with_their_parent(tmp_path: Path) -> None:
         f"""
         import time
         from pathlib import Path
-        from processor.adapters import services
+        from processor.devstack import services
         b = services.start_broker(Path({str(tmp_path)!r}), backend="local")
         r = services.start_redis(Path({str(tmp_path)!r}), backend="local")
         print(b.pid, r.pid, flush=True)

@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry
 from processor.adapters.faust_metrics import FaustMonitorCollector
 from processor.adapters.http import register_views
 from processor.adapters.metrics import Metrics
-from processor.cli import load_settings
+from processor.cli.settings_loader import load_settings
 from processor.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

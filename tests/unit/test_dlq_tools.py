@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from processor.core.dead_letters import (
+from processor.core.dlq_headers import dlq_headers
+from processor.core.dlq_review import (
     DeadLetter,
     DlqStats,
     RedriveReport,
@@ -24,7 +25,6 @@ from processor.core.dead_letters import (
     render_letter,
     target_topic,
 )
-from processor.core.dlq import dlq_headers
 from processor.core.pipeline import Classified, Limits, Rejected, classify
 from processor.core.reasons import Reason
 from processor.core.rules import MixRule

@@ -17,8 +17,9 @@ from processor.adapters.http_auth import (
     bearer_middleware,
     is_public,
 )
-from processor.adapters.http_graph import MAX_SEARCH_TEXT, MAX_TEXT, BadParameter, text_param
+from processor.adapters.http_graph import BadParameter, text_param
 from processor.adapters.openapi import SECURITY_SCHEME, openapi_document
+from processor.core.api_bounds import MAX_SEARCH_TEXT, MAX_TEXT
 
 TOKEN = "Secret-token_0123456789abcdef"
 

@@ -11,7 +11,7 @@ from processor.core.marquez import (
     lineage_graph,
     parse_node_id,
 )
-from processor.core.queries import LineageResult, QueryEdge, QueryNode
+from processor.core.query_results import LineageResult, QueryEdge, QueryNode
 
 
 @pytest.mark.parametrize(

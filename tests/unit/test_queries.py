@@ -8,19 +8,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from processor.core.graph_reader import Direction, Level, Pair
 from processor.core.identity import node_id
-from processor.core.queries import (
-    Direction,
-    Level,
-    Pair,
-    QueryEdge,
-    QueryNode,
-    downstream,
-    impact,
-    job_lineage,
-    paths,
-    upstream,
-)
+from processor.core.queries import downstream, impact, job_lineage, paths, upstream
+from processor.core.query_results import QueryEdge, QueryNode
 from processor.core.snapshot import EdgeRecord, NodeRecord
 from processor.errors import LineageError, NodeNotFound
 
@@ -65,9 +56,9 @@ class MemoryReader:
         self, node_ids: Sequence[str], direction: Direction, known: Collection[str], room: int
     ) -> Level:
         self.expand_calls.append(list(node_ids))
-        side = self.out if direction == "down" else self.into
+        side = self.out if direction == "downstream" else self.into
         links = {
-            nid: [e.target if direction == "down" else e.source for e in es if e.visible]
+            nid: [e.target if direction == "downstream" else e.source for e in es if e.visible]
             for nid in node_ids
             if (es := side.get(nid))
         }

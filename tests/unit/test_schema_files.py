@@ -58,7 +58,7 @@ def test_profile_schema_rejects_what_the_processor_rejects(event: dict[str, obje
 
 
 def test_dlq_headers_schema_matches_the_headers_written() -> None:
-    from processor.core.dlq import dlq_headers
+    from processor.core.dlq_headers import dlq_headers
 
     headers = dlq_headers(
         reason="invalid_json",

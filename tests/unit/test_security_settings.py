@@ -21,7 +21,7 @@ from processor.adapters.connections import (
     kafka_options,
     redis_options,
 )
-from processor.cli import load_settings
+from processor.cli.settings_loader import load_settings
 from processor.core.redact import redact_url
 from processor.errors import ConfigurationError
 from processor.settings import Settings

@@ -1,7 +1,9 @@
-"""Dead-letter record headers (DESIGN.md section 7).
+"""Dead-letter record headers (DESIGN.md section 7): how they are written, and
+their schema.
 
 The DLQ record carries the original key and value unchanged; everything the
-processor knows about why it was rejected travels in these headers.
+processor knows about why it was rejected travels in these headers. Reading
+dead letters back is ``core.dlq_review``.
 """
 
 from __future__ import annotations

@@ -91,6 +91,7 @@ def lineage(args: argparse.Namespace, settings: Settings) -> int:
     from processor import render
     from processor.adapters.redis_reader import RedisGraphReader
     from processor.core import queries
+    from processor.core.graph_reader import Direction
 
     async def run() -> str:
         async with open_store(settings) as store:
@@ -102,9 +103,9 @@ def lineage(args: argparse.Namespace, settings: Settings) -> int:
                 if args.format == "json":
                     return json.dumps(render.impact_json(found), indent=2, ensure_ascii=False)
                 return render.impact_table(found)
-            query = queries.upstream if args.direction == "upstream" else queries.downstream
+            direction: Direction = args.direction
+            query = queries.upstream if direction == "upstream" else queries.downstream
             result = await query(reader, args.namespace, args.name, args.depth, args.limit)
-            direction = "up" if args.direction == "upstream" else "down"
             if args.format == "json":
                 return json.dumps(
                     render.lineage_json(result, direction), indent=2, ensure_ascii=False

@@ -16,7 +16,7 @@ from openlineage.client.generated import parent_run
 from openlineage.client.serde import Serde
 from openlineage.client.transport.kafka import KafkaTransport
 
-from processor.core.keys import message_key
+from processor.core.message_keys import message_key
 
 RUN_ID = "3f5e2b1c-0d4e-4c8a-9b7f-1a2b3c4d5e6f"
 PARENT_RUN = "11111111-1111-4111-8111-111111111111"

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from processor.adapters.connections import kafka_options
 from processor.adapters.redis_store import OUTCOME_REJECTED
-from processor.cli_graph import open_store
-from processor.core.dead_letters import (
+from processor.cli.graph import open_store
+from processor.core.dlq_review import (
     REDRIVEN_FROM_HEADER,
     DeadLetter,
     DlqStats,

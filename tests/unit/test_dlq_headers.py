@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from processor.core.dlq import MAX_ERROR_CHARS, DlqHeaders, dlq_headers
+from processor.core.dlq_headers import MAX_ERROR_CHARS, DlqHeaders, dlq_headers
 from processor.core.reasons import Reason
 from processor.core.rules import MixRule
 

@@ -48,7 +48,7 @@ def settings_file(path: str) -> dict[str, str]:
 
 
 def rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    from processor.cli import load_settings
+    from processor.cli.settings_loader import load_settings
     from processor.rebuild import Rebuild
 
     if args.settings:

@@ -38,7 +38,7 @@ def _die_with_parent() -> Callable[[], None] | None:
 
     PDEATHSIG fires when the *thread* that forked exits, so it is only armed when
     spawning from the main thread; other children rely on the atexit cleanup in
-    :mod:`processor.adapters.services`.
+    :mod:`processor.devstack.services`.
     """
     if not sys.platform.startswith("linux"):
         return None

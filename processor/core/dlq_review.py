@@ -1,8 +1,9 @@
-"""Dead letters read back from the DLQ topic: a typed view of a record, the
-selection of ``dlq show`` and ``dlq redrive``, readable excerpts, and the
-summaries those commands print (DESIGN.md section 7).
+"""Reviewing and redriving dead letters read back from the DLQ topic: a typed
+view of a record, the selection of ``dlq show`` and ``dlq redrive``, readable
+excerpts, and the summaries those commands print (DESIGN.md section 7). The
+headers a dead letter is written with are in ``core.dlq_headers``.
 
-Pure: the Kafka and Redis work is in ``processor.cli_dlq`` and the adapters.
+Pure: the Kafka and Redis work is in ``processor.cli.dlq`` and the adapters.
 Header values are read leniently (a record someone produced by hand, or one
 from a newer processor with a reason this one does not know, is still shown),
 and everything taken from a record is escaped before it reaches a terminal.

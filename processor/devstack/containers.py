@@ -1,4 +1,4 @@
-"""The ``docker`` backend of :mod:`processor.adapters.services`: testcontainers.
+"""The ``docker`` backend of :mod:`processor.devstack.services`: testcontainers.
 
 Kafka and ``redis:7`` containers behind the same :class:`RunningService` handle as
 the local binaries. testcontainers is imported only when a container is started,
@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from processor.adapters.readiness import broker_ready, redis_ready
-from processor.adapters.services import _LIVE, RunningService, _redis_url
+from processor.devstack.readiness import broker_ready, redis_ready
+from processor.devstack.running import LIVE, RunningService, redis_url
 from processor.errors import ServiceStartError
 
 __all__ = ["start_kafka_container", "start_redis_container"]
@@ -64,7 +64,7 @@ def start_redis_container(
         service._password = password
         service._port = int(service._container.get_exposed_port(6379))
         host = service._container.get_container_host_ip()
-        service.address = _redis_url(host, service._port, password)
+        service.address = redis_url(host, service._port, password)
         service._check = redis_ready
 
     return _start_container("redis", make, bind, workdir, ready_timeout)
@@ -90,7 +90,7 @@ def _start_container(
     except Exception as exc:  # docker SDK, testcontainers and engine errors alike
         detail = f"{type(exc).__name__}: {exc}".replace("\n", " ")
         raise ServiceStartError(f"{name} container did not start: {detail}") from exc
-    _LIVE[id(service)] = service
+    LIVE[id(service)] = service
     try:
         bind(service)
         service.wait_ready()

