@@ -110,9 +110,7 @@ def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch)
     same_length = "X" + TOKEN[1:]
     presented = [TOKEN, same_length, TOKEN[:5], TOKEN + "0"]
     answers = asyncio.run(
-        _answers(
-            [("/api/v1/graph/snapshot", {"Authorization": f"Bearer {t}"}) for t in presented]
-        )
+        _answers([("/api/v1/graph/snapshot", {"Authorization": f"Bearer {t}"}) for t in presented])
     )
     assert [status for status, _, _ in answers] == [200, 401, 401, 401]
     assert sorted(map(sorted, compared)) == sorted(
