@@ -1,11 +1,18 @@
 """Raw bytes through classify: order and redelivery do not change the snapshot;
-nothing raises; every message gets exactly one outcome."""
+nothing raises; every message gets exactly one outcome.
+
+The fuzz properties record which outcome each example reached and assert, after
+the run, that the examples got past the first rejection: bytes drawn uniformly
+are almost never JSON, so a strategy of those alone tests ``invalid_json`` and
+nothing else."""
 
 from __future__ import annotations
 
 import copy
 import json
 import random
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -113,13 +120,16 @@ def test_snapshot_hash_ignores_order_and_redelivery(
     assert snapshot_of(shuffled, rule) == expected
 
 
-def check_one_outcome(result: object) -> None:
+def check_one_outcome(result: object) -> str:
+    """Assert ``result`` is one documented outcome; return its name (the
+    reason of a rejection, else ``Accepted`` or ``Ignored``)."""
     assert isinstance(result, Rejected | Classified)
     outcome = result if isinstance(result, Rejected) else result.outcome
-    event(f"{type(outcome).__name__} {getattr(outcome, 'reason', '')}".strip())
+    name = str(getattr(outcome, "reason", type(outcome).__name__))
+    event(name)
     if isinstance(result, Rejected):
         assert result.reason in DESIGN_REASONS, result
-        return
+        return name
     assert len(result.content_hash) == 64
     kinds = [isinstance(result.outcome, k) for k in (Ignored, Rejected, Accepted)]
     assert kinds.count(True) == 1
@@ -130,23 +140,33 @@ def check_one_outcome(result: object) -> None:
         assert fold.edges
         node_ids = {n.node_id for n in fold.nodes}
         assert {i for e in fold.edges for i in e} <= node_ids
+    return name
 
 
-def assert_decodes_or_invalid_json(raw: bytes) -> None:
-    reason = None
+def reached(prop: Callable[[], None], tally: Counter[str]) -> Counter[str]:
+    """Run the Hypothesis property ``prop``, which counts each example's
+    outcome in ``tally``; return the counts of this run."""
+    tally.clear()
+    prop()
+    return Counter(tally)
+
+
+def splice(raw: bytes, at: int, junk: bytes) -> bytes:
+    """``junk`` inserted at ``at`` (clamped): damage that often keeps JSON valid."""
+    return raw[:at] + junk + raw[at:]
+
+
+def assert_decodes_or_invalid_json(raw: bytes) -> str:
+    """Assert ``raw`` decodes to an object or is ``invalid_json``; return which."""
     try:
         obj = decode_object(raw, 64)
     except InvalidMessage as exc:
         reason = exc.reason
     else:
         assert isinstance(obj, dict)
-    assert reason in (None, Reason.INVALID_JSON)
-
-
-@FUZZ
-@given(raw=st.binary(max_size=300))
-def test_decode_object_raises_only_invalid_message(raw: bytes) -> None:
-    assert_decodes_or_invalid_json(raw)
+        return "decoded"
+    assert reason == Reason.INVALID_JSON
+    return "invalid_json"
 
 
 JSON_VALUES = st.recursive(
@@ -162,6 +182,32 @@ JSON_VALUES = st.recursive(
 )
 
 
+# JSON objects, as ASCII or as UTF-8, whole or with a few bytes spliced in.
+OBJECT_BYTES = st.builds(
+    splice,
+    st.builds(
+        lambda obj, ascii_only: json.dumps(obj, ensure_ascii=ascii_only).encode(),
+        st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=4),
+        st.booleans(),
+    ),
+    st.integers(0, 200),
+    st.binary(max_size=3),
+)
+DECODED: Counter[str] = Counter()
+
+
+@FUZZ
+@given(raw=st.binary(max_size=300) | OBJECT_BYTES)
+def decode_arbitrary_bytes(raw: bytes) -> None:
+    DECODED[assert_decodes_or_invalid_json(raw)] += 1
+
+
+def test_decode_object_raises_only_invalid_message() -> None:
+    counts = reached(decode_arbitrary_bytes, DECODED)
+    assert counts["decoded"] >= 10, counts
+    assert counts["invalid_json"] >= 10, counts
+
+
 @FUZZ
 @given(
     text=JSON_VALUES.map(lambda v: json.dumps(v)),
@@ -169,15 +215,63 @@ JSON_VALUES = st.recursive(
     junk=st.binary(max_size=3),
 )
 def test_decode_object_on_damaged_json(text: str, cut: int, junk: bytes) -> None:
-    raw = text.encode()
-    raw = raw[:cut] + junk + raw[cut:]
-    assert_decodes_or_invalid_json(raw)
+    assert_decodes_or_invalid_json(splice(text.encode(), cut, junk))
+
+
+def with_long_name(obj: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` as a COMPLETE event (names are checked only on those) with one
+    more output, named one character over the limit."""
+    name = "N" * (LIMITS.max_name_length + 1)
+    outputs = [*obj["outputs"], dataset("snowflake://acme", name)]
+    return {**obj, "eventType": "COMPLETE", "outputs": outputs}
+
+
+# Valid events are listed three times: a third of the examples go through to
+# the event type, the name length and the mix rule.
+FORMS = ["none", "bytes", "json", "event", "event", "event", "spliced", "padded", "long name"]
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> bytes | None:
+    """A message for every step of DESIGN.md section 3: no value, arbitrary
+    bytes, JSON that is not an event, an event whole, damaged, padded past the
+    byte limit or with a name too long."""
+    form = draw(st.sampled_from(FORMS))
+    if form == "none":
+        return None
+    if form == "bytes":
+        return draw(st.binary(max_size=300))
+    if form == "json":
+        return json.dumps(draw(JSON_VALUES)).encode()
+    obj = draw(event_dicts())
+    if form == "long name":
+        return dumps(with_long_name(obj))
+    raw = dumps(obj)
+    if form == "spliced":
+        return splice(raw, draw(st.integers(0, len(raw))), draw(st.binary(min_size=1, max_size=3)))
+    if form == "padded":  # valid JSON still, but over the limit
+        return raw + b" " * LIMITS.max_event_bytes
+    return raw
+
+
+CLASSIFIED: Counter[str] = Counter()
 
 
 @FUZZ
-@given(raw=st.one_of(st.none(), st.binary(max_size=300)), rule=st.sampled_from(RULES))
-def test_classify_never_raises_on_arbitrary_bytes(raw: bytes | None, rule: MixRule) -> None:
-    check_one_outcome(classify(raw, rule, LIMITS))
+@given(raw=messages(), rule=st.sampled_from(RULES))
+def classify_arbitrary_bytes(raw: bytes | None, rule: MixRule) -> None:
+    CLASSIFIED[check_one_outcome(classify(raw, rule, LIMITS))] += 1
+
+
+def test_classify_never_raises_on_arbitrary_bytes() -> None:
+    counts = reached(classify_arbitrary_bytes, CLASSIFIED)
+    rule_reasons = {"mix_rule_internal_only", "mix_rule_external_only", "no_lineage"}
+    # Past each early step of section 3: size, JSON, profile, event type,
+    # name length, mix rule; and through to the fold.
+    for name in ("too_large", "invalid_json", "invalid_event", "Ignored", "name_too_long"):
+        assert counts[name] >= 3, counts
+    assert sum(counts[r] for r in rule_reasons) >= 3, counts
+    assert counts["Accepted"] >= 3, counts
 
 
 PATHS: list[tuple[str | int, ...]] = [

@@ -4,6 +4,7 @@ security, and the length caps of the API's text parameters."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 from typing import Any
 
 import pytest
@@ -93,6 +94,29 @@ def test_the_middleware_guards_everything_but_the_public_routes() -> None:
             assert challenge.startswith('Bearer realm="lineage-processor"')
             assert ('error="invalid_token"' in challenge) == bool(headers)
             assert set(body) == {"error"}
+
+
+def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An ``==`` would answer the same and leak, through its timing, how long a
+    # prefix of the token a caller has guessed: only a spy sees the difference.
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    # http_auth looks the function up on the hmac module at each call.
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    same_length = "X" + TOKEN[1:]
+    presented = [TOKEN, same_length, TOKEN[:5], TOKEN + "0"]
+    answers = asyncio.run(
+        _answers([("/api/v1/graph/snapshot", {"Authorization": f"Bearer {t}"}) for t in presented])
+    )
+    assert [status for status, _, _ in answers] == [200, 401, 401, 401]
+    assert sorted(map(sorted, compared)) == sorted(
+        sorted([t.encode(), TOKEN.encode()]) for t in presented
+    )
 
 
 def test_the_openapi_document_declares_the_bearer_scheme_and_the_401s() -> None:
