@@ -91,7 +91,7 @@ class MemoryGraphStore:
         ``lost_reply`` they take effect first."""
         self._faults.add(times, operation, lost_reply, after)
 
-    def _end(self, call: Call) -> None:
+    def _record_call(self, call: Call) -> None:
         self.journal.append(call)
         if call.outcome != OK:
             raise RedisUnavailable(f"{call.operation}: {call.outcome} (injected)")
@@ -101,7 +101,7 @@ class MemoryGraphStore:
             return []
         outcome = self._faults.take("seen")
         flags = [h in self.marks for h in hashes]
-        self._end(Call("seen", outcome, hashes=tuple(hashes)))
+        self._record_call(Call("seen", outcome, hashes=tuple(hashes)))
         return flags
 
     async def mark_and_fold(
@@ -119,7 +119,7 @@ class MemoryGraphStore:
                 flags.append(prev[2:] == token)
             self._record_offsets(offsets)
             self.graph.join(joined)
-        self._end(Call("fold", outcome, token=token, hashes=tuple(h for h, _ in marks)))
+        self._record_call(Call("fold", outcome, token=token, hashes=tuple(h for h, _ in marks)))
         return flags
 
     async def apply_deletes(
@@ -132,7 +132,7 @@ class MemoryGraphStore:
             self._record_offsets(offsets)
             for request in requests:
                 self.graph.delete(request)
-        self._end(Call("deletes", outcome, deletes=tuple(requests)))
+        self._record_call(Call("deletes", outcome, deletes=tuple(requests)))
 
     def _record_offsets(self, offsets: Mapping[str, int] | None) -> None:
         for place, offset in (offsets or {}).items():
