@@ -7,7 +7,7 @@ an existing one instead), then:
 1. **Load.** A synthetic but lineage-shaped graph is generated and folded in through the
    real fold: ``FoldEvent``s built directly (a content hash per event, a job per event, one
    or several input edges into one output), joined and encoded by
-   ``redis_store.encode_batch`` and folded by ``RedisGraphStore.mark_and_fold`` (the Lua
+   ``core.fold_payload.encode_batch`` and folded by ``RedisGraphStore.mark_and_fold`` (the Lua
    script the worker runs), ``--batch`` events per call. Generation is streamed: only the
    node table (namespace, name, id) is held, never the events. The next batch is encoded
    while Redis folds the previous one. The graph, for ``--edges E`` edges and ``E/5``
@@ -71,7 +71,8 @@ RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
 from processor.adapters.redis_reader import RedisGraphReader  # noqa: E402
-from processor.adapters.redis_store import RedisGraphStore, encode_batch  # noqa: E402
+from processor.adapters.redis_store import RedisGraphStore  # noqa: E402
+from processor.core.fold_payload import encode_batch  # noqa: E402
 from processor.core.graph_reader import Direction  # noqa: E402
 from processor.core.identity import node_id  # noqa: E402
 from processor.core.pipeline import FoldEvent, NodeUpdate  # noqa: E402

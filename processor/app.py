@@ -40,11 +40,13 @@ from processor.adapters.faust_transport import LineageApp
 from processor.adapters.http import register_views
 from processor.adapters.http_auth import require_bearer_token
 from processor.adapters.metrics import Metrics
+from processor.adapters.metrics_observer import MetricsObserver
 from processor.adapters.redis_retention import sweep, take_sweep_lock
-from processor.batch import BatchProcessor, BatchResult, InputRecord, PreparedBatch
+from processor.batch import BatchProcessor, PreparedBatch
 from processor.core.pipeline import Classified, Rejected
 from processor.core.timefmt import format_time, retention_floor
 from processor.errors import DependencyUnavailable
+from processor.ports import BatchResult, InputRecord
 from processor.settings import Settings
 
 log = logging.getLogger("processor.app")
@@ -95,7 +97,7 @@ class LineageWorker:
             limits=settings.limits(),
             dlq_topic=settings.dlq_topic,
             version=__version__,
-            metrics=self.metrics,
+            observer=MetricsObserver(self.metrics),
             max_backoff=settings.retry_max_backoff_seconds,
         )
         processes = settings.classifier_processes

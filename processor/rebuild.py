@@ -54,10 +54,11 @@ from redis.exceptions import RedisError
 from processor import __version__
 from processor.adapters.connections import graph_store, kafka_options
 from processor.adapters.redis_store import RedisGraphStore
-from processor.batch import BatchProcessor, InputRecord
+from processor.batch import BatchProcessor
 from processor.core.snapshot import snapshot_hash
 from processor.core.snapshot_diff import first_differences
 from processor.errors import BrokerUnavailable, RebuildError, RedisUnavailable
+from processor.ports import InputRecord
 from processor.settings import Settings
 
 log = logging.getLogger("processor.rebuild")

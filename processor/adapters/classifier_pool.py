@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from processor.batch import classify_batch
+from processor.core.batch_plan import classify_batch
 from processor.core.pipeline import Classified, Limits, Rejected
 from processor.core.rules import MixRule
 
@@ -90,7 +90,7 @@ class ClassifierPool:
     async def classify(
         self, values: Sequence[bytes | None]
     ) -> tuple[list[Rejected | Classified], list[bytes]]:
-        """``batch.classify_batch`` in a helper; in-process if the helper failed."""
+        """``core.batch_plan.classify_batch`` in a helper; in-process if the helper failed."""
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor(), _classify_values, list(values))

@@ -5,23 +5,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
 from processor.errors import BrokerUnavailable
-
-
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    """One record to produce, bytes as they are."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] | None = None
-
+from processor.ports import OutRecord as OutRecord
 
 VALUE_DROPPED_HEADER = "lineage.value.dropped"
 KEY_DROPPED_HEADER = "lineage.key.dropped"

@@ -40,7 +40,7 @@ has ``ns``.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -48,15 +48,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from processor.core.control import DeleteRequest
-from processor.core.fold import Graph
-from processor.core.identity import job_field
-from processor.core.pipeline import FoldEvent
+from processor.core.fold_payload import OUTCOME_ACCEPTED as OUTCOME_ACCEPTED
+from processor.core.fold_payload import OUTCOME_IGNORED as OUTCOME_IGNORED
+from processor.core.fold_payload import OUTCOME_REJECTED as OUTCOME_REJECTED
+from processor.core.fold_payload import encode_batch as encode_batch
 from processor.core.snapshot import EdgeRecord, NodeRecord, build_snapshot
 from processor.errors import RedisUnavailable
 
-OUTCOME_ACCEPTED = "a"
-OUTCOME_IGNORED = "i"
-OUTCOME_REJECTED = "r"
 _CHUNK = 1000
 
 
@@ -287,39 +285,6 @@ class RedisGraphStore:
         retention cutoff (``core.timefmt.retention_floor``), "" for none."""
         nodes, edges = await self.read_graph()
         return build_snapshot(nodes, edges, floor)
-
-
-def encode_batch(marks: Sequence[tuple[str, str]], folds: Iterable[FoldEvent]) -> bytes:
-    """The input of ``lua/fold.lua``: the batch's dedup marks ((hash, outcome)
-    in order) and its accepted events joined per node and per edge."""
-    joined = Graph()
-    for fold in folds:
-        joined.apply(fold)
-    nodes = {
-        nid: [n.namespace, n.name, int(n.internal), n.type, n.type_rank or None]
-        for nid, n in joined.nodes.items()
-    }
-    edges = [
-        [
-            e.source,
-            e.target,
-            e.first_seen,
-            e.last_seen,
-            e.run_rank,
-            e.last_run_id,
-            [_mark_member(m) for m in e.marks],
-            [job_field(*job) for job in e.jobs],
-        ]
-        for e in joined.edges.values()
-    ]
-    return orjson.dumps({"marks": marks, "nodes": nodes, "edges": edges})
-
-
-def _mark_member(mark: str) -> str:
-    # 64 bits of the content hash as a signed integer, so that Redis keeps the
-    # set as an intset (8 bytes a member). Sent as a string: the Lua JSON
-    # decoder reads numbers as doubles, which would keep only 53 of the bits.
-    return str(int(mark, 16) - (1 << 63))
 
 
 def _node_record(row: dict[bytes, bytes]) -> NodeRecord:

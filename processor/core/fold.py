@@ -48,7 +48,7 @@ class Graph:
 
     Also the join of one batch before it goes to Redis: because the fold is
     idempotent, a batch can be joined per node and edge first and the join
-    folded in once (``adapters.redis_store.encode_batch``).
+    folded in once (``core.fold_payload.encode_batch``).
     """
 
     def __init__(self) -> None:
@@ -103,6 +103,34 @@ class Graph:
             edge.last_seen = max(edge.last_seen, event.event_time)
             if rank > edge.run_rank:
                 edge.run_rank, edge.last_run_id = rank, event.run_id
+
+    def join(self, other: Graph) -> None:
+        """Fold ``other`` in: the result is the fold of both graphs' events,
+        every attribute being a join (what ``lua/fold.lua`` does with a batch)."""
+        for nid, n in other.nodes.items():
+            node = self.nodes.get(nid)
+            if node is None:
+                node = self.nodes[nid] = NodeState(n.namespace, n.name, n.internal)
+            if n.type is not None and n.type_rank > node.type_rank:
+                node.type, node.type_rank = n.type, n.type_rank
+        for eid, e in other.edges.items():
+            edge = self.edges.get(eid)
+            if edge is None:
+                edge = self.edges[eid] = EdgeState(e.source, e.target, e.first_seen, e.last_seen)
+            edge.marks |= e.marks
+            edge.jobs |= e.jobs
+            edge.first_seen = min(edge.first_seen, e.first_seen)
+            edge.last_seen = max(edge.last_seen, e.last_seen)
+            if e.run_rank > edge.run_rank:
+                edge.run_rank, edge.last_run_id = e.run_rank, e.last_run_id
+        for mine, theirs in (
+            (self.edge_deletes, other.edge_deletes),
+            (self.out_deletes, other.out_deletes),
+            (self.in_deletes, other.in_deletes),
+        ):
+            for key, at in theirs.items():
+                if at > mine.get(key, ""):
+                    mine[key] = at
 
     def node_records(self) -> dict[str, NodeRecord]:
         """Nodes as the snapshot wants them."""

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from processor.adapters.redis_reader import RedisGraphReader
-from processor.adapters.redis_store import OUTCOME_ACCEPTED, RedisGraphStore, encode_batch
+from processor.adapters.redis_store import RedisGraphStore
 from processor.core.control import DeleteRequest
+from processor.core.fold_payload import OUTCOME_ACCEPTED, encode_batch
 from processor.core.identity import node_id
 from processor.core.pipeline import Accepted, Classified, FoldEvent, Limits, classify
 from processor.core.queries import downstream, impact, paths, upstream

@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from processor.adapters.redis_reader import RedisGraphReader
-from processor.adapters.redis_store import OUTCOME_ACCEPTED, RedisGraphStore, encode_batch
+from processor.adapters.redis_store import RedisGraphStore
 from processor.core.control import DeleteRequest
 from processor.core.fold import Graph
+from processor.core.fold_payload import OUTCOME_ACCEPTED, encode_batch
 from processor.core.graph_reader import Direction, Level, Pair
 from processor.core.identity import node_id
 from processor.core.queries import downstream, paths, upstream

@@ -13,9 +13,10 @@ import pytest
 
 from processor.adapters import redis_search
 from processor.adapters.redis_search import job_edges, search_datasets
-from processor.adapters.redis_store import OUTCOME_ACCEPTED, RedisGraphStore, encode_batch
+from processor.adapters.redis_store import RedisGraphStore
 from processor.core.control import DeleteRequest
 from processor.core.fold import Graph
+from processor.core.fold_payload import OUTCOME_ACCEPTED, encode_batch
 from processor.core.identity import job_key_id, node_id
 from processor.core.pipeline import FoldEvent, NodeUpdate
 from processor.errors import RedisUnavailable

@@ -8,8 +8,9 @@ import random
 import re
 from typing import Any
 
-from processor.adapters.redis_store import OUTCOME_ACCEPTED, RedisGraphStore, encode_batch
+from processor.adapters.redis_store import RedisGraphStore
 from processor.core.fold import Graph
+from processor.core.fold_payload import OUTCOME_ACCEPTED, encode_batch
 from processor.core.pipeline import Accepted, Classified, FoldEvent, Limits, classify
 from processor.core.rules import MixRule
 from processor.core.snapshot import snapshot_hash

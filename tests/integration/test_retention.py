@@ -12,9 +12,10 @@ import pytest
 
 from processor.adapters.redis_reader import RedisGraphReader
 from processor.adapters.redis_retention import sweep, take_sweep_lock
-from processor.adapters.redis_store import OUTCOME_ACCEPTED, RedisGraphStore, encode_batch
+from processor.adapters.redis_store import RedisGraphStore
 from processor.core.control import DeleteRequest
 from processor.core.fold import Graph
+from processor.core.fold_payload import OUTCOME_ACCEPTED, encode_batch
 from processor.core.identity import job_key_id, node_id
 from processor.core.pipeline import Accepted, Classified, FoldEvent, Limits, classify
 from processor.core.queries import downstream, upstream

@@ -12,11 +12,13 @@ import orjson
 
 from processor.adapters.dlq_publisher import KafkaPublisher
 from processor.adapters.redis_store import RedisGraphStore
-from processor.batch import MAX_EDGES_PER_CALL, BatchProcessor, InputRecord
+from processor.batch import BatchProcessor
+from processor.core.batch_plan import MAX_EDGES_PER_CALL
 from processor.core.control import DeleteRequest
 from processor.core.pipeline import Limits
 from processor.core.snapshot import snapshot_hash
 from processor.errors import RedisUnavailable
+from processor.ports import InputRecord
 from tests.events import dataset, raw_event
 from tests.integration.conftest import expected_graph
 from tests.integration.kafka_utils import read_topic

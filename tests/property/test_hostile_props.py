@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from processor.adapters.redis_store import OUTCOME_ACCEPTED, encode_batch
 from processor.core.decode import decode_object
+from processor.core.fold_payload import OUTCOME_ACCEPTED, encode_batch
 from processor.core.identity import job_field, job_key_id, node_id
 from processor.core.pipeline import Accepted, Classified, Limits, Rejected, classify
 from processor.core.reasons import Reason

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from processor.adapters.redis_store import OUTCOME_ACCEPTED, OUTCOME_IGNORED, OUTCOME_REJECTED
-from processor.batch import MAX_EDGES_PER_CALL, classify_batch, first_occurrences
+from processor.core.batch_plan import MAX_EDGES_PER_CALL, classify_batch, first_occurrences
+from processor.core.fold_payload import OUTCOME_ACCEPTED, OUTCOME_IGNORED, OUTCOME_REJECTED
 from processor.core.pipeline import Accepted, Classified, Ignored, Limits
 from processor.core.rules import MixRule
 from tests.events import dataset, raw_event
