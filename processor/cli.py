@@ -159,6 +159,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         )
         tasks = [_demo_task(args.demo_rate)] if args.demo else []
         tasks.append(_status_task())
+        tasks.append(_ingest_task(args.ingest_port))
         return run_worker(settings, extra_tasks=tasks, show_edges=True)
     finally:
         redis.stop()
@@ -203,6 +204,21 @@ def _demo_task(rate: float) -> Any:
         return publish_demo
 
     return factory
+
+
+def _ingest_task(port: int | None) -> Any:
+    def factory(worker: Any) -> Any:
+        from processor.ingest.main import dev_task
+
+        return dev_task(worker.settings, port)
+
+    return factory
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from processor.ingest.main import command
+
+    return command(settings, args.port)
 
 
 def _print_edges(result: Any) -> None:
@@ -350,10 +366,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="warning",
         help="worker log level (default: warning, so the lineage arriving stays readable)",
     )
+    p.add_argument(
+        "--ingest-port", type=int, default=None, help="HTTP ingest gateway port (default 5000)"
+    )
     p.set_defaults(func=cmd_dev)
 
     p = sub.add_parser("worker", help="run the worker against the configured Kafka and Redis")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser(
+        "ingest", help="serve the HTTP ingest gateway: OpenLineage HTTP transport to Kafka"
+    )
+    p.add_argument("--port", type=int, default=None, help="HTTP port (default 5000)")
+    p.set_defaults(func=_with_settings(_ingest))
 
     p = sub.add_parser("publish", help="publish JSON or JSONL events to the input topic")
     p.add_argument("files", nargs="+", metavar="FILE")
