@@ -9,6 +9,7 @@ cheap to make: 64 KiB for one event, 256 KiB and 20 events for a batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import os
 import secrets
@@ -257,10 +258,8 @@ def _raw_exchange(gateway: GatewayProcess, head: bytes, chunks: Iterator[bytes])
         sock.setblocking(False)
         answer = b""
         for chunk in chunks:
-            try:
+            with contextlib.suppress(BlockingIOError):
                 answer += sock.recv(65536)
-            except BlockingIOError:
-                pass
             if answer:
                 break
             try:
