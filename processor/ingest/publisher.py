@@ -35,6 +35,9 @@ class GatewayPublisher:
         self._publisher = KafkaPublisher(
             bootstrap,
             request_timeout_ms=max(1000, int(timeout * 1000)),
+            # aiokafka keeps one produce request in flight per broker: under load a
+            # round trip must carry many events, more than the default 16 KiB batch.
+            max_batch_size=1 << 20,
             **self._security,
         )
 
