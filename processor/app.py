@@ -214,8 +214,9 @@ class LineageWorker:
             await worker.load_generation()
 
         register_views(app, self)
-        if s.http_token is not None:
-            require_bearer_token(app, s.http_token.get_secret_value())
+        tokens = s.token_table()
+        if tokens.enabled:
+            require_bearer_token(app, tokens)
         _guard_stale_acks(app)
         return app
 

@@ -16,6 +16,7 @@ from pydantic import Field, FilePath, SecretStr, field_serializer, field_validat
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from processor.core.pipeline import Limits
+from processor.core.privileges import Privilege, TokenTable, parse_tokens
 from processor.core.redact import redact_url
 from processor.core.rules import MixMode, MixRule
 
@@ -150,6 +151,32 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="text, or json: one object per line with structured fields"
     )
+    # --- HTTP ingest gateway (DESIGN.md section 8a) ---
+    http_tokens: SecretStr | None = Field(
+        None,
+        description="comma-separated PRIVILEGES:TOKEN entries, privileges joined by + "
+        "(ingest, delete, read), e.g. ingest:<t1>,ingest+delete:<t2>,read:<t3>; the "
+        "gateway and the worker's API honour them; LINEAGE_HTTP_TOKEN is one more read token",
+    )
+    ingest_port: int = Field(
+        5000, ge=0, le=65535, description="HTTP port of `lineage-processor ingest`"
+    )
+    ingest_host: str = Field("0.0.0.0", description="bind address of the ingest gateway")
+    ingest_max_batch_bytes: int = Field(
+        16 * 1024 * 1024,
+        gt=0,
+        description="largest decompressed body of POST /api/v1/lineage/batch (one event: "
+        "LINEAGE_MAX_EVENT_BYTES)",
+    )
+    ingest_max_batch_events: int = Field(
+        10_000, gt=0, description="most events in one POST /api/v1/lineage/batch"
+    )
+    ingest_publish_timeout_seconds: float = Field(
+        4.0,
+        gt=0,
+        description="longest the gateway waits for the broker's acknowledgement before "
+        "answering 503 (under the openlineage-python client's 5 s request timeout)",
+    )
 
     @field_validator("input_topics", "internal_namespaces", mode="before")
     @classmethod
@@ -243,6 +270,22 @@ class Settings(BaseSettings):
     def rule(self) -> MixRule:
         """The mix rule these settings describe (``ConfigurationError`` for a bad glob)."""
         return MixRule(self.mix_rule, self.internal_namespaces)
+
+    @field_validator("http_tokens")
+    @classmethod
+    def _tokens_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_tokens(value.get_secret_value())  # its messages never hold a token
+        return value
+
+    def token_table(self) -> TokenTable:
+        """The bearer tokens of LINEAGE_HTTP_TOKENS, and LINEAGE_HTTP_TOKEN as a read token."""
+        grants: list[tuple[frozenset[Privilege], str]] = []
+        if self.http_tokens is not None:
+            grants += parse_tokens(self.http_tokens.get_secret_value())
+        if self.http_token is not None:
+            grants.append((frozenset({Privilege.READ}), self.http_token.get_secret_value()))
+        return TokenTable.of(grants)
 
     def limits(self) -> Limits:
         """The per-message bounds these settings describe."""

@@ -1,4 +1,5 @@
-"""The optional bearer token of the worker's web port (``LINEAGE_HTTP_TOKEN``).
+"""The optional bearer tokens of the worker's web port (``LINEAGE_HTTP_TOKEN``, and
+the tokens of ``LINEAGE_HTTP_TOKENS`` that hold the ``read`` privilege).
 
 With a token set, every request needs ``Authorization: Bearer <token>``
 except the routes in :data:`PUBLIC_PATHS` and under :data:`PUBLIC_PREFIXES`:
@@ -27,6 +28,8 @@ import faust
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+
+from processor.core.privileges import Decision, Privilege, TokenTable
 
 PUBLIC_PATHS = frozenset({"/metrics", "/healthz", "/readyz", "/"})
 PUBLIC_PREFIXES = ("/ui/",)
@@ -70,22 +73,32 @@ def unauthorized(has_credentials: bool) -> web.Response:
     )
 
 
-def bearer_middleware(token: str) -> Middleware:
-    """An aiohttp middleware that lets public routes and requests with
-    ``token`` through and answers 401 to the rest."""
-    expected = token.encode("utf-8")
+def bearer_middleware(token: str | TokenTable) -> Middleware:
+    """An aiohttp middleware that lets public routes and requests with a token
+    holding the ``read`` privilege through, answers 403 to a token without it
+    (``LINEAGE_HTTP_TOKENS``) and 401 to the rest. A plain string is one read token."""
+    tokens = TokenTable.of([((Privilege.READ,), token)]) if isinstance(token, str) else token
 
     @web.middleware
     async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = _route(request)
         header = request.headers.get("Authorization")
-        if (route is not None and is_public(route)) or authorized(header, expected):
+        if route is not None and is_public(route):
             return await handler(request)
+        decision = tokens.decide(header, Privilege.READ)
+        if decision is Decision.ALLOWED:
+            return await handler(request)
+        if decision is Decision.FORBIDDEN:
+            return web.Response(
+                body=orjson.dumps({"error": "the token lacks the read privilege"}),
+                status=403,
+                content_type="application/json",
+            )
         return unauthorized(bool(header))
 
     return require_token
 
 
-def require_bearer_token(app: faust.App, token: str) -> None:
+def require_bearer_token(app: faust.App, token: str | TokenTable) -> None:
     """Protect ``app``'s web server with ``token`` (before the server starts)."""
     app.web.web_app.middlewares.append(bearer_middleware(token))  # type: ignore[attr-defined]

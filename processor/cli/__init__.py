@@ -36,6 +36,12 @@ def _with_settings(command: Any) -> Any:
     return run
 
 
+def _ingest(args: argparse.Namespace, settings: Any) -> int:
+    from processor.ingest.main import command
+
+    return command(settings, args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lineage-processor",
@@ -56,10 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="warning",
         help="worker log level (default: warning, so the lineage arriving stays readable)",
     )
+    p.add_argument(
+        "--ingest-port", type=int, default=None, help="HTTP ingest gateway port (default 5000)"
+    )
     p.set_defaults(func=dev.cmd_dev)
 
     p = sub.add_parser("worker", help="run the worker against the configured Kafka and Redis")
     p.set_defaults(func=worker.cmd_worker)
+
+    p = sub.add_parser(
+        "ingest", help="serve the HTTP ingest gateway: OpenLineage HTTP transport to Kafka"
+    )
+    p.add_argument("--port", type=int, default=None, help="HTTP port (default 5000)")
+    p.set_defaults(func=_with_settings(_ingest))
 
     p = sub.add_parser("publish", help="publish JSON or JSONL events to the input topic")
     p.add_argument("files", nargs="+", metavar="FILE")

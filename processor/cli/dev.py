@@ -57,6 +57,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         )
         tasks = [_demo_task(args.demo_rate)] if args.demo else []
         tasks.append(_status_task())
+        tasks.append(_ingest_task(args.ingest_port))
         return run_worker(settings, extra_tasks=tasks, show_edges=True)
     finally:
         redis.stop()
@@ -99,6 +100,15 @@ def _demo_task(rate: float) -> Any:
                 await publisher.close()
 
         return publish_demo
+
+    return factory
+
+
+def _ingest_task(port: int | None) -> Any:
+    def factory(worker: Any) -> Any:
+        from processor.ingest.main import dev_task
+
+        return dev_task(worker.settings, port)
 
     return factory
 

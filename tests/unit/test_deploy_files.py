@@ -29,6 +29,7 @@ from processor.adapters.faust_metrics import FaustMonitorCollector
 from processor.adapters.http import register_views
 from processor.adapters.metrics import Metrics
 from processor.cli.settings_loader import load_settings
+from processor.ingest.metrics import IngestMetrics
 from processor.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,8 +60,14 @@ def _k8s_docs() -> list[dict[str, Any]]:
 
 
 def _k8s(kind: str) -> dict[str, Any]:
-    (doc,) = [d for d in _k8s_docs() if d["kind"] == kind]
+    """The one manifest of ``kind`` for the workers (the ingest gateway's are
+    checked in test_ingest_deploy.py)."""
+    (doc,) = [d for d in _k8s_docs() if d["kind"] == kind and not _is_ingest(d)]
     return doc
+
+
+def _is_ingest(doc: dict[str, Any]) -> bool:
+    return doc["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "ingest"
 
 
 def _compose_services() -> dict[str, dict[str, Any]]:
@@ -465,9 +472,11 @@ def test_kustomization_lists_every_manifest() -> None:
 
 
 def exported_metric_names() -> set[str]:
-    """Every series name a worker's /metrics can show, plus Prometheus's ``up``."""
+    """Every series name a worker's or an ingest gateway's /metrics can show, plus
+    Prometheus's ``up``."""
     metrics = Metrics(CollectorRegistry())
     metrics.registry.register(FaustMonitorCollector(SimpleNamespace(monitor=Monitor())))
+    ingest = IngestMetrics()
     suffixes = {
         "counter": ("_total", "_created"),
         "histogram": ("_bucket", "_sum", "_count", "_created"),
@@ -476,7 +485,7 @@ def exported_metric_names() -> set[str]:
         "info": ("_info",),
     }
     names = {"up"}
-    for family in metrics.registry.collect():
+    for family in [*metrics.registry.collect(), *ingest.registry.collect()]:
         names |= {family.name + s for s in suffixes[family.type]}
     return names
 

@@ -363,6 +363,7 @@ def test_every_secret_setting_is_an_optional_secret_ref_in_the_deployment() -> N
         "LINEAGE_REDIS_PASSWORD",
         "LINEAGE_KAFKA_SASL_PASSWORD",
         "LINEAGE_HTTP_TOKEN",
+        "LINEAGE_HTTP_TOKENS",
     }
     assert secret_settings <= set(refs)
     assert all(ref["optional"] is True for ref in refs.values())

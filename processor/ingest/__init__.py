@@ -1,0 +1,11 @@
+"""The HTTP ingest gateway (DESIGN.md section 8a): OpenLineage's HTTP transport in,
+the input topic out.
+
+The gateway folds nothing: it runs steps 1-3 of section 3 so that a producer learns
+at once that an event is malformed, publishes what passes with the key the Kafka
+transport would give it, and answers 2xx only once the broker has acknowledged the
+record. Modules: ``tokens`` (privileges of bearer tokens), ``body`` (reading a
+request body under a bound, gzip included), ``metrics``, ``publisher`` (the
+acknowledged producer and broker readiness), ``routes`` (the aiohttp application)
+and ``main`` (serving it).
+"""
