@@ -70,6 +70,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
+from processor.adapters.redis_keys import Keyspace  # noqa: E402
 from processor.adapters.redis_reader import RedisGraphReader  # noqa: E402
 from processor.adapters.redis_store import RedisGraphStore, encode_batch  # noqa: E402
 from processor.core.identity import node_id  # noqa: E402
@@ -341,7 +342,7 @@ async def pick_starts(
              "exports": 1, "hubs": 1}  # fmt: skip
     total = sum(share.values())
     client = aioredis.Redis.from_url(url)
-    key = f"{{{prefix}:g{generation}}}:nodes"
+    key = Keyspace(prefix, generation).nodes
     picked: dict[str, list[Node]] = {}
     try:
         for name, nodes in groups.items():
@@ -446,7 +447,7 @@ async def graph_and_memory(
 ) -> dict[str, Any]:
     store = RedisGraphStore.from_url(url, prefix=args.prefix, timeout=120.0)
     try:
-        existing = await store.client.exists(f"{args.prefix}:generation")
+        existing = await store.client.exists(store.pointer)
         generation = await store.load_generation()
         _, edges_before = await store.counts()
         mem_before = int((await store.client.info("memory"))["used_memory"])

@@ -8,12 +8,16 @@ import random
 import re
 from typing import Any
 
+import pytest
+
 from processor.adapters.redis_store import OUTCOME_ACCEPTED, RedisGraphStore, encode_batch
 from processor.core.fold import Graph
 from processor.core.pipeline import Accepted, Classified, FoldEvent, Limits, classify
 from processor.core.rules import MixRule
 from processor.core.snapshot import snapshot_hash
 from processor.samples import realistic_mix
+
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 
 def _folds(n: int, seed: int) -> list[FoldEvent]:
