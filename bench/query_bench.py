@@ -466,7 +466,7 @@ async def graph_and_memory(
         mem_after = int(info["used_memory"])
         # Dedup marks are not graph: estimate them from a sample to report graph bytes too.
         seen_keys, seen_bytes = 0, 0
-        _, sample = await store.client.scan(0, match=f"{store.base}seen:*", count=2000)
+        _, sample = await store.client.scan(0, match=store.keys.seen("*"), count=2000)
         for key in sample[:200]:
             seen_keys += 1
             seen_bytes += int(await store.client.memory_usage(key) or 0)

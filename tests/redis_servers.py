@@ -11,7 +11,8 @@
 
 The choice reaches ``find_redis_server`` (and so every Redis the fixtures, the
 workers and ``dev`` start, also in subprocesses) as ``LINEAGE_REDIS_SERVER``.
-It applies to the local backend; a Docker run uses the ``redis:7`` image.
+A choice implies the local backend (``LINEAGE_TEST_SERVICES=local`` unless set
+otherwise; ``docker`` with a choice fails: the containers run ``redis:7``).
 ``make test`` runs the whole suite on ``bundled`` and the tests marked
 ``redis`` again on ``debian``, so that a difference between the two fails there.
 """
