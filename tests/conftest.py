@@ -68,8 +68,8 @@ def redis_server_choice() -> Iterator[str | None]:
         return
     if services.resolve_backend(_backend()) != "local":
         pytest.fail(
-            f"LINEAGE_TEST_REDIS={choice} picks a local redis-server, "
-            f"not one of LINEAGE_TEST_SERVICES={_backend()}",
+            f"LINEAGE_TEST_REDIS={choice} picks a local redis-server: "
+            f"it cannot apply with LINEAGE_TEST_SERVICES={_backend()}",
             pytrace=False,
         )
     try:
