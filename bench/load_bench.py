@@ -290,7 +290,10 @@ class FoldedPoller(threading.Thread):
         super().__init__(daemon=True)
         import redis
 
+        from processor.adapters.redis_keys import Keyspace
+
         self.client = redis.Redis.from_url(redis_url)
+        self.keys = Keyspace(prefix)
         self.prefix, self.topic, self.poll_s = prefix, topic, poll_s
         self.seen: dict[int, list[tuple[float, int]]] = {}
         self.polls = 0
@@ -300,10 +303,10 @@ class FoldedPoller(threading.Thread):
         generation = None
         while not self._halt.is_set():
             if generation is None:
-                raw = self.client.get(f"{self.prefix}:generation")
+                raw = self.client.get(self.keys.pointer)
                 generation = raw.decode() if raw else None
             if generation is not None:
-                now_offsets = self.client.hgetall(f"{{{self.prefix}:g{generation}}}:folded")
+                now_offsets = self.client.hgetall(self.keys.at(generation).folded)
                 now = time.perf_counter()
                 self.polls += 1
                 for place, value in now_offsets.items():

@@ -70,6 +70,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
+from processor.adapters.redis_keys import Keyspace  # noqa: E402
 from processor.adapters.redis_reader import RedisGraphReader  # noqa: E402
 from processor.adapters.redis_store import RedisGraphStore  # noqa: E402
 from processor.core.fold_payload import encode_batch  # noqa: E402
@@ -344,7 +345,7 @@ async def pick_starts(
              "exports": 1, "hubs": 1}  # fmt: skip
     total = sum(share.values())
     client = aioredis.Redis.from_url(url)
-    key = f"{{{prefix}:g{generation}}}:nodes"
+    key = Keyspace(prefix, generation).nodes
     picked: dict[str, list[Node]] = {}
     try:
         for name, nodes in groups.items():
@@ -449,7 +450,7 @@ async def graph_and_memory(
 ) -> dict[str, Any]:
     store = RedisGraphStore.from_url(url, prefix=args.prefix, timeout=120.0)
     try:
-        existing = await store.client.exists(f"{args.prefix}:generation")
+        existing = await store.client.exists(store.pointer)
         generation = await store.load_generation()
         _, edges_before = await store.counts()
         mem_before = int((await store.client.info("memory"))["used_memory"])
@@ -468,7 +469,7 @@ async def graph_and_memory(
         mem_after = int(info["used_memory"])
         # Dedup marks are not graph: estimate them from a sample to report graph bytes too.
         seen_keys, seen_bytes = 0, 0
-        _, sample = await store.client.scan(0, match=f"{store.base}seen:*", count=2000)
+        _, sample = await store.client.scan(0, match=store.keys.seen("*"), count=2000)
         for key in sample[:200]:
             seen_keys += 1
             seen_bytes += int(await store.client.memory_usage(key) or 0)

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.resources
 import logging
 import time
 import uuid
@@ -53,20 +52,20 @@ from redis.exceptions import RedisError
 
 from processor import __version__
 from processor.adapters.connections import graph_store, kafka_options
+from processor.adapters.redis_errors import unavailable
+from processor.adapters.redis_generations import Generations
 from processor.adapters.redis_store import RedisGraphStore
 from processor.batch import BatchProcessor
 from processor.core.snapshot import snapshot_hash
 from processor.core.snapshot_diff import first_differences
-from processor.errors import BrokerUnavailable, RebuildError, RedisUnavailable
+from processor.errors import BrokerUnavailable, RebuildError
 from processor.ports import InputRecord
 from processor.settings import Settings
 
 log = logging.getLogger("processor.rebuild")
 
-LOCK_MS = 15_000  # how long a dead rebuild's lock outlives it
 PROGRESS_EVERY_S = 2.0
 GRACE_S = 3.0  # reads that began before the switch finish on the old generation
-DROP_CHUNK = 1000
 
 
 class _NoDeadLetters:
@@ -137,10 +136,6 @@ class RebuildResult:
     differences: tuple[str, ...] = ()
 
 
-def _script(name: str) -> str:
-    return importlib.resources.files("processor.adapters").joinpath("lua", name).read_text()
-
-
 class Rebuild:
     """One rebuild run; ``run()`` does it all (module docstring)."""
 
@@ -161,6 +156,7 @@ class Rebuild:
         self.prefix = settings.redis_prefix
         self.live = graph_store(settings, prefix=self.prefix)
         self.client = self.live.client
+        self.generations = Generations(self.client, self.prefix)
         self.lock_token = uuid.uuid4().hex
         self.progress = Progress()
         self.topics = [*settings.input_topics, settings.control_topic]
@@ -171,18 +167,18 @@ class Rebuild:
     async def run(self) -> RebuildResult:
         try:
             current = await self.live.load_generation()
-            await self._lock()
+            await self.generations.lock(self.lock_token)
         except RedisError as exc:
             await self.live.close()
-            raise RedisUnavailable(f"Redis: {exc}") from exc
-        heartbeat = asyncio.create_task(self._keep_lock())
+            raise unavailable(exc) from exc
+        heartbeat = asyncio.create_task(self.generations.keep_lock(self.lock_token))
         new: str | None = None
         try:
             await self._drop_leftover(current)
-            new = await self._allocate(current)
+            new = await self.generations.allocate(current)
             return await self._rebuild(current, new)
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         finally:
             heartbeat.cancel()
             with contextlib.suppress(BaseException):
@@ -210,7 +206,6 @@ class Rebuild:
         )
         self._say(f"rebuilding generation {new} from the log (current: {current}) ...")
         consumer = await self._start_consumer()
-        switch = self.client.register_script(_script("switch.lua"))
         last_report = 0.0
         try:
             while True:
@@ -245,13 +240,12 @@ class Rebuild:
                     if outcome is not None:
                         return outcome
                     continue
-                positions = orjson.dumps(self.progress.positions)
-                done, why = await switch(keys=[], args=[self.prefix, current, new, positions])
+                done, why = await self.generations.switch(current, new, self.progress.positions)
                 if done:
                     self.switched = True
                     return await self._after_switch(current, new)
-                if isinstance(why, bytes) and why.startswith(b"the current generation"):
-                    raise RebuildError(f"cannot switch: {why.decode()} (another rebuild?)")
+                if why.startswith("the current generation"):
+                    raise RebuildError(f"cannot switch: {why} (another rebuild?)")
         finally:
             await consumer.stop()
 
@@ -264,10 +258,10 @@ class Rebuild:
         )
         # The old generation is now the leftover: if this process stops before
         # it is dropped, the next rebuild drops it.
-        await self.client.set(f"{self.prefix}:rebuild:gen", current)
+        await self.generations.remember(current)
         await asyncio.sleep(GRACE_S)
-        dropped = await self.drop_generation(current)
-        await self.client.delete(f"{self.prefix}:rebuild:gen")
+        dropped = await self.generations.drop(current)
+        await self.generations.forget()
         self._say(f"dropped {dropped:,} keys of generation {current}")
         return RebuildResult(new, current, True, self.progress.messages, seconds)
 
@@ -280,7 +274,7 @@ class Rebuild:
                 "workers stood still at the same offsets as the rebuild; run it when the "
                 "input is quiet, or raise --timeout"
             )
-        folded = await self._folded(current)
+        folded = await self.generations.folded(current)
         for tp in consumer.assignment():
             place = f"{tp.topic}/{tp.partition}"
             live_next = folded.get(place, -1) + 1
@@ -293,12 +287,12 @@ class Rebuild:
         self, current: str, new: str, store: RedisGraphStore
     ) -> RebuildResult | None:
         """Compare when both graphs stand at the same offsets, else None."""
-        before = await self._folded(current)
+        before = await self.generations.folded(current)
         if not self._same_offsets(before):
             return None
         live_snapshot = await self.live.snapshot()
         rebuilt = await store.snapshot()
-        if await self._folded(current) != before:
+        if await self.generations.folded(current) != before:
             return None  # the live graph moved while it was read: try again
         a, b = snapshot_hash(rebuilt), snapshot_hash(live_snapshot)
         seconds = time.monotonic() - self.progress.started
@@ -361,73 +355,29 @@ class Rebuild:
 
     # --- Redis -------------------------------------------------------------
 
-    async def _lock(self) -> None:
-        key = f"{self.prefix}:rebuild:lock"
-        if not await self.client.set(key, self.lock_token, nx=True, px=LOCK_MS):
-            left = int(await self.client.pttl(key))
-            raise RebuildError(
-                f"another rebuild is running (lock {key}, which expires in "
-                f"{max(left, 0) / 1000:.0f} s if that rebuild is gone)"
-            )
-
-    async def _keep_lock(self) -> None:
-        key = f"{self.prefix}:rebuild:lock"
-        while True:
-            await asyncio.sleep(LOCK_MS / 3000)
-            with contextlib.suppress(RedisError):
-                if await self.client.get(key) == self.lock_token.encode():
-                    await self.client.pexpire(key, LOCK_MS)
-
     async def _drop_leftover(self, current: str) -> None:
-        leftover = await self.client.get(f"{self.prefix}:rebuild:gen")
-        gen = _text(leftover) if leftover is not None else current
+        gen = await self.generations.leftover() or current
         if gen != current:
-            dropped = await self.drop_generation(gen)
+            dropped = await self.generations.drop(gen)
             self._say(
                 f"dropped {dropped:,} keys of generation {gen}, left by an interrupted rebuild"
             )
 
-    async def _allocate(self, current: str) -> str:
-        counter = f"{self.prefix}:generation:next"
-        new = int(await self.client.incr(counter))
-        if new <= int(current):
-            new = int(current) + 1
-            await self.client.set(counter, new)
-        await self.client.set(f"{self.prefix}:rebuild:gen", str(new))
-        return str(new)
-
-    async def _folded(self, generation: str) -> dict[str, int]:
-        raw = await self.client.hgetall(f"{{{self.prefix}:g{generation}}}:folded")
-        return {_text(k): int(v) for k, v in raw.items()}
-
     async def _report(self, generation: str, phase: str) -> None:
         self._say(self.progress.line(generation, phase))
         with contextlib.suppress(RedisError):
-            await self.client.set(
-                f"{self.prefix}:rebuild:progress",
-                self.progress.as_json(generation, phase),
-                px=LOCK_MS,
-            )
-
-    async def drop_generation(self, generation: str) -> int:
-        """Delete every key of ``generation``, in chunks; returns how many."""
-        pattern = f"{{{self.prefix}:g{generation}}}:*"
-        dropped = 0
-        async for chunk in _chunks(self.client.scan_iter(match=pattern, count=DROP_CHUNK)):
-            dropped += int(await self.client.unlink(*chunk))
-        return dropped
+            await self.generations.write_progress(self.progress.as_json(generation, phase))
 
     async def _finish(self, new: str | None, switched: bool) -> None:
         try:
             if new is not None and not switched:
-                dropped = await self.drop_generation(new)
+                dropped = await self.generations.drop(new)
                 self._say(f"dropped {dropped:,} keys of generation {new} (not switched to)")
-                await self.client.delete(f"{self.prefix}:rebuild:gen")
+                await self.generations.forget()
             # After a switch, rebuild:gen names the old generation until it is
             # dropped: left set, the next rebuild drops it.
-            await self.client.delete(f"{self.prefix}:rebuild:progress")
-            if await self.client.get(f"{self.prefix}:rebuild:lock") == self.lock_token.encode():
-                await self.client.delete(f"{self.prefix}:rebuild:lock")
+            await self.generations.clear_progress()
+            await self.generations.unlock(self.lock_token)
         except RedisError as exc:
             log.warning("rebuild clean-up incomplete (the next rebuild finishes it): %s", exc)
         finally:
@@ -437,21 +387,6 @@ class Rebuild:
         if self.out is not None:
             print(text, file=self.out, flush=True)
         log.info("%s", text)
-
-
-async def _chunks(keys: Any, size: int = DROP_CHUNK) -> Any:
-    chunk: list[Any] = []
-    async for key in keys:
-        chunk.append(key)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _record(message: Any) -> InputRecord:

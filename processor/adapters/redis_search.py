@@ -1,7 +1,7 @@
 """Dataset search and job lookups over the fold's indexes (``GET /api/v1/datasets``, the CLI).
 
 The fold keeps a ``names`` ZSET of ``namespace\\0name``, one member per member
-of the ``nodes`` set (redis_store's key layout), and per job a ``j:`` set of
+of the ``nodes`` set (docs/redis.md), and per job a ``j:`` set of
 its edge ids. With every score 0, the ZSET's order is (namespace, name) order.
 
 Cost of ``search_datasets``, for N datasets in the current generation and a
@@ -38,14 +38,13 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from processor.adapters.redis_store import RedisGraphStore, _load_script
+from processor.adapters.redis_errors import unavailable
+from processor.adapters.redis_store import RedisGraphStore
 from processor.core.identity import NODE_ID_BYTES, job_key_id, node_id
 from processor.core.snapshot import NodeRecord
-from processor.errors import RedisUnavailable
 
 SEARCH_CHUNK = 5000  # index members matched per Lua call (~ms of Redis time at 5,000)
 _FIELDS = ("ns", "name", "int", "ty")
-_SEARCH_LUA = _load_script("search.lua")
 _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 _ID_CHARS = NODE_ID_BYTES * 2  # a node id in hex: an edge id is two of them
 
@@ -73,7 +72,7 @@ async def search_datasets(
     from ``offset``, at most ``limit``. ``RedisUnavailable`` when Redis fails."""
     if offset < 0 or limit < 1:
         raise ValueError("offset must be >= 0 and limit >= 1")
-    key = store.base + "names"
+    key = store.keys.names
     needle = ascii_lower(text)
     try:
         if not needle:
@@ -87,7 +86,7 @@ async def search_datasets(
             total, members = await _scan(store, key, needle, offset, limit)
         datasets = await _records(store, members)
     except RedisError as exc:
-        raise RedisUnavailable(f"Redis: {exc}") from exc
+        raise unavailable(exc) from exc
     return DatasetPage(datasets, int(total), offset, limit)
 
 
@@ -95,7 +94,7 @@ async def _scan(
     store: RedisGraphStore, key: str, needle: bytes, offset: int, limit: int
 ) -> tuple[int, list[bytes]]:
     """(number of matches, the matches of the page) by chunked ``lua/search.lua`` calls."""
-    script = store.client.register_script(_SEARCH_LUA)
+    script = store.scripts.search
     chunk = SEARCH_CHUNK
     start: bytes = b"-"
     total = 0
@@ -114,11 +113,11 @@ async def _records(store: RedisGraphStore, members: list[bytes]) -> tuple[NodeRe
     """The node records of index members, in their order (one pipelined round trip)."""
     if not members:
         return ()
-    base = store.base
+    keys = store.keys
     async with store.client.pipeline(transaction=False) as pipe:
         for member in members:
             ns, _, name = member.decode().partition("\0")
-            pipe.hmget(f"{base}n:{node_id(ns, name)}", _FIELDS)
+            pipe.hmget(keys.node(node_id(ns, name)), _FIELDS)
         rows = await pipe.execute()
     records = []
     for ns, name, internal, ty in rows:
@@ -139,8 +138,8 @@ async def job_edges(store: RedisGraphStore, namespace: str, name: str) -> list[t
     """(source node id, target node id) of every edge the job produced, sorted; [] for
     a job the graph does not hold. One round trip (``SMEMBERS j:<job key id>``)."""
     try:
-        members = await store.client.smembers(f"{store.base}j:{job_key_id(namespace, name)}")
+        members = await store.client.smembers(store.keys.job(job_key_id(namespace, name)))
     except RedisError as exc:
-        raise RedisUnavailable(f"Redis: {exc}") from exc
+        raise unavailable(exc) from exc
     ids = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
     return [(eid[:_ID_CHARS], eid[_ID_CHARS:]) for eid in ids]

@@ -1,45 +1,14 @@
-"""The lineage graph in Redis.
+"""The lineage graph in Redis: dedup marks and the graph of one generation.
 
-Key layout (``P`` = ``LINEAGE_REDIS_PREFIX``, ``g`` = generation). Every key of
-a generation shares the hash tag ``{P:g<g>}`` so one generation lives in one
-cluster slot and can be dropped as a unit::
-
-    P:generation                      current generation (string)
-    P:generation:next                 counter that numbers new generations (rebuild)
-    P:rebuild:lock / :gen / :progress a running rebuild: its lock, the generation it
-                                      builds, its progress (``processor.rebuild``)
-    {P:g<g>}:seen:<content hash>      dedup mark, value "<outcome>:<batch token>", TTL
-    {P:g<g>}:n:<node id>              hash: ns, name, int, ty (type), tk (rank of ty),
-                                      dout / din (tombstones of deletes of its out / in edges)
-    {P:g<g>}:e:<source id><target id> hash: s, t, fs, ls, rk, rid, n, <job as JSON>...,
-                                      del (tombstone of deletes of this edge)
-    {P:g<g>}:em:<edge id>             set of event marks (64-bit ints): exact event count
-    {P:g<g>}:edges / :nodes           sets of edge ids / node ids touched by an edge
-    {P:g<g>}:out:<node id> / :in:...  adjacency sets
-    {P:g<g>}:names                    ZSET, every score 0: "<namespace>\\0<name>" of each
-                                      member of ``nodes`` (the dataset search index)
-    {P:g<g>}:j:<job key id>           set of the ids of the edges that carry the job
-    {P:g<g>}:edel / :ndel             sets of the edge / node ids that carry a tombstone
-    {P:g<g>}:folded                   hash "topic/partition" -> highest offset folded
-                                      into this generation (by the fold and deletes)
-
-Node ids are fixed-size hashes of (namespace, name) (``core.identity``), so no
-dataset name ever becomes part of a key; a job key id is the sha1 hex of the
-job's JSON field (``core.identity.job_key_id``; ``redis.sha1hex`` in the fold),
-so no job name does either. The ``names`` members hold the names as values:
-DESIGN.md forbids NUL in them, so byte order of the members (all scores equal)
-is (namespace, name) order by code point, UTF-8 keeping code-point order. Both
-indexes are written by ``lua/fold.lua``, like the sets, and lose what the
-retention sweep removes (``lua/sweep.lua``).
-
-A tombstone can arrive before the events it covers, so an edge or node hash may
-hold only tombstone fields: an edge exists once it has ``s``, a node once it
-has ``ns``.
+The keys and what each holds are described in docs/redis.md; their names are
+built by ``adapters.redis_keys.Keyspace`` (and, for the per-node and per-edge
+keys, by the Lua scripts). A tombstone can arrive before the events it covers,
+so an edge or node hash may hold only tombstone fields: an edge exists once it
+has ``s``, a node once it has ``ns``.
 """
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -47,19 +16,17 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from processor.adapters.redis_errors import unavailable
+from processor.adapters.redis_keys import Keyspace
+from processor.adapters.redis_scripts import Scripts
 from processor.core.control import DeleteRequest
 from processor.core.fold_payload import OUTCOME_ACCEPTED as OUTCOME_ACCEPTED
 from processor.core.fold_payload import OUTCOME_IGNORED as OUTCOME_IGNORED
 from processor.core.fold_payload import OUTCOME_REJECTED as OUTCOME_REJECTED
 from processor.core.fold_payload import encode_batch as encode_batch
 from processor.core.snapshot import EdgeRecord, NodeRecord, build_snapshot
-from processor.errors import RedisUnavailable
 
 _CHUNK = 1000
-
-
-def _load_script(name: str) -> str:
-    return importlib.resources.files("processor.adapters").joinpath("lua", name).read_text()
 
 
 class RedisGraphStore:
@@ -83,8 +50,8 @@ class RedisGraphStore:
         self.pinned = generation
         self.generation = generation or "1"
         self.mark_rejected = mark_rejected
-        self._fold = client.register_script(_load_script("fold.lua"))
-        self._delete = client.register_script(_load_script("delete.lua"))
+        self.scripts = Scripts.of(client)
+        self._keys = Keyspace(prefix, self.generation)
 
     @classmethod
     def from_url(
@@ -109,9 +76,16 @@ class RedisGraphStore:
         return cls(client, **kwargs)
 
     @property
+    def keys(self) -> Keyspace:
+        """The key names of the current generation (``generation``)."""
+        if self._keys.generation != self.generation or self._keys.prefix != self.prefix:
+            self._keys = Keyspace(self.prefix, self.generation)
+        return self._keys
+
+    @property
     def base(self) -> str:
         """Key prefix of the current generation, hash tag included."""
-        return f"{{{self.prefix}:g{self.generation}}}:"
+        return self.keys.base
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -126,7 +100,7 @@ class RedisGraphStore:
     @property
     def pointer(self) -> str:
         """The key naming the current generation."""
-        return f"{self.prefix}:generation"
+        return self.keys.pointer
 
     async def load_generation(self) -> str:
         """Read (creating on first start) the current-generation pointer; the
@@ -135,7 +109,7 @@ class RedisGraphStore:
             await self.client.set(self.pointer, "1", nx=True)
             value = await self.client.get(self.pointer)
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         current = value.decode() if isinstance(value, bytes) else str(value)
         if self.pinned is None:
             self.generation = current
@@ -144,9 +118,9 @@ class RedisGraphStore:
     async def rebuild_progress(self) -> dict[str, Any] | None:
         """The running rebuild's progress record (``processor.rebuild``), or None."""
         try:
-            raw = await self.client.get(f"{self.prefix}:rebuild:progress")
+            raw = await self.client.get(self.keys.rebuild_progress)
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         if raw is None:
             return None
         try:
@@ -159,11 +133,11 @@ class RedisGraphStore:
         """Which content hashes are already marked (one round trip)."""
         if not hashes:
             return []
-        base = self.base
+        keys = self.keys
         try:
-            values = await self.client.mget([f"{base}seen:{h}" for h in hashes])
+            values = await self.client.mget([keys.seen(h) for h in hashes])
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         return [v is not None for v in values]
 
     async def mark_and_fold(
@@ -186,9 +160,9 @@ class RedisGraphStore:
             orjson.dumps(offsets or {}),
         ]
         try:
-            flags = await self._fold(keys=[], args=args)
+            flags = await self.scripts.fold(keys=[self.pointer], args=args)
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         return [bool(f) for f in flags]
 
     async def apply_deletes(
@@ -207,8 +181,8 @@ class RedisGraphStore:
             elif r.target_id is not None:
                 encoded.append(["i", r.target_id, r.requested_at])
         try:
-            await self._delete(
-                keys=[],
+            await self.scripts.delete(
+                keys=[self.pointer],
                 args=[
                     self.prefix,
                     self.pinned or "",
@@ -217,23 +191,23 @@ class RedisGraphStore:
                 ],
             )
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
 
     async def counts(self) -> tuple[int, int]:
         """(nodes, edges) of the current generation."""
-        base = self.base
+        keys = self.keys
         try:
             async with self.client.pipeline(transaction=False) as pipe:
-                pipe.scard(base + "nodes")
-                pipe.scard(base + "edges")
+                pipe.scard(keys.nodes)
+                pipe.scard(keys.edges)
                 nodes, edges = await pipe.execute()
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         return int(nodes), int(edges)
 
     async def _edge_ids(self) -> AsyncIterator[list[str]]:
         cursor = 0
-        key = self.base + "edges"
+        key = self.keys.edges
         while True:
             cursor, members = await self.client.sscan(key, cursor=cursor, count=_CHUNK)
             if members:
@@ -244,14 +218,14 @@ class RedisGraphStore:
     async def read_graph(self) -> tuple[dict[str, NodeRecord], list[EdgeRecord]]:
         """Every node and edge of the current generation, as records; an edge's
         ``deleted_until`` joins its own tombstone and its endpoints'."""
-        base = self.base
+        keys = self.keys
         rows: list[dict[bytes, bytes]] = []
         node_ids: set[str] = set()
         try:
             async for chunk in self._edge_ids():
                 async with self.client.pipeline(transaction=False) as pipe:
                     for eid in chunk:
-                        pipe.hgetall(f"{base}e:{eid}")
+                        pipe.hgetall(keys.edge(eid))
                     for row in await pipe.execute():
                         if row and b"s" in row:
                             rows.append(row)
@@ -265,14 +239,14 @@ class RedisGraphStore:
                 part = ids[start : start + _CHUNK]
                 async with self.client.pipeline(transaction=False) as pipe:
                     for nid in part:
-                        pipe.hgetall(f"{base}n:{nid}")
+                        pipe.hgetall(keys.node(nid))
                     node_rows = await pipe.execute()
                 for nid, row in zip(part, node_rows, strict=True):
                     nodes[nid] = _node_record(row)
                     out_deleted[nid] = row.get(b"dout", b"").decode()
                     in_deleted[nid] = row.get(b"din", b"").decode()
         except RedisError as exc:
-            raise RedisUnavailable(f"Redis: {exc}") from exc
+            raise unavailable(exc) from exc
         edges = []
         for row in rows:
             src, dst = row[b"s"].decode(), row[b"t"].decode()

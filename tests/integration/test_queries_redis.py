@@ -22,7 +22,7 @@ from processor.core.rules import MixRule
 from processor.errors import NodeNotFound, RedisUnavailable
 from tests.events import default_run_id, ol_event
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 PG, SF = "postgres://db", "snowflake://acme"
 RAW, STG, MART_A, MART_B, REPORT = (

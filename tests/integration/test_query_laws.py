@@ -26,7 +26,7 @@ from processor.core.snapshot import EdgeRecord, NodeRecord
 from tests.property.test_delete_laws import deletes
 from tests.property.test_fold_laws import DATASETS, TIMES, Spec, specs
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 _COUNTER = itertools.count()
 

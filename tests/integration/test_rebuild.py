@@ -25,7 +25,7 @@ from tests.integration.conftest import Stack, expected_graph
 from tests.integration.kafka_utils import produce
 from tests.integration.streams import expected_graph_of, mixed_stream
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 SF, PG, S3 = "snowflake://acme", "postgres://db", "s3://lake"
 

@@ -22,6 +22,8 @@ from processor.core.pipeline import FoldEvent, NodeUpdate
 from processor.errors import RedisUnavailable
 from tests.integration.test_redis_store import _folds
 
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
+
 # Datasets with the separators, wildcards, braces, control characters, bidi marks
 # and non-ASCII letters that must neither break the index nor its order.
 ODD = [

@@ -8,6 +8,8 @@ import random
 import re
 from typing import Any
 
+import pytest
+
 from processor.adapters.redis_store import RedisGraphStore
 from processor.core.fold import Graph
 from processor.core.fold_payload import OUTCOME_ACCEPTED, encode_batch
@@ -15,6 +17,8 @@ from processor.core.pipeline import Accepted, Classified, FoldEvent, Limits, cla
 from processor.core.rules import MixRule
 from processor.core.snapshot import snapshot_hash
 from processor.samples import realistic_mix
+
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 
 def _folds(n: int, seed: int) -> list[FoldEvent]:

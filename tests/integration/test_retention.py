@@ -23,7 +23,7 @@ from processor.core.rules import MixRule
 from processor.core.snapshot import snapshot_hash
 from tests.events import ol_event
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 PG, SF = "postgres://db", "snowflake://acme"
 OLD_SRC, SRC, STG, MART, LONE = (

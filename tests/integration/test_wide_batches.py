@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
+import pytest
 
 from processor.adapters.dlq_publisher import KafkaPublisher
 from processor.adapters.redis_store import RedisGraphStore
@@ -23,6 +24,8 @@ from tests.events import dataset, raw_event
 from tests.integration.conftest import expected_graph
 from tests.integration.kafka_utils import read_topic
 from tests.integration.streams import DEFAULT_RULE
+
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
 
 
 class OutageAfterFirstCall:

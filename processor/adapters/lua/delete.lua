@@ -1,15 +1,20 @@
 -- Folds delete requests into their tombstones (DESIGN.md section 5).
 --
--- ARGV[1] key prefix, ARGV[2] generation ('' = the current one, read here,
--- as in fold.lua), ARGV[3] JSON [[kind, id, requestedAt], ...], ARGV[4] JSON
--- {"topic/partition": highest offset} kept in the generation's 'folded' hash.
+-- KEYS[1] the current-generation pointer (P:generation).
+-- ARGV[1] key prefix P, ARGV[2] generation ('' = the one KEYS[1] names, read
+-- in this call, as in fold.lua), ARGV[3] JSON [[kind, id, requestedAt], ...],
+-- ARGV[4] JSON {"topic/partition": highest offset} kept in the generation's
+-- 'folded' hash.
+-- The generation's keys ('{P:g<generation>}:' followed by 'folded', 'e:<edge
+-- id>', 'n:<node id>', 'edel', 'ndel') are built here, as in fold.lua and for
+-- the same reason.
 -- A request's kind is "e" (one edge, id = edge id), "o" (every edge out of node id) or
 -- "i" (every edge into node id). A tombstone keeps the latest requestedAt:
 -- a max, so deletes and events fold in any order to the same graph.
 -- Tombstoned edges and nodes are also listed in the sets 'edel' and 'ndel', so
 -- that queries need not read an edge or node to know it has none (expand.lua).
 local prefix, generation = ARGV[1], ARGV[2]
-if generation == '' then generation = redis.call('GET', prefix .. ':generation') or '1' end
+if generation == '' then generation = redis.call('GET', KEYS[1]) or '1' end
 local base = '{' .. prefix .. ':g' .. generation .. '}:'
 local requests = cjson.decode(ARGV[3])
 for place, offset in pairs(cjson.decode(ARGV[4])) do

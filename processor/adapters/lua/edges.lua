@@ -1,8 +1,11 @@
 -- The attributes of a list of edges, in one round trip (the kept edges of a
 -- lineage query, adapters/redis_reader.py).
 --
--- ARGV[1] base key prefix, ARGV[2] the edge ids concatenated (64 characters
--- each). Returns one JSON text: per id, in order, [firstSeen, lastSeen,
+-- No KEYS: ARGV[1] the generation's base key prefix '{P:g<generation>}:',
+-- ARGV[2] the edge ids concatenated (64 characters each); the keys read are
+-- ARGV[1] .. 'e:' .. id. A query may ask for thousands of edges: their ids in
+-- one argument cost the client far less to send than one key name each.
+-- Returns one JSON text: per id, in order, [firstSeen, lastSeen,
 -- runId or "", events, jobs] where jobs are the edge's job fields (JSON arrays,
 -- which never hold a raw newline) joined by newlines; [] for an edge that no
 -- longer exists. One JSON string costs far less to send and decode than

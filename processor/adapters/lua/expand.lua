@@ -2,11 +2,14 @@
 -- one round trip: the visible neighbours of every frontier node, the level cut
 -- to the room left under the node cap, and the records of the kept neighbours.
 --
--- ARGV[1] base key prefix, ARGV[2] 'down' | 'up', ARGV[3] visibility floor
--- ('' or a normalised RFC 3339 time: the retention cutoff), ARGV[4] the
--- frontier's node ids concatenated (32 characters each: one argument is far
--- cheaper for the client to send than thousands), ARGV[5] the ids already in
--- the result, concatenated, ARGV[6] how many new nodes the result may still take.
+-- KEYS[1] 'edel', KEYS[2] 'ndel' of the generation (docs/redis.md).
+-- ARGV[1] the generation's base key prefix '{P:g<generation>}:', to which the
+-- node and edge ids are appended ('in:', 'out:', 'n:', 'e:'), ARGV[2]
+-- 'down' | 'up', ARGV[3] visibility floor ('' or a normalised RFC 3339 time:
+-- the retention cutoff), ARGV[4] the frontier's node ids concatenated (32
+-- characters each: one argument is far cheaper for the client to send than
+-- thousands), ARGV[5] the ids already in the result, concatenated, ARGV[6] how
+-- many new nodes the result may still take.
 --
 -- An edge is visible when its lastSeen is after the latest of: its own delete
 -- tombstone (del), its source's dout, its target's din, and the floor; the
@@ -40,8 +43,8 @@ local function members_of(key)
   for _, id in ipairs(redis.call('SMEMBERS', key)) do set[id] = true end
   return function(id) return set[id] == true end
 end
-local edge_tombstoned = members_of(base .. 'edel')
-local node_tombstoned = members_of(base .. 'ndel')
+local edge_tombstoned = members_of(KEYS[1])
+local node_tombstoned = members_of(KEYS[2])
 
 local far_cache = {}
 local function far_tombstone(m)

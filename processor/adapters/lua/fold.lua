@@ -1,24 +1,33 @@
 -- Marks a batch of events seen and folds the batch's lineage into the graph,
 -- in one atomic step (DESIGN.md section 3: dedup-mark and fold are atomic).
 --
--- ARGV[1] key prefix, ARGV[2] generation ('' = the current one), ARGV[3]
--- dedup TTL, ARGV[4] batch token, ARGV[5] '1' to mark rejected events seen ('0'
--- in a rebuild, which writes no dead letters: the live worker that meets the
--- event after the switch must still dead-letter it), ARGV[7] JSON
--- {"topic/partition": highest offset of the batch}, kept as a per-generation
--- maximum in the hash 'folded' (what a rebuild must cover before it switches),
--- ARGV[5] JSON (built by redis_store.encode_batch):
+-- KEYS[1] the current-generation pointer (P:generation).
+-- ARGV[1] key prefix P, ARGV[2] generation ('' = the one KEYS[1] names, read
+-- in this call), ARGV[3] dedup TTL in seconds, ARGV[4] batch token, ARGV[5]
+-- the batch as JSON (built by encode_batch):
 --   {"marks": [[content hash, outcome "a" | "i" | "r"], ...],
 --    "nodes": {node id: [namespace, name, internal 0/1, type | null, type rank | null]},
 --    "edges": [[source id, target id, firstSeen, lastSeen, run rank, runId | null,
 --               [event mark, ...], [job, ...]], ...]}
+-- ARGV[6] '1' to mark rejected events seen ('0' in a rebuild, which writes no
+-- dead letters: the live worker that meets the event after the switch must
+-- still dead-letter it), ARGV[7] JSON {"topic/partition": highest offset of
+-- the batch}, kept as a per-generation maximum in the hash 'folded' (what a
+-- rebuild must cover before it switches).
+--
+-- Every other key is the generation's: '{P:g<generation>}:' followed by
+-- 'seen:', 'n:', 'e:', 'em:', 'out:', 'in:', 'j:' and an id, or 'edges',
+-- 'nodes', 'names', 'folded' (docs/redis.md). They are built here, because the
+-- generation is known only once the pointer is read inside this call; so one
+-- call touches the untagged pointer and the keys of the generation's hash tag,
+-- two cluster slots (Redis Cluster is not supported, docs/redis.md).
 -- The nodes and edges are the batch's accepted events already joined per node
 -- and edge. Every attribute is a lattice join (min, max, max-by-rank, set
 -- union) and events are counted by their marks, so folding an event that was
 -- already folded changes nothing: that is what lets the batch be joined
 -- before its dedup marks are known.
 --
--- Two indexes are written on the way (redis_store's key layout): the ZSET
+-- Two indexes are written on the way (docs/redis.md): the ZSET
 -- `names` of "namespace NUL name", one member per dataset an edge touches
 -- (added when the node joins the `nodes` set), and per job the set
 -- `j:<sha1 hex of its JSON field>` of the ids of its edges (added when the job
@@ -30,7 +39,7 @@ local prefix, generation = ARGV[1], ARGV[2]
 if generation == '' then
   -- The current generation, read in this same atomic call: once a rebuild has
   -- switched the pointer (lua/switch.lua), no fold lands in the old one.
-  generation = redis.call('GET', prefix .. ':generation') or '1'
+  generation = redis.call('GET', KEYS[1]) or '1'
 end
 local base = '{' .. prefix .. ':g' .. generation .. '}:'
 local ttl = tonumber(ARGV[3])

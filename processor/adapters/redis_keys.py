@@ -1,0 +1,130 @@
+"""Every Redis key name the processor uses, built in one place.
+
+The layout is described in docs/redis.md. In short (``P`` = the prefix,
+``LINEAGE_REDIS_PREFIX``; ``g`` = a generation): a few keys outside any
+generation (``P:generation``, ``P:rebuild:lock``, ...), and the graph of each
+generation under the hash tag ``{P:g<g>}``, so that a generation's keys share
+a prefix that one ``SCAN MATCH`` finds and drops.
+
+The Lua scripts build the per-node and per-edge keys (``n:``, ``e:``, ...)
+themselves from a generation's base, since those ids only appear inside a
+call; ``fold.lua`` and ``delete.lua`` also build the base
+(``'{' .. P .. ':g' .. g .. '}:'``, as ``Keyspace.base``) from the generation
+the pointer names at the moment they run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Keyspace:
+    """The keys under ``prefix``; the per-generation ones are ``generation``'s."""
+
+    prefix: str
+    generation: str = "1"
+    base: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base", f"{{{self.prefix}:g{self.generation}}}:")
+
+    def at(self, generation: str) -> Keyspace:
+        """The same prefix, another generation."""
+        return Keyspace(self.prefix, generation)
+
+    # --- outside any generation -------------------------------------------
+
+    @property
+    def pointer(self) -> str:
+        """String: the current generation."""
+        return f"{self.prefix}:generation"
+
+    @property
+    def counter(self) -> str:
+        """Counter that numbers new generations (a rebuild's)."""
+        return f"{self.prefix}:generation:next"
+
+    @property
+    def rebuild_lock(self) -> str:
+        """A running rebuild's lock (``SET NX PX``, renewed while it runs)."""
+        return f"{self.prefix}:rebuild:lock"
+
+    @property
+    def rebuild_generation(self) -> str:
+        """The generation a rebuild builds, or the old one it has yet to drop."""
+        return f"{self.prefix}:rebuild:gen"
+
+    @property
+    def rebuild_progress(self) -> str:
+        """A running rebuild's progress record (JSON)."""
+        return f"{self.prefix}:rebuild:progress"
+
+    @property
+    def sweep_lock(self) -> str:
+        """The retention sweep's lock: one worker sweeps per interval."""
+        return f"{self.prefix}:sweep"
+
+    @property
+    def redriven(self) -> str:
+        """Set of the DLQ records already redriven (``topic/partition/offset``)."""
+        return f"{self.prefix}:dlq:redriven"
+
+    # --- the generation's fixed keys --------------------------------------
+
+    @property
+    def pattern(self) -> str:
+        """``SCAN MATCH`` pattern of every key of the generation."""
+        return self.base + "*"
+
+    @property
+    def edges(self) -> str:
+        return self.base + "edges"
+
+    @property
+    def nodes(self) -> str:
+        return self.base + "nodes"
+
+    @property
+    def names(self) -> str:
+        return self.base + "names"
+
+    @property
+    def deleted_edges(self) -> str:
+        """Set of the edge ids that carry a tombstone."""
+        return self.base + "edel"
+
+    @property
+    def deleted_nodes(self) -> str:
+        """Set of the node ids that carry a tombstone."""
+        return self.base + "ndel"
+
+    @property
+    def folded(self) -> str:
+        """Hash ``topic/partition`` -> highest offset folded into the generation."""
+        return self.base + "folded"
+
+    # --- the generation's per-item keys ------------------------------------
+
+    def seen(self, content_hash: str) -> str:
+        return f"{self.base}seen:{content_hash}"
+
+    def node(self, node_id: str) -> str:
+        return f"{self.base}n:{node_id}"
+
+    def edge(self, edge_id: str) -> str:
+        return f"{self.base}e:{edge_id}"
+
+    def marks(self, edge_id: str) -> str:
+        """Set of the event marks of an edge."""
+        return f"{self.base}em:{edge_id}"
+
+    def outgoing(self, node_id: str) -> str:
+        return f"{self.base}out:{node_id}"
+
+    def incoming(self, node_id: str) -> str:
+        return f"{self.base}in:{node_id}"
+
+    def job(self, job_key_id: str) -> str:
+        """Set of the ids of the edges that carry the job."""
+        return f"{self.base}j:{job_key_id}"

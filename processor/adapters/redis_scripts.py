@@ -1,0 +1,52 @@
+"""The Lua scripts of ``adapters/lua``, registered once per Redis client.
+
+``Scripts.of(client)`` gives the client's registry: each script's text is read
+once per process and registered (its SHA1 computed) once per client; redis-py
+sends it with ``SCRIPT LOAD`` the first time Redis answers ``NOSCRIPT``. The
+callers pass, in ``keys``, every key a script touches that they can name
+before the call; each script's header says which keys it derives itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import weakref
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+
+@functools.cache
+def source(name: str) -> str:
+    """The text of ``lua/<name>``."""
+    return importlib.resources.files("processor.adapters").joinpath("lua", name).read_text()
+
+
+class Scripts:
+    """Every script, registered on one client."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        def register(name: str) -> AsyncScript:
+            return client.register_script(source(name))
+
+        self.fold = register("fold.lua")
+        self.delete = register("delete.lua")
+        self.switch = register("switch.lua")
+        self.sweep = register("sweep.lua")
+        self.expand = register("expand.lua")
+        self.edges = register("edges.lua")
+        self.search = register("search.lua")
+        self.clear_rejected = register("clear_rejected.lua")
+
+    @staticmethod
+    def of(client: aioredis.Redis) -> Scripts:
+        """The registry of ``client``, made on first use."""
+        found = _REGISTRIES.get(client)
+        if found is None:
+            found = _REGISTRIES[client] = Scripts(client)
+        return found
+
+
+# Keyed weakly: a registry lives as long as its client.
+_REGISTRIES: weakref.WeakKeyDictionary[aioredis.Redis, Scripts] = weakref.WeakKeyDictionary()
