@@ -59,14 +59,14 @@ def to_record(message: Any, *, timestamp_ms: int | None) -> LogRecord:
     or faust's ``Message``, which hold the same fields, except that faust keeps
     the timestamp in seconds; hence the caller passes it in milliseconds."""
     raw = message.headers
-    return LogRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=timestamp_ms,
-        key=message.key,
-        value=message.value,
-        headers=tuple((str(k), bytes(v or b"")) for k, v in raw) if raw else (),
+    return LogRecord(  # positional: this runs for every record the worker takes
+        message.topic,
+        message.partition,
+        message.offset,
+        timestamp_ms,
+        message.key,
+        message.value,
+        tuple((str(k), bytes(v or b"")) for k, v in raw) if raw else (),
     )
 
 

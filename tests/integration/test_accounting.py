@@ -22,7 +22,7 @@ from tests.integration.accounting import (
 )
 from tests.integration.conftest import Stack
 from tests.integration.harness import MetricKey
-from tests.integration.kafka_utils import ReadRecord, produce
+from tests.integration.kafka_utils import ReadRecord, produce, read_topic
 from tests.integration.streams import MID_TIME, RAW_ORDERS, delete_value
 
 MALFORMED_CONTROL = [
@@ -88,6 +88,8 @@ def test_an_undisturbed_run_balances_and_doctored_books_are_caught(stack: Stack)
         partition=last.partition,
         headers=[(k, v.encode()) for k, v in last.headers.items()],
     )
+    again = read_topic(stack.bootstrap, stack.dlq_topic, expect=len(books.dead_letters))
+    assert len(again) == len(books.dead_letters) + 1
     with pytest.raises(AssertionError, match="dead-lettered more than once"):
         check()
 
