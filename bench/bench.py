@@ -809,7 +809,8 @@ def main(argv: list[str] | None = None) -> int:
     services: list[Any] = []
     LOGS.mkdir(parents=True, exist_ok=True)
     try:
-        from processor.adapters.kafka_admin import create_topics, end_offsets
+        from processor.adapters.kafka_admin import create_topics
+        from processor.adapters.log_reader import end_offsets
         from processor.devstack.services import start_broker, start_redis
 
         broker = start_broker(workdir, backend=args.backend)

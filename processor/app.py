@@ -10,7 +10,7 @@ behaviours are relied on or guarded against here:
   ``_new_offset`` treats a one-offset gap as compacted), and it acks records
   fetched before a rebalance when it skips them. Acks here are always in
   offset order per partition, a whole batch at a time, and acks of a stale
-  consumer generation are dropped (``_guard_stale_acks``).
+  consumer generation are dropped (``faust_compat.guard_stale_acks``).
 
 Nothing here decides what happens to an event: that is ``core`` (pure) and
 ``batch`` (ordering of durable effects).
@@ -35,10 +35,16 @@ from processor import __version__
 from processor.adapters.classifier_pool import ClassifierPool
 from processor.adapters.connections import faust_credentials, graph_store, kafka_options
 from processor.adapters.dlq_publisher import KafkaPublisher
+from processor.adapters.faust_compat import (
+    LineageApp,
+    committed_offset,
+    guard_stale_acks,
+    timestamp_ms,
+)
 from processor.adapters.faust_metrics import FaustMonitorCollector
-from processor.adapters.faust_transport import LineageApp
 from processor.adapters.http import register_views
 from processor.adapters.http_auth import require_bearer_token
+from processor.adapters.log_reader import to_record
 from processor.adapters.metrics import Metrics
 from processor.adapters.metrics_observer import MetricsObserver
 from processor.adapters.redis_retention import sweep, take_sweep_lock
@@ -217,27 +223,13 @@ class LineageWorker:
         tokens = s.token_table()
         if tokens.enabled:
             require_bearer_token(app, tokens)
-        _guard_stale_acks(app)
+        guard_stale_acks(app)
         return app
 
     @staticmethod
     def records(events: list[Any]) -> list[InputRecord]:
         """The pipeline's view of a batch of faust events (in offset order per partition)."""
-        records = []
-        for ev in events:
-            msg = ev.message
-            ts = msg.timestamp
-            records.append(
-                InputRecord(
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    timestamp_ms=None if ts is None else int(ts * 1000),
-                    key=msg.key,
-                    value=msg.value,
-                )
-            )
-        return records
+        return [to_record(ev.message, timestamp_ms=timestamp_ms(ev.message)) for ev in events]
 
     def classify(self, events: list[Any]) -> PendingBatch:
         """Start classifying a batch: in the helper process, else right here."""
@@ -310,7 +302,7 @@ class LineageWorker:
                 continue
             pos = self.state.positions.get((tp.topic, tp.partition))
             if pos is None:
-                committed = consumer._committed_offset.get(tp)
+                committed = committed_offset(consumer, tp)
                 pos = committed if committed is not None else hw
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - pos))
 
@@ -364,24 +356,3 @@ class LineageWorker:
             self.pool.close()
         await self.publisher.close()
         await self.store.close()
-
-
-def _guard_stale_acks(app: faust.App) -> None:
-    """Never let a record fetched before a rebalance count as processed.
-
-    faust acks records of a previous consumer generation when it skips them
-    after a rebalance; acking marks an offset committable, so a crash before the
-    re-fetched copy is processed would lose it. The re-fetched copy is acked
-    when it is really processed.
-    """
-    consumer: Any = app.consumer
-    original = consumer.ack
-
-    def ack(message: Any) -> bool:
-        if message.generation_id != app.consumer_generation_id:
-            message.acked = True
-            consumer._unacked_messages.discard(message)
-            return False
-        return bool(original(message))
-
-    consumer.ack = ack

@@ -46,20 +46,18 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from processor import __version__
 from processor.adapters.connections import graph_store, kafka_options
+from processor.adapters.log_reader import LogReader
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_generations import Generations
 from processor.adapters.redis_store import RedisGraphStore
 from processor.batch import BatchProcessor
 from processor.core.snapshot import snapshot_hash
 from processor.core.snapshot_diff import first_differences
-from processor.errors import BrokerUnavailable, RebuildError
-from processor.ports import InputRecord
+from processor.errors import RebuildError
 from processor.settings import Settings
 
 log = logging.getLogger("processor.rebuild")
@@ -205,27 +203,24 @@ class Rebuild:
             max_backoff=s.retry_max_backoff_seconds,
         )
         self._say(f"rebuilding generation {new} from the log (current: {current}) ...")
-        consumer = await self._start_consumer()
+        reader = await self._open_log()
         last_report = 0.0
         try:
             while True:
                 if self.verify:
-                    await self._pace(consumer, current)
-                batches = await consumer.getmany(timeout_ms=200, max_records=s.batch_size)
-                for tp, messages in batches.items():
-                    records = [_record(m) for m in messages]
+                    await self._pace(reader, current)
+                batches = await reader.fetch(s.batch_size)
+                for tp, records in batches.items():
                     if tp.topic == s.control_topic:
                         await processor.apply_control(records)
                     else:
                         result = await processor.process(records)
                         self.progress.accepted += result.accepted
                         self.progress.rejected += sum(result.rejected.values())
-                    self.progress.positions[f"{tp.topic}/{tp.partition}"] = messages[-1].offset + 1
-                    self.progress.messages += len(messages)
-                for tp in consumer.assignment():
-                    hw = consumer.highwater(tp)
-                    if hw is not None:
-                        self.progress.ends[f"{tp.topic}/{tp.partition}"] = hw
+                    self.progress.positions[f"{tp.topic}/{tp.partition}"] = records[-1].offset + 1
+                    self.progress.messages += len(records)
+                for tp, hw in reader.highwaters().items():
+                    self.progress.ends[f"{tp.topic}/{tp.partition}"] = hw
                 if self.on_batch is not None:
                     self.on_batch(self.progress)
                 now = time.monotonic()
@@ -247,7 +242,7 @@ class Rebuild:
                 if why.startswith("the current generation"):
                     raise RebuildError(f"cannot switch: {why} (another rebuild?)")
         finally:
-            await consumer.stop()
+            await reader.close()
 
     async def _after_switch(self, current: str, new: str) -> RebuildResult:
         seconds = time.monotonic() - self.progress.started
@@ -265,7 +260,7 @@ class Rebuild:
         self._say(f"dropped {dropped:,} keys of generation {current}")
         return RebuildResult(new, current, True, self.progress.messages, seconds)
 
-    async def _pace(self, consumer: AIOKafkaConsumer, current: str) -> None:
+    async def _pace(self, reader: LogReader, current: str) -> None:
         """For ``--verify``: read no partition past the live graph's offsets,
         so both can stand at the same offsets; give up after the timeout."""
         if time.monotonic() - self.progress.started > self.verify_timeout:
@@ -275,13 +270,13 @@ class Rebuild:
                 "input is quiet, or raise --timeout"
             )
         folded = await self.generations.folded(current)
-        for tp in consumer.assignment():
+        for tp in reader.partitions:
             place = f"{tp.topic}/{tp.partition}"
             live_next = folded.get(place, -1) + 1
             if self.progress.positions.get(place, 0) >= live_next:
-                consumer.pause(tp)
+                reader.pause(tp)
             else:
-                consumer.resume(tp)
+                reader.resume(tp)
 
     async def _try_verify(
         self, current: str, new: str, store: RedisGraphStore
@@ -318,40 +313,24 @@ class Rebuild:
 
     # --- Kafka -------------------------------------------------------------
 
-    async def _start_consumer(self) -> AIOKafkaConsumer:
+    async def _open_log(self) -> LogReader:
         s = self.settings
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap,
-            group_id=None,
+        reader = LogReader(
+            s.kafka_bootstrap,
+            self.topics,
+            security=kafka_options(s),
             client_id=f"{s.group_id}.rebuild",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
             max_partition_fetch_bytes=max(1 << 20, s.max_event_bytes + 1024),
-            **kafka_options(s),
         )
         try:
-            await consumer.start()
-            await consumer.topics()
-            tps = []
-            for topic in self.topics:
-                parts = consumer.partitions_for_topic(topic)
-                if not parts:
-                    raise RebuildError(f"topic {topic!r} does not exist")
-                tps += [TopicPartition(topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            for tp in tps:
-                place = f"{tp.topic}/{tp.partition}"
-                position = await consumer.position(tp)
-                self.progress.positions[place] = position
-                self.progress.beginnings[place] = position
-        except KafkaError as exc:
-            await consumer.stop()
-            raise BrokerUnavailable(f"broker {s.kafka_bootstrap}: {exc}") from exc
-        except BaseException:
-            await consumer.stop()
-            raise
-        return consumer
+            await reader.start()
+        except LookupError as exc:
+            raise RebuildError(str(exc)) from None
+        for tp, position in reader.beginnings.items():
+            place = f"{tp.topic}/{tp.partition}"
+            self.progress.positions[place] = position
+            self.progress.beginnings[place] = position
+        return reader
 
     # --- Redis -------------------------------------------------------------
 
@@ -387,14 +366,3 @@ class Rebuild:
         if self.out is not None:
             print(text, file=self.out, flush=True)
         log.info("%s", text)
-
-
-def _record(message: Any) -> InputRecord:
-    return InputRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=message.timestamp,
-        key=message.key,
-        value=message.value,
-    )

@@ -1,16 +1,10 @@
-"""Broker administration that works on Apache Kafka and on Tansu alike.
-
-Why not just ``AIOKafkaConsumer.end_offsets``: Tansu 0.6 answers ListOffsets
-"latest" with the *base offset of the last record batch* + 1, so with a batching
-producer it reports far too few messages (1 instead of 334 for one batch of 334).
-The high watermark in a Fetch response is exact on both brokers, so
-:func:`end_offsets` reads that. Tansu also answers a Fetch with
-``max_wait_time=0`` on an empty partition with no partition at all (so no high
-watermark), hence the small non-zero fetch wait used here.
+"""Broker administration that works on Apache Kafka and on Tansu alike:
+waiting for a broker to answer, creating topics. Reading topics, and their
+exact end offsets, is ``adapters.log_reader``.
 
 Failures to reach the broker raise :class:`~processor.errors.BrokerUnavailable`;
-a topic that does not exist raises :class:`LookupError`; a topic the broker
-refuses to create raises :class:`~processor.errors.ConfigurationError`.
+a topic the broker refuses to create raises
+:class:`~processor.errors.ConfigurationError`.
 
 Every helper takes ``security``: the aiokafka keywords of
 ``adapters.connections.kafka_options`` (protocol, SASL, SSL context).
@@ -20,37 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from processor.errors import BrokerUnavailable, ConfigurationError
 
 TOPIC_ALREADY_EXISTS = 36
-REQUEST_LIMIT_S = 30.0  # bound on each helper below; wrap in asyncio.timeout for less
-_FETCH_WAIT_MS = 20  # not 0: see the module docstring
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One record read back from a topic (tests and the ``dlq show`` command)."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-
-    def header(self, name: str) -> str | None:
-        """The last header called ``name``, decoded as UTF-8, or None."""
-        found = [value for key, value in self.headers if key == name]
-        return found[-1].decode("utf-8", "replace") if found else None
+REQUEST_LIMIT_S = 30.0  # bound on each broker request; wrap in asyncio.timeout for less
 
 
 def _hosts(bootstrap: str) -> list[tuple[str, int]]:
@@ -67,7 +40,8 @@ def _describe(exc: BaseException) -> str:
     return text if text.startswith(name) else f"{name}: {text}"
 
 
-def _unavailable(bootstrap: str, exc: BaseException) -> BrokerUnavailable:
+def broker_unavailable(bootstrap: str, exc: BaseException) -> BrokerUnavailable:
+    """The one-line error for a broker that failed a request with ``exc``."""
     return BrokerUnavailable(f"broker {bootstrap} unavailable: {_describe(exc)}")
 
 
@@ -169,109 +143,7 @@ async def create_topics(
                     break
                 await asyncio.sleep(0.05)
     except (OSError, KafkaError, TimeoutError) as exc:
-        raise _unavailable(bootstrap, exc) from exc
+        raise broker_unavailable(bootstrap, exc) from exc
     finally:
         await admin.close()
     return created
-
-
-@contextlib.asynccontextmanager
-async def _consumer(bootstrap: str, security: Mapping[str, Any] | None) -> AsyncIterator[Any]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        **(security or {}),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=_FETCH_WAIT_MS,
-        request_timeout_ms=int(REQUEST_LIMIT_S * 1000),
-    )
-    try:
-        async with asyncio.timeout(REQUEST_LIMIT_S):
-            await consumer.start()
-            yield consumer
-    except (OSError, KafkaError, TimeoutError) as exc:
-        raise _unavailable(bootstrap, exc) from exc
-    finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: Any, topic: str) -> list[TopicPartition]:
-    await consumer.topics()  # refreshes metadata for all topics without creating any
-    partitions = consumer.partitions_for_topic(topic)
-    if not partitions:
-        raise LookupError(f"topic {topic!r} does not exist")
-    return [TopicPartition(topic, p) for p in sorted(partitions)]
-
-
-async def _high_watermarks(consumer: Any, tps: list[TopicPartition]) -> dict[int, int]:
-    consumer.assign(tps)
-    await consumer.seek_to_end(*tps)  # Tansu's "end" is low, but fetching from it is cheap
-    while any(consumer.highwater(tp) is None for tp in tps):
-        await consumer.getmany(*tps, timeout_ms=50)
-    return {tp.partition: int(consumer.highwater(tp)) for tp in tps}
-
-
-async def end_offsets(
-    bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None
-) -> dict[int, int]:
-    """Exact end offset (next offset to be written) of every partition of ``topic``."""
-    async with _consumer(bootstrap, security) as consumer:
-        return await _high_watermarks(consumer, await _partitions(consumer, topic))
-
-
-async def beginning_offsets(
-    bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None
-) -> dict[int, int]:
-    """First offset still stored in every partition of ``topic``."""
-    async with _consumer(bootstrap, security) as consumer:
-        tps = await _partitions(consumer, topic)
-        found = await consumer.beginning_offsets(tps)
-        return {tp.partition: int(found[tp]) for tp in tps}
-
-
-async def count_messages(
-    bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None
-) -> int:
-    """Records stored in ``topic``: sum over partitions of end minus beginning offset.
-
-    Exact for the topics this project writes (no transactions, no compaction).
-    """
-    ends = await end_offsets(bootstrap, topic, security=security)
-    starts = await beginning_offsets(bootstrap, topic, security=security)
-    return sum(max(0, end - starts.get(partition, 0)) for partition, end in ends.items())
-
-
-async def read_topic(
-    bootstrap: str, topic: str, *, security: Mapping[str, Any] | None = None
-) -> list[Record]:
-    """Every record of ``topic`` from the beginning up to its end offsets right now.
-
-    Ordered by partition, then offset.
-    """
-    ends = await end_offsets(bootstrap, topic, security=security)
-    records: list[Record] = []
-    async with _consumer(bootstrap, security) as consumer:
-        tps = [TopicPartition(topic, p) for p in sorted(ends)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        pending = {tp for tp in tps if ends[tp.partition] > 0}
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=200)
-            for tp, messages in batch.items():
-                records.extend(_record(m) for m in messages if m.offset < ends[tp.partition])
-            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp.partition]}
-    records.sort(key=lambda r: (r.partition, r.offset))
-    return records
-
-
-def _record(message: Any) -> Record:
-    return Record(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp=message.timestamp,
-        key=message.key,
-        value=message.value,
-        headers=tuple((str(k), bytes(v or b"")) for k, v in (message.headers or ())),
-    )

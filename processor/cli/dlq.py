@@ -3,7 +3,7 @@
 ``processor.cli`` parses the command line, reads the settings and hands them
 here; nothing in this module reads the environment. Each command reads the
 DLQ topic once, from its first stored record up to the end offsets taken when
-it starts, in batches (``adapters.topic_reader``), so a topic of any size
+it starts, in batches (``adapters.log_reader``), so a topic of any size
 fits in memory.
 
 A redrive publishes each selected dead letter's original key and value again
@@ -67,8 +67,7 @@ def selection(args: argparse.Namespace) -> Selection:
 
 async def _dead_letters(settings: Settings) -> AsyncIterator[list[DeadLetter]]:
     """Batches of the DLQ topic's records as ``DeadLetter`` views."""
-    from processor.adapters.kafka_admin import end_offsets
-    from processor.adapters.topic_reader import iter_records
+    from processor.adapters.log_reader import end_offsets, iter_records
 
     bootstrap, topic = settings.kafka_bootstrap, settings.dlq_topic
     security = kafka_options(settings)
@@ -87,7 +86,7 @@ async def _dead_letters(settings: Settings) -> AsyncIterator[list[DeadLetter]]:
                     topic=r.topic,
                     partition=r.partition,
                     offset=r.offset,
-                    timestamp_ms=r.timestamp,
+                    timestamp_ms=-1 if r.timestamp_ms is None else r.timestamp_ms,  # Kafka: none
                     key=r.key,
                     value=r.value,
                     headers=r.headers,

@@ -187,7 +187,7 @@ def start_broker(
 
     Locally this is Tansu with in-memory storage: create topics up front (it
     auto-creates with 4 partitions) and read end offsets with
-    :func:`processor.adapters.kafka_admin.end_offsets` (its ListOffsets is low).
+    :func:`processor.adapters.log_reader.end_offsets` (its ListOffsets is low).
 
     ``schema_dir`` (local backend only) turns on Tansu's schema registry: a
     produce to topic ``T`` is validated against ``schema_dir/T.json`` (or

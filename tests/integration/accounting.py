@@ -14,7 +14,8 @@ into assertions over what the test sent and what the real services hold:
    position, and each rule-rejected event by its content hash. Every dead
    letter is explained: it carries the original bytes of the message at its
    source position and the reason the pure pipeline gives that message. With
-   ``exactly_once`` there is exactly one dead letter per rejection.
+   ``exactly_once`` there is exactly one dead letter per rejection. The DLQ is
+   read up to its exact end offsets, so a letter too many is seen.
 3. **The graph is the pure fold's**: the served snapshot hash equals the hash
    of the reference fold over the same messages and deletes.
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from processor.core.control import parse_control
@@ -34,7 +35,7 @@ from processor.core.fold import Graph
 from processor.core.pipeline import Accepted, Classified, Ignored, Limits, Rejected, classify
 from processor.core.rules import MixRule
 from processor.core.snapshot import snapshot_hash
-from tests.integration.harness import WorkerProcess, wait_for
+from tests.integration.harness import MetricKey, WorkerProcess, wait_for
 from tests.integration.kafka_utils import ReadRecord, read_topic
 
 DEFAULT_RULE = MixRule("mixed", ["snowflake://*"])
@@ -160,13 +161,18 @@ class Accounting:
 
 
 def worker_totals(worker: WorkerProcess, topics: Sequence[str]) -> dict[str, int]:
-    """Consumed (on ``topics``) and outcome counters of one worker, from one scrape.
+    """Consumed (on ``topics``) and outcome counters of one worker, from one scrape."""
+    return scrape_totals(worker.metrics(), topics)
+
+
+def scrape_totals(scrape: Mapping[MetricKey, float], topics: Sequence[str]) -> dict[str, int]:
+    """Consumed (on ``topics``) and outcome counters of one scrape.
 
     One scrape is consistent: a batch's records and their outcomes are counted
     together, with no await in between.
     """
     totals = dict.fromkeys(["consumed", *OUTCOME_METRICS], 0)
-    for (name, labels), value in worker.metrics().items():
+    for (name, labels), value in scrape.items():
         for key, wanted in OUTCOME_METRICS.items():
             if name == wanted:
                 totals[key] += int(value)
@@ -179,6 +185,46 @@ def assert_adds_up(totals: dict[str, int], where: str = "") -> None:
     """consumed = accepted + duplicate + ignored + rejected + deletes applied."""
     outcomes = sum(totals[key] for key in OUTCOME_METRICS)
     assert totals["consumed"] == outcomes, f"{where} consumed != sum of outcomes: {totals}"
+
+
+def check_metrics(
+    scrapes: Sequence[Mapping[MetricKey, float]],
+    want: Expected,
+    topics: Sequence[str],
+    *,
+    sent: int | None,
+    names: Sequence[str] = (),
+) -> dict[str, int]:
+    """Check one scrape per worker (named by ``names``); returns the totals over them.
+
+    Each scrape must add up. With ``sent`` (exactly once: the scrapes cover
+    the whole run, nothing redelivered) the totals must also be the pure
+    pipeline's: ``sent`` consumed, and each outcome, each rejection reason and
+    each ignored event type as often as ``want`` says.
+    """
+    per_worker = [scrape_totals(scrape, topics) for scrape in scrapes]
+    for i, totals in enumerate(per_worker):
+        assert_adds_up(totals, f"{names[i] if i < len(names) else f'worker {i}'}:")
+    totals = {key: sum(t[key] for t in per_worker) for key in per_worker[0]}
+    if sent is None:
+        return totals
+    assert totals["consumed"] == sent, f"consumed {totals['consumed']} != {sent} sent"
+    got_outcomes = {k: totals[k] for k in OUTCOME_METRICS}
+    want_outcomes = {k: want.outcomes[k] for k in OUTCOME_METRICS}
+    assert got_outcomes == want_outcomes, (
+        f"outcomes {got_outcomes} != the pure pipeline's {want_outcomes}"
+    )
+    for series, label, counts in (
+        ("lineage_events_rejected_total", "reason", want.rejected),
+        ("lineage_events_ignored_total", "event_type", want.ignored),
+    ):
+        got: Counter[str] = Counter()
+        for scrape in scrapes:
+            for (name, labels), value in scrape.items():
+                if name == series:
+                    got[dict(labels)[label]] += int(value)
+        assert +got == +counts, f"{series} by {label}: {dict(+got)} != {dict(+counts)}"
+    return totals
 
 
 def check_accounting(
@@ -217,32 +263,19 @@ def check_accounting(
     wait_for(processed, timeout=timeout, interval=0.25, describe=lambda: describe)
 
     # 1. metrics add up, per worker and (exactly once) against the pure pipeline
-    per_worker = [worker_totals(w, topics) for w in workers]
-    for worker, totals in zip(workers, per_worker, strict=True):
-        assert_adds_up(totals, f"worker pid {worker.pid}:")
-    totals = {key: sum(t[key] for t in per_worker) for key in per_worker[0]}
-    if exactly_once:
-        assert totals["consumed"] == sent, (totals, sent)
-        assert {k: totals[k] for k in OUTCOME_METRICS} == {
-            k: want.outcomes[k] for k in OUTCOME_METRICS
-        }, (totals, dict(want.outcomes))
-        for reason, n in want.rejected.items():
-            got = sum(
-                int(w.metric("lineage_events_rejected_total", reason=reason)) for w in workers
-            )
-            assert got == n, f"rejected{{reason={reason}}}: {got} != {n}"
-        for event_type, n in want.ignored.items():
-            got = sum(
-                int(w.metric("lineage_events_ignored_total", event_type=event_type))
-                for w in workers
-            )
-            assert got == n, f"ignored{{event_type={event_type}}}: {got} != {n}"
+    totals = check_metrics(
+        [w.metrics() for w in workers],
+        want,
+        topics,
+        sent=sent if exactly_once else None,
+        names=[f"worker pid {w.pid}" for w in workers],
+    )
 
-    # 2. the DLQ holds every rejection, and only rejections
+    # 2. the DLQ holds every rejection, and only rejections (read to its end)
     dead = read_topic(bootstrap, dlq_topic, expect=want.dead_letters, timeout=60.0)
-    check_dead_letters(dead, want, rule or DEFAULT_RULE, limits or Limits())
-    if exactly_once:
-        assert len(dead) == want.dead_letters, (len(dead), dict(want.rejected))
+    check_dead_letters(
+        dead, want, rule or DEFAULT_RULE, limits or Limits(), exactly_once=exactly_once
+    )
 
     # 3. the graph (waited for above; every worker serves the same one)
     for worker in workers:
@@ -252,11 +285,17 @@ def check_accounting(
 
 
 def check_dead_letters(
-    dead: Sequence[ReadRecord], want: Expected, rule: MixRule, limits: Limits
+    dead: Sequence[ReadRecord],
+    want: Expected,
+    rule: MixRule,
+    limits: Limits,
+    *,
+    exactly_once: bool = True,
 ) -> None:
-    """Every expected rejection is in ``dead``; every record of ``dead`` is one."""
-    found_positions: set[Position] = set()
-    found_hashes: set[str] = set()
+    """Every expected rejection is in ``dead``; every record of ``dead`` is one;
+    with ``exactly_once``, each rejection is there once and nothing more."""
+    found_positions: Counter[Position] = Counter()
+    found_hashes: Counter[str] = Counter()
     for record in dead:
         missing = [h for h in DLQ_HEADERS if h not in record.headers]
         assert not missing, f"dead letter without {missing}: {record.headers}"
@@ -272,17 +311,25 @@ def check_dead_letters(
         reason = h["lineage.reason"]
         if position in want.by_position:
             assert reason == want.by_position[position], (position, reason)
-            found_positions.add(position)
+            found_positions[position] += 1
             continue
         c = classify(record.value, rule, limits)
         assert isinstance(c, Classified), f"{position}: dead-lettered, but {c}"
         assert c.content_hash in want.by_hash, f"{position}: dead-lettered but not rejected"
         assert reason == want.by_hash[c.content_hash], (position, reason)
-        found_hashes.add(c.content_hash)
-    lost_positions = set(want.by_position) - found_positions
-    lost_hashes = set(want.by_hash) - found_hashes
+        found_hashes[c.content_hash] += 1
+    lost_positions = set(want.by_position) - set(found_positions)
+    lost_hashes = set(want.by_hash) - set(found_hashes)
     assert not lost_positions, f"rejected but not in the DLQ: {sorted(lost_positions)[:10]}"
     assert not lost_hashes, f"rule-rejected but not in the DLQ: {len(lost_hashes)} events"
+    if exactly_once:
+        again = sorted(p for p, n in found_positions.items() if n > 1)
+        again_hashes = [x for x, n in found_hashes.items() if n > 1]
+        assert not again, f"dead-lettered more than once: {again[:10]}"
+        assert not again_hashes, f"dead-lettered more than once: {len(again_hashes)} events"
+        assert len(dead) == want.dead_letters, (
+            f"{len(dead)} dead letters for {want.dead_letters} rejections: {dict(want.rejected)}"
+        )
 
 
 def _digest(value: bytes | None) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
-from processor.adapters.kafka_admin import end_offsets
+from processor.adapters.log_reader import end_offsets
 from processor.adapters.redis_redrive import RedriveLedger
 from processor.adapters.redis_store import RedisGraphStore
 from processor.core.dlq_headers import dlq_headers
@@ -398,8 +398,8 @@ def test_only_rejection_marks_are_cleared_in_the_current_generation(
     assert sorted(v for v in left.values() if v is not None) == [b"a:tok.1", b"i:tok.1", b"r:tok.0"]
 
 
-def test_topic_reader_stops_at_the_end_offsets_taken_first(broker: str, make_topics: Any) -> None:
-    from processor.adapters.topic_reader import iter_records
+def test_log_reader_stops_at_the_end_offsets_taken_first(broker: str, make_topics: Any) -> None:
+    from processor.adapters.log_reader import iter_records
 
     (topic,) = make_topics("multi", partitions=3)
     # One producer batch per partition: Tansu's ListOffsets would say 1 each.

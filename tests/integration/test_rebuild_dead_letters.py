@@ -15,10 +15,10 @@ from collections import Counter
 import pytest
 import redis
 
-from processor.adapters.kafka_admin import Record, end_offsets, read_topic
+from processor.adapters.log_reader import end_offsets
 from tests.events import OMIT, ol_event, raw_event
 from tests.integration.conftest import Stack
-from tests.integration.kafka_utils import committed_offsets, produce
+from tests.integration.kafka_utils import ReadRecord, committed_offsets, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -68,11 +68,11 @@ def marks(stack: Stack, generation: str, values: list[bytes]) -> list[str | None
     return [None if t is None else t.split(":", 1)[0] for t in texts]
 
 
-def dead_letters(stack: Stack) -> tuple[dict[int, int], list[Record]]:
+def dead_letters(stack: Stack) -> tuple[dict[int, int], list[ReadRecord]]:
     """The DLQ's exact end offsets (fetch high-watermarks: Tansu's ListOffsets
     reports them low) and every record up to them."""
     ends = asyncio.run(end_offsets(stack.bootstrap, stack.dlq_topic))
-    return ends, asyncio.run(read_topic(stack.bootstrap, stack.dlq_topic))
+    return ends, read_topic(stack.bootstrap, stack.dlq_topic)
 
 
 def rebuild(stack: Stack) -> str:
@@ -143,7 +143,7 @@ def test_a_rebuild_writes_no_dead_letter_and_leaves_rejected_events_unmarked(
     new_ends, now = dead_letters(stack)
     assert now[: len(letters)] == letters
     (letter,) = now[len(letters) :]
-    assert (letter.value, letter.header("lineage.reason")) == (
+    assert (letter.value, letter.headers["lineage.reason"]) == (
         LATE_REJECTED,
         "mix_rule_internal_only",
     )

@@ -22,12 +22,13 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from processor.adapters.kafka_admin import count_messages, create_topics, end_offsets, read_topic
+from processor.adapters.kafka_admin import create_topics
+from processor.adapters.log_reader import end_offsets
 from processor.core.pipeline import Classified, Limits, Rejected, classify
 from processor.core.snapshot import snapshot_hash
 from tests.integration.conftest import Stack
 from tests.integration.harness import WorkerProcess, free_port, wait_for
-from tests.integration.kafka_utils import committed_offsets, produce
+from tests.integration.kafka_utils import committed_offsets, count_messages, produce, read_topic
 from tests.integration.streams import (
     DEFAULT_RULE,
     MixedStream,
@@ -179,12 +180,12 @@ def _run(
         assert _total(workers, "lineage_events_rejected_total", reason=reason) == n
 
     # The dead-letter topic holds each rejected message exactly once.
-    assert asyncio.run(count_messages(stack.bootstrap, dlq_topic)) == rejected
-    dead = asyncio.run(read_topic(stack.bootstrap, dlq_topic))
-    assert {r.header("lineage.source.topic") for r in dead} == {input_topic}
+    assert count_messages(stack.bootstrap, dlq_topic) == rejected
+    dead = read_topic(stack.bootstrap, dlq_topic, expect=rejected)
+    assert {r.headers.get("lineage.source.topic") for r in dead} == {input_topic}
     by_reason: dict[str, int] = {}
     for r in dead:
-        reason = r.header("lineage.reason") or "?"
+        reason = r.headers.get("lineage.reason", "?")
         by_reason[reason] = by_reason.get(reason, 0) + 1
     assert by_reason == dict(outcomes.rejected)
 
@@ -302,7 +303,7 @@ def test_a_worker_added_to_a_running_group_takes_partitions_and_loses_nothing(
     assert totals["rejected"] >= sum(outcomes.rejected.values())
     assert totals["deletes"] >= len(stream.deletes)
     # Every expected dead letter is there; a redelivery may add copies, never lose one.
-    dead = asyncio.run(read_topic(stack.bootstrap, stack.dlq_topic))
+    dead = read_topic(stack.bootstrap, stack.dlq_topic, expect=sum(outcomes.rejected.values()))
     want_dead = {v for _, v in stream.events if _rejected(v)}
     assert want_dead <= {r.value for r in dead}
     assert len(dead) >= sum(outcomes.rejected.values())

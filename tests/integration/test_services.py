@@ -21,16 +21,13 @@ from aiokafka import AIOKafkaProducer
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from processor.adapters.kafka_admin import (
-    count_messages,
-    create_topics,
-    end_offsets,
-    read_topic,
-)
+from processor.adapters.kafka_admin import create_topics
+from processor.adapters.log_reader import end_offsets
 from processor.devstack import services
 from processor.devstack.services import RunningService
 from processor.errors import ServiceStartError
 from tests.integration.harness import WorkerProcess, free_port, parse_metrics, wait_for
+from tests.integration.kafka_utils import count_messages, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -61,8 +58,8 @@ def test_broker_round_trip_and_exact_end_offsets(
 
     ends = asyncio.run(end_offsets(broker, topic))
     assert ends == {0: 334, 1: 333, 2: 333}
-    assert asyncio.run(count_messages(broker, topic)) == 1000
-    records = asyncio.run(read_topic(broker, topic))
+    assert count_messages(broker, topic) == 1000
+    records = read_topic(broker, topic, expect=1000)
     assert sorted(r.value or b"" for r in records) == sorted(
         f"value-{i}".encode() for i in range(1000)
     )
