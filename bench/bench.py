@@ -12,7 +12,7 @@ batches, keys partitioned as Kafka clients do), then, on that same topic, measur
 (c) the full pipeline, ``python -m processor worker`` as a subprocess, timed by polling its
     ``/metrics`` every 50 ms until ``lineage_events_consumed_total`` reaches N, then until
     ``GET /api/v1/graph/snapshot?hash=1`` answers;
-(d) ``python -m processor rebuild`` (DESIGN.md section 6) as a subprocess with the worker's
+(d) ``python -m processor rebuild`` (docs/design.md section 6) as a subprocess with the worker's
     LINEAGE_* environment, while phase c's worker stays up, idle, serving the graph it
     built: the rebuild reads the input and control topics from the beginning into a new
     generation and switches to it. Its rate is M / S from its own summary line
@@ -69,7 +69,7 @@ RESULTS = ROOT / "bench" / "results"
 LOGS = RESULTS / "logs"
 sys.path.insert(0, str(ROOT))
 
-# DESIGN.md section 10, measured on this kind of machine (2 cores, medians).
+# docs/design.md section 10, measured on this kind of machine (2 cores, medians).
 CEILINGS = {
     "getmany": {
         "rate": 99_000,
@@ -704,7 +704,7 @@ def report(result: dict[str, Any]) -> None:
         f"(avg {result['avg_value_bytes']:,.0f} B), {result['partitions']} partitions, "
         f"{result['repeat']} run(s), medians; services: {result['services']}"
     )
-    _row("", "measured", "ceiling (DESIGN.md section 10)")
+    _row("", "measured", "ceiling (docs/design.md section 10)")
     _row(
         "(a) aiokafka getmany", _rate(a), f"~{ce['getmany']['rate']:,}/s ({ce['getmany']['note']})"
     )
@@ -792,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         "--backend",
         default="local",
         choices=("local", "docker", "auto"),
-        help="services: local binaries (default, as in DESIGN.md section 10) or containers",
+        help="services: local binaries (default, as in docs/design.md section 10) or containers",
     )
     parser.add_argument(
         "--skip", default="", help="comma-separated phases to skip: a,b,c,d (d needs c)"

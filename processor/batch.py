@@ -1,6 +1,6 @@
 """One batch of input records through the pipeline, keeping the durability invariant.
 
-Order of work for a batch (DESIGN.md section 3):
+Order of work for a batch (docs/design.md section 3):
 
 1. classify every record (pure, ``core.batch_plan``);
 2. ask Redis which rule-rejected events were already seen (they are

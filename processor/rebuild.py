@@ -1,7 +1,7 @@
 """``lineage-processor rebuild``: the graph rebuilt from the log into a new
 generation while the live workers keep folding into and serving the current one.
 
-How it goes (DESIGN.md section 6):
+How it goes (docs/design.md section 6):
 
 1. Take the lock ``P:rebuild:lock`` (one rebuild at a time; it expires if the
    process dies), drop what a rebuild killed earlier left behind

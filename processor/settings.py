@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="text, or json: one object per line with structured fields"
     )
-    # --- HTTP ingest gateway (DESIGN.md section 8a) ---
+    # --- HTTP ingest gateway (docs/design.md section 8a) ---
     http_tokens: SecretStr | None = Field(
         None,
         description="comma-separated PRIVILEGES:TOKEN entries, privileges joined by + "

@@ -11,7 +11,7 @@ the pipeline's ``InputRecord`` with the record's headers added.
 Exact end offsets (:func:`end_offsets`): Tansu 0.6 answers ListOffsets
 "latest" with the *base offset of the last record batch* + 1, so with a
 batching producer it reports far too few messages (1 instead of 334 for one
-batch of 334; DESIGN.md section 9). The high watermark in a Fetch response is
+batch of 334; docs/design.md section 9). The high watermark in a Fetch response is
 exact on both brokers, so the ends are read from that. Tansu also answers a
 Fetch with ``max_wait_time=0`` on an empty partition with no partition at all
 (so no high watermark), hence the small non-zero fetch wait.

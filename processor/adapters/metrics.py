@@ -1,4 +1,4 @@
-"""Prometheus metrics of the processor (DESIGN.md section 8).
+"""Prometheus metrics of the processor (docs/design.md section 8).
 
 All live in one registry that ``/metrics`` serves together with faust's own
 sensor metrics (prefixed ``faust_``). Labels are bounded: topics, partitions,

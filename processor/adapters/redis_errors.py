@@ -1,6 +1,6 @@
 """Redis errors as the processor's ``RedisUnavailable``: retried, never a dead letter.
 
-Every ``RedisError`` a Redis adapter meets is an outage (DESIGN.md section 3:
+Every ``RedisError`` a Redis adapter meets is an outage (docs/design.md section 3:
 Redis unavailable means pause and retry). What needs care is the text, which
 the logs and the operators read: the same refusal reads differently across
 Redis versions. At ``maxmemory`` a write inside a script fails in Redis 6.2 as

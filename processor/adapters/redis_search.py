@@ -29,7 +29,7 @@ the retention sweep removes its last edge, so a dataset whose edges a delete or
 the retention window currently hides is still listed (as the lineage queries
 still resolve it); ``type`` is the snapshot's (``core.snapshot.node_type``).
 A graph folded before the indexes existed has an empty ``names`` ZSET and no
-``j:`` sets: rebuild it (DESIGN.md section 6).
+``j:`` sets: rebuild it (docs/design.md section 6).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ async def search_datasets(
                 pipe.zrange(key, offset, offset + limit - 1)
                 total, members = await pipe.execute()
         elif b"\0" in needle:
-            total, members = 0, []  # no dataset name holds NUL (DESIGN.md section 2)
+            total, members = 0, []  # no dataset name holds NUL (docs/design.md section 2)
         else:
             total, members = await _scan(store, key, needle, offset, limit)
         datasets = await _records(store, members)

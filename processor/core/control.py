@@ -1,4 +1,4 @@
-"""Control-topic messages: deletes (DESIGN.md section 5).
+"""Control-topic messages: deletes (docs/design.md section 5).
 
 ``{"op": "delete", "source"?: {"namespace", "name"}, "target"?: {...},
 "requestedAt": "<RFC 3339>"}``: source and target delete that edge, source

@@ -1,4 +1,4 @@
-"""Bytes to a JSON object, under the ``invalid_json`` rules of DESIGN.md section 2.
+"""Bytes to a JSON object, under the ``invalid_json`` rules of docs/design.md section 2.
 
 orjson already refuses what the contract calls invalid: bytes that are not
 UTF-8 (a byte-order mark too), trailing content, NaN and Infinity, numbers that

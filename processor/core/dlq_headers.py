@@ -1,4 +1,4 @@
-"""Dead-letter record headers (DESIGN.md section 7): how they are written, and
+"""Dead-letter record headers (docs/design.md section 7): how they are written, and
 their schema.
 
 The DLQ record carries the original key and value unchanged; everything the

@@ -1,6 +1,6 @@
 """Reviewing and redriving dead letters read back from the DLQ topic: a typed
 view of a record, the selection of ``dlq show`` and ``dlq redrive``, readable
-excerpts, and the summaries those commands print (DESIGN.md section 7). The
+excerpts, and the summaries those commands print (docs/design.md section 7). The
 headers a dead letter is written with are in ``core.dlq_headers``.
 
 Pure: the Kafka and Redis work is in ``processor.cli.dlq`` and the adapters.
@@ -304,7 +304,7 @@ def rejection_hash(value: bytes | None, max_depth: int) -> str | None:
     return content_hash(obj)
 
 
-# The reasons decided after the content hash (DESIGN.md section 3, steps 6-7):
+# The reasons decided after the content hash (docs/design.md section 3, steps 6-7):
 # the worker marks these events seen with a rejection mark.
 RULE_REASONS = frozenset(
     r.value

@@ -1,4 +1,4 @@
-"""The graph fold of DESIGN.md section 5, in memory.
+"""The graph fold of docs/design.md section 5, in memory.
 
 This is the reference the Redis store (``adapters/lua/fold.lua``) must agree
 with: the property tests prove it commutative and idempotent, and the
@@ -62,7 +62,7 @@ class Graph:
         self.in_deletes: dict[str, str] = {}
 
     def delete(self, request: DeleteRequest) -> None:
-        """Fold one delete in (DESIGN.md section 5); again changes nothing."""
+        """Fold one delete in (docs/design.md section 5); again changes nothing."""
         at = request.requested_at
         if request.source_id is not None and request.target_id is not None:
             table, key = self.edge_deletes, edge_id(request.source_id, request.target_id)

@@ -16,7 +16,7 @@ from processor.core.fold import EdgeState, Graph, NodeState
 from processor.core.identity import edge_id, job_field
 from processor.core.pipeline import FoldEvent
 
-# The outcome a dedup mark records (DESIGN.md section 3, steps 5 to 8).
+# The outcome a dedup mark records (docs/design.md section 3, steps 5 to 8).
 OUTCOME_ACCEPTED = "a"
 OUTCOME_IGNORED = "i"
 OUTCOME_REJECTED = "r"

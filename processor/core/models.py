@@ -114,7 +114,7 @@ class StaticDataset(BaseModel):
     facets: Facets = None
 
 
-# Static events are told apart by shape (DESIGN.md section 2); the schema says
+# Static events are told apart by shape (docs/design.md section 2); the schema says
 # so too, so that a RunEvent with a bad eventType does not pass as a JobEvent.
 _NOT_RUN_EVENT: dict[str, Any] = {"anyOf": [{"required": ["run"]}, {"required": ["eventType"]}]}
 
@@ -152,7 +152,7 @@ class LineageProfile(BaseModel):
     """Any message the processor accepts as valid: a RunEvent, DatasetEvent or JobEvent.
 
     Used only to generate the published JSON Schema; validation picks the
-    model from the message's shape (DESIGN.md section 2).
+    model from the message's shape (docs/design.md section 2).
     """
 
     model_config = ConfigDict(title="OpenLineage lineage profile")

@@ -1,4 +1,4 @@
-"""One message through the steps of DESIGN.md section 3, as a pure function.
+"""One message through the steps of docs/design.md section 3, as a pure function.
 
 ``classify`` settles everything that does not need Redis: steps 1-3 end in a
 ``Rejected`` that is dead-lettered whatever Redis says; otherwise the message
@@ -99,7 +99,7 @@ class Classified(NamedTuple):
 
 
 def classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Classified:
-    """Run steps 1-3 and 5-7 of DESIGN.md section 3 on one message value."""
+    """Run steps 1-3 and 5-7 of docs/design.md section 3 on one message value."""
     try:
         return _classify(raw, rule, limits)
     except InvalidMessage as exc:

@@ -31,7 +31,7 @@ class QueryNode:
 
 @dataclass(frozen=True, slots=True)
 class QueryEdge:
-    """An edge with its folded attributes (DESIGN.md section 5)."""
+    """An edge with its folded attributes (docs/design.md section 5)."""
 
     source: Dataset
     target: Dataset

@@ -1,4 +1,4 @@
-"""Outcome codes: the DLQ reasons of DESIGN.md section 3 and the ignore labels."""
+"""Outcome codes: the DLQ reasons of docs/design.md section 3 and the ignore labels."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The internal/external mix rule (DESIGN.md section 4)."""
+"""The internal/external mix rule (docs/design.md section 4)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ class MixRule:
             return InvalidMessage(Reason.NO_LINEAGE, "only self-loops (input == output)")
         flags = {self.is_internal(ns) for ns, _ in ins + outs}
         # With at least one input and one output and no crossing pair, every
-        # dataset is on one side (DESIGN.md section 4).
+        # dataset is on one side (docs/design.md section 4).
         if flags == {True}:
             return InvalidMessage(
                 Reason.MIX_RULE_INTERNAL_ONLY,

@@ -1,4 +1,4 @@
-"""The canonical snapshot of the graph and its sha256 (DESIGN.md section 5).
+"""The canonical snapshot of the graph and its sha256 (docs/design.md section 5).
 
 Both graph stores (Redis, and the in-memory reference fold) hand their state
 here as records, so the bytes that are hashed are produced by one function.

@@ -1,4 +1,4 @@
-"""Validation of a decoded message against the lineage profile (DESIGN.md section 2)."""
+"""Validation of a decoded message against the lineage profile (docs/design.md section 2)."""
 
 from __future__ import annotations
 

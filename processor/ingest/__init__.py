@@ -1,4 +1,4 @@
-"""The HTTP ingest gateway (DESIGN.md section 8a): OpenLineage's HTTP transport in,
+"""The HTTP ingest gateway (docs/design.md section 8a): OpenLineage's HTTP transport in,
 the input topic out.
 
 The gateway folds nothing: it runs steps 1-3 of section 3 so that a producer learns

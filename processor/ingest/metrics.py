@@ -1,7 +1,7 @@
 """Prometheus metrics of the ingest gateway, on a registry of its own.
 
 Labels are bounded: routes are the gateway's few paths (``other`` for the
-rest), statuses are HTTP codes, reasons are the reason codes of DESIGN.md
+rest), statuses are HTTP codes, reasons are the reason codes of docs/design.md
 section 3 and the gateway's own (``empty_body``, ``unsupported_content_type``...).
 """
 

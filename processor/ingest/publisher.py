@@ -2,7 +2,7 @@
 the broker answers.
 
 Records go through the processor's acks=all ``KafkaPublisher`` (no idempotent
-producer: not every Kafka-protocol broker offers InitProducerId, DESIGN.md
+producer: not every Kafka-protocol broker offers InitProducerId, docs/design.md
 section 9). Concurrent requests share the one producer, so its linger batches
 their records together. A publish that fails, or is not acknowledged within
 the deadline, raises ``BrokerUnavailable``: the request then gets a 503, never

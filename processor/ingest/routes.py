@@ -1,4 +1,4 @@
-"""The gateway's routes (DESIGN.md section 8a) as an aiohttp application.
+"""The gateway's routes (docs/design.md section 8a) as an aiohttp application.
 
 | route | privilege | answer |
 |---|---|---|
@@ -193,7 +193,7 @@ class Gateway:
     # --- deletes ------------------------------------------------------------------
 
     async def delete_external(self, request: web.Request) -> web.Response:
-        """Snowflake's DELETE: a delete request (DESIGN.md section 5) on the control
+        """Snowflake's DELETE: a delete request (docs/design.md section 5) on the control
         topic, ``requestedAt`` the gateway's clock."""
         query = request.query
         message: dict[str, Any] = {"op": "delete"}

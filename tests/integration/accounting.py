@@ -106,7 +106,7 @@ def expect(
     rule: MixRule | None = None,
     limits: Limits | None = None,
 ) -> Expected:
-    """Outcomes, dead letters and graph of DESIGN.md section 3 for these messages:
+    """Outcomes, dead letters and graph of docs/design.md section 3 for these messages:
     rejections before dedup count every copy; of the valid events, the first copy
     of each content hash has its outcome and later copies are duplicates."""
     rule, limits = rule or DEFAULT_RULE, limits or Limits()

@@ -193,7 +193,7 @@ def _ref(ds: Pair) -> dict[str, str]:
 
 
 def delete_value(source: Pair | None, target: Pair | None, requested_at: str) -> bytes:
-    """A control-topic delete request (DESIGN.md section 5)."""
+    """A control-topic delete request (docs/design.md section 5)."""
     message: dict[str, object] = {"op": "delete"}
     if source is not None:
         message["source"] = _ref(source)
@@ -370,7 +370,7 @@ class Outcomes:
 
 
 def expected_outcomes(values: Sequence[bytes | None], rule: MixRule | None = None) -> Outcomes:
-    """Outcome counts of DESIGN.md section 3: messages rejected before dedup count
+    """Outcome counts of docs/design.md section 3: messages rejected before dedup count
     every time; of the valid ones, the first copy of each content hash has its
     outcome and the others are duplicates."""
     rule, limits = rule or DEFAULT_RULE, Limits()

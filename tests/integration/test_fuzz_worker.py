@@ -2,7 +2,7 @@
 mutations of real events, valid events, control messages) through one worker
 process, on the real broker and Redis.
 
-What must hold (README "Guarantees", DESIGN.md section 3): the worker never
+What must hold (README "Guarantees", docs/design.md section 3): the worker never
 exits and keeps answering ``/healthz``; it does not stall (everything sent is
 consumed within a bound); and the books balance exactly: every message has
 exactly one outcome, the DLQ holds every rejection with its reason, and the
@@ -230,7 +230,7 @@ def _splice(value: bytes, rng: random.Random) -> bytes:
 
 
 def _dup_key(value: bytes, rng: random.Random) -> bytes:
-    # a second "eventType" key: the last one wins (DESIGN.md section 2)
+    # a second "eventType" key: the last one wins (docs/design.md section 2)
     kind = rng.choice([b"START", b"COMPLETE", b"OTHER"])
     return value[:-1] + b',"eventType":"' + kind + b'"}'
 

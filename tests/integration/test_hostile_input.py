@@ -1,6 +1,6 @@
 """Hostile input through the real worker: every message of a catalogue of
 malformed, oversized and strangely named messages gets the outcome the contract
-gives it (DESIGN.md sections 2, 3, 5 and 7), and names of any shape round-trip.
+gives it (docs/design.md sections 2, 3, 5 and 7), and names of any shape round-trip.
 
 Each case states its expected outcome by hand, from the contract, with the
 arithmetic in a comment where there is some (edge counts, nesting depths). The
@@ -318,7 +318,7 @@ def input_cases(prefix: str) -> list[Case]:
         )
     )
 
-    # -- not one JSON object (DESIGN.md section 2: invalid_json)
+    # -- not one JSON object (docs/design.md section 2: invalid_json)
     base = crossing("base")
     add(Case("the base event", base, ACCEPTED, 1))
     for label, value in [

@@ -1,4 +1,4 @@
-"""The gateway's contract over HTTP on the real broker (DESIGN.md section 8a):
+"""The gateway's contract over HTTP on the real broker (docs/design.md section 8a):
 every 4xx case, the privilege matrix on every route, the batch answer, and
 bodies too large (plain, streamed, a gzip bomb) refused without being read whole.
 

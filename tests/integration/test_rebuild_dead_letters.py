@@ -29,7 +29,7 @@ ACCEPTED = [
     ol_event(job=("j", "a2"), inputs=[(SF, "T1")], outputs=[(S3, "out")]),
 ]
 IGNORED = ol_event(event_type="START", job=("j", "a1"), inputs=[(PG, "src")], outputs=[(SF, "T1")])
-# Rejected after the content hash (DESIGN.md section 3, steps 6-7): the live
+# Rejected after the content hash (docs/design.md section 3, steps 6-7): the live
 # worker marks these seen; the rebuild must not.
 RULE_REJECTED = {
     "mix_rule_internal_only": ol_event(job=("j", "r1"), inputs=[(SF, "T1")], outputs=[(SF, "T2")]),
@@ -46,7 +46,7 @@ LATE_REJECTED = ol_event(job=("j", "r5"), inputs=[(SF, "LATE")], outputs=[(SF, "
 
 
 def content_hash(value: bytes) -> str:
-    """DESIGN.md section 3: sha256 of the canonical JSON (keys sorted, no
+    """docs/design.md section 3: sha256 of the canonical JSON (keys sorted, no
     whitespace, UTF-8); these events hold no floats, so the standard library
     spells them as the processor does."""
     obj = json.loads(value)

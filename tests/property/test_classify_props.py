@@ -233,7 +233,7 @@ FORMS = ["none", "bytes", "json", "event", "event", "event", "spliced", "padded"
 
 @st.composite
 def messages(draw: st.DrawFn) -> bytes | None:
-    """A message for every step of DESIGN.md section 3: no value, arbitrary
+    """A message for every step of docs/design.md section 3: no value, arbitrary
     bytes, JSON that is not an event, an event whole, damaged, padded past the
     byte limit or with a name too long."""
     form = draw(st.sampled_from(FORMS))

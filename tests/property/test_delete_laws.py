@@ -1,4 +1,4 @@
-"""Deletes and events fold in any order to the same graph (DESIGN.md section 5),
+"""Deletes and events fold in any order to the same graph (docs/design.md section 5),
 and a delete hides exactly what it covers until a newer event."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The fold is commutative and idempotent, and agrees with DESIGN.md section 5
+"""The fold is commutative and idempotent, and agrees with docs/design.md section 5
 computed directly from the set of events (an independent oracle)."""
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def fold(events: Iterable[FoldEvent]) -> dict[str, Any]:
 
 
 def oracle(spec_list: list[Spec]) -> dict[str, Any]:
-    """DESIGN.md section 5, straight from the definitions."""
+    """docs/design.md section 5, straight from the definitions."""
     events = list({s.content_hash: s for s in spec_list}.values())
 
     def rank(s: Spec) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""The commit order of DESIGN.md section 3, on the in-memory ports.
+"""The commit order of docs/design.md section 3, on the in-memory ports.
 
 ``BatchProcessor`` runs against ``MemoryGraphStore`` and ``MemoryPublisher``,
 which share one journal of calls and fail on demand, so each step of the order

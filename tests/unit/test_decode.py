@@ -1,4 +1,4 @@
-"""decode_object: every ``invalid_json`` case of DESIGN.md section 2."""
+"""decode_object: every ``invalid_json`` case of docs/design.md section 2."""
 
 from __future__ import annotations
 

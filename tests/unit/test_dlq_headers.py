@@ -1,4 +1,4 @@
-"""Dead-letter record headers (DESIGN.md section 7)."""
+"""Dead-letter record headers (docs/design.md section 7)."""
 
 from __future__ import annotations
 

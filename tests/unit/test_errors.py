@@ -1,4 +1,4 @@
-"""The exception tree (processor/errors.py, DESIGN.md section 11)."""
+"""The exception tree (processor/errors.py, docs/design.md section 11)."""
 
 from __future__ import annotations
 

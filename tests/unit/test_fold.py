@@ -1,4 +1,4 @@
-"""The in-memory reference fold (DESIGN.md section 5) on hand-computed examples."""
+"""The in-memory reference fold (docs/design.md section 5) on hand-computed examples."""
 
 from __future__ import annotations
 

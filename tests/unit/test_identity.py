@@ -1,4 +1,4 @@
-"""Content hash and identities (DESIGN.md section 3, "Content hash")."""
+"""Content hash and identities (docs/design.md section 3, "Content hash")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a batch puts on the worker's metrics (DESIGN.md section 8), through
+"""What a batch puts on the worker's metrics (docs/design.md section 8), through
 ``MetricsObserver``, with the batch service on the in-memory ports."""
 
 from __future__ import annotations

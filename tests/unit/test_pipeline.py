@@ -1,4 +1,4 @@
-"""classify: the steps of DESIGN.md section 3, in order, on raw message bytes."""
+"""classify: the steps of docs/design.md section 3, in order, on raw message bytes."""
 
 from __future__ import annotations
 
@@ -373,7 +373,7 @@ def test_accepted_fold_event() -> None:
         NodeUpdate(node_id(*INT), *INT, internal=True, type="VIEW"),
     }
     assert dict(result.skipped) == {}
-    # 128 bits of the content hash break ties (DESIGN.md section 5: ties by hash)
+    # 128 bits of the content hash break ties (docs/design.md section 5: ties by hash)
     assert fold.rank == fold.event_time + fold.content_hash[:32]
 
 

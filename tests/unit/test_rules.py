@@ -1,4 +1,4 @@
-"""The internal/external mix rule (DESIGN.md section 4)."""
+"""The internal/external mix rule (docs/design.md section 4)."""
 
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ def test_empty_side_is_no_lineage_whatever_the_mix(
 
 def test_mixed_only_self_loops_reports_the_side() -> None:
     # under mixed, a lone self-loop on one side is "every dataset internal/external"
-    # (DESIGN.md names no_lineage for self-loops only under `any`)
+    # (docs/design.md names no_lineage for self-loops only under `any`)
     assert rejected("mixed", [I1], [I1]) == Reason.MIX_RULE_INTERNAL_ONLY
     assert rejected("mixed", [E1], [E1]) == Reason.MIX_RULE_EXTERNAL_ONLY
 

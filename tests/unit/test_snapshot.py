@@ -1,4 +1,4 @@
-"""The canonical snapshot and its hash (DESIGN.md section 5)."""
+"""The canonical snapshot and its hash (docs/design.md section 5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""normalize_time: the eventTime row of DESIGN.md section 2."""
+"""normalize_time: the eventTime row of docs/design.md section 2."""
 
 from __future__ import annotations
 

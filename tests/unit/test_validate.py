@@ -1,4 +1,4 @@
-"""validate_event and the lineage-profile models: the table of DESIGN.md section 2."""
+"""validate_event and the lineage-profile models: the table of docs/design.md section 2."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_event_type_exact_case_and_values(value: Any) -> None:
 
 
 def test_event_type_required_on_a_run_event() -> None:
-    # DESIGN.md does not list eventType as optional; the client omits it when None
+    # docs/design.md does not list eventType as optional; the client omits it when None
     assert invalid(raw_dict(eventType=OMIT)).startswith("eventType: ")
 
 

@@ -1,4 +1,4 @@
--- Folds delete requests into their tombstones (DESIGN.md section 5).
+-- Folds delete requests into their tombstones (docs/design.md section 5).
 --
 -- KEYS[1] the current-generation pointer (P:generation).
 -- ARGV[1] key prefix P, ARGV[2] generation ('' = the one KEYS[1] names, read

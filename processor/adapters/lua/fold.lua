@@ -1,5 +1,5 @@
 -- Marks a batch of events seen and folds the batch's lineage into the graph,
--- in one atomic step (DESIGN.md section 3: dedup-mark and fold are atomic).
+-- in one atomic step (docs/design.md section 3: dedup-mark and fold are atomic).
 --
 -- KEYS[1] the current-generation pointer (P:generation).
 -- ARGV[1] key prefix P, ARGV[2] generation ('' = the one KEYS[1] names, read
