@@ -111,7 +111,7 @@ def test_a_rebuild_writes_no_dead_letter_and_leaves_rejected_events_unmarked(
     )
     ends, letters = dead_letters(stack)
     want = Counter([*RULE_REJECTED, *INVALID])
-    assert Counter(r.header("lineage.reason") for r in letters) == want
+    assert Counter(r.headers["lineage.reason"] for r in letters) == want
     assert ends == {0: len(letters)}
     # The live worker marks rule-rejected events: what the rebuild must not do.
     assert marks(stack, "1", [*ACCEPTED, IGNORED, *rejected]) == ["a", "a", "i"] + ["r"] * 4
