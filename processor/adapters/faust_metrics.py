@@ -24,9 +24,30 @@ class FaustMonitorCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         m = self.app.monitor
-        yield CounterMetricFamily(
-            "faust_messages_received", "Messages received by faust", value=m.messages_received_total
-        )
+        for family, name, doc, value in (
+            (CounterMetricFamily, "messages_received", "Messages received by faust",
+             m.messages_received_total),
+            (GaugeMetricFamily, "messages_active", "Messages being processed",
+             m.messages_active),
+            (CounterMetricFamily, "events", "Stream events processed", m.events_total),
+            (GaugeMetricFamily, "events_active", "Events being processed", m.events_active),
+            (GaugeMetricFamily, "events_runtime_avg_seconds",
+             "Average event runtime over the recent history", m.events_runtime_avg),
+            (CounterMetricFamily, "messages_sent", "Messages sent by faust's producer",
+             m.messages_sent),
+            (CounterMetricFamily, "send_errors", "Produce operations that failed",
+             m.send_errors),
+            (GaugeMetricFamily, "commit_latency_avg_seconds",
+             "Average offset-commit latency over the recent history", _avg(m.commit_latency)),
+            (CounterMetricFamily, "assignments_completed", "Partition assignments completed",
+             m.assignments_completed),
+            (CounterMetricFamily, "assignments_failed", "Partition assignments failed",
+             m.assignments_failed),
+            (CounterMetricFamily, "rebalances", "Rebalances seen", m.rebalances),
+            (GaugeMetricFamily, "rebalance_end_avg_seconds",
+             "Average rebalance duration over the recent history", m.rebalance_end_avg),
+        ):  # fmt: skip
+            yield family(f"faust_{name}", doc, value=value)
         by_topic = CounterMetricFamily(
             "faust_topic_messages_received",
             "Messages received by faust, by topic",
@@ -35,56 +56,17 @@ class FaustMonitorCollector(Collector):
         for topic, n in sorted((m.messages_received_by_topic or {}).items()):
             by_topic.add_metric([str(topic)], n)
         yield by_topic
-        yield GaugeMetricFamily(
-            "faust_messages_active", "Messages being processed", value=m.messages_active
-        )
-        yield CounterMetricFamily("faust_events", "Stream events processed", value=m.events_total)
-        yield GaugeMetricFamily(
-            "faust_events_active", "Events being processed", value=m.events_active
-        )
-        yield GaugeMetricFamily(
-            "faust_events_runtime_avg_seconds",
-            "Average event runtime over the recent history",
-            value=m.events_runtime_avg,
-        )
-        yield CounterMetricFamily(
-            "faust_messages_sent", "Messages sent by faust's producer", value=m.messages_sent
-        )
-        yield CounterMetricFamily(
-            "faust_send_errors", "Produce operations that failed", value=m.send_errors
-        )
-        yield GaugeMetricFamily(
-            "faust_commit_latency_avg_seconds",
-            "Average offset-commit latency over the recent history",
-            value=_avg(m.commit_latency),
-        )
-        yield CounterMetricFamily(
-            "faust_assignments_completed",
-            "Partition assignments completed",
-            value=m.assignments_completed,
-        )
-        yield CounterMetricFamily(
-            "faust_assignments_failed", "Partition assignments failed", value=m.assignments_failed
-        )
-        yield CounterMetricFamily("faust_rebalances", "Rebalances seen", value=m.rebalances)
-        yield GaugeMetricFamily(
-            "faust_rebalance_end_avg_seconds",
-            "Average rebalance duration over the recent history",
-            value=m.rebalance_end_avg,
-        )
         for name, doc, offsets in (
-            (
-                "faust_topic_partition_committed_offset",
-                "Last committed offset",
-                m.tp_committed_offsets,
-            ),
-            ("faust_topic_partition_read_offset", "Last read offset", m.tp_read_offsets),
-            ("faust_topic_partition_end_offset", "Log end offset", m.tp_end_offsets),
+            ("committed_offset", "Last committed offset", m.tp_committed_offsets),
+            ("read_offset", "Last read offset", m.tp_read_offsets),
+            ("end_offset", "Log end offset", m.tp_end_offsets),
         ):
-            family = GaugeMetricFamily(name, doc, labels=["topic", "partition"])
+            per_tp = GaugeMetricFamily(
+                f"faust_topic_partition_{name}", doc, labels=["topic", "partition"]
+            )
             for tp, offset in sorted((offsets or {}).items()):
-                family.add_metric([tp.topic, str(tp.partition)], offset)
-            yield family
+                per_tp.add_metric([tp.topic, str(tp.partition)], offset)
+            yield per_tp
 
 
 def _avg(values: Any) -> float:

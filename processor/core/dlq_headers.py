@@ -44,6 +44,12 @@ def dlq_headers(
     return [(k, v.encode("utf-8", "backslashreplace")) for k, v in pairs]
 
 
+def _dropped_size(alias: str, description: str) -> str | None:
+    """An optional header giving the size in bytes of a part the broker refused."""
+    found: str | None = Field(None, alias=alias, description=description, pattern=r"^[0-9]+$")
+    return found
+
+
 class DlqHeaders(BaseModel):
     """The headers of a dead-letter record, as UTF-8 strings."""
 
@@ -71,17 +77,13 @@ class DlqHeaders(BaseModel):
         alias="lineage.rule",
         description="mix rule in force, e.g. mixed;internal=snowflake://*",
     )
-    value_dropped: str | None = Field(
-        None,
-        alias="lineage.value.dropped",
-        description="present when the broker refused the original value as too large: "
+    value_dropped: str | None = _dropped_size(
+        "lineage.value.dropped",
+        "present when the broker refused the original value as too large: "
         "the record then has no value and this gives the original size in bytes",
-        pattern=r"^[0-9]+$",
     )
-    key_dropped: str | None = Field(
-        None,
-        alias="lineage.key.dropped",
-        description="present when the key alone was still too large for the broker: "
+    key_dropped: str | None = _dropped_size(
+        "lineage.key.dropped",
+        "present when the key alone was still too large for the broker: "
         "the record then has neither key nor value and this gives the key's size in bytes",
-        pattern=r"^[0-9]+$",
     )
