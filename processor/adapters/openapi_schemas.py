@@ -181,7 +181,35 @@ def schemas() -> dict[str, Any]:
         "MarquezJob": job_data,
         "MarquezLineage": _object({"graph": {"type": "array", "items": ref("MarquezNode")}}),
         "Status": _status_schema(),
+        "Overview": _overview_schema(),
     }
+
+
+def _overview_schema() -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 0}
+    return _object(
+        {
+            "types": {
+                "type": "array",
+                "description": "Datasets by type, most frequent first.",
+                "items": _object({"type": STR, "datasets": count}),
+            },
+            "mostConnected": {
+                "type": "array",
+                "description": "The datasets with the most stored edges (in + out).",
+                "items": _object(
+                    {"namespace": STR, "name": STR, "type": STR, "internal": _BOOL, "edges": count}
+                ),
+            },
+            "datasets": count,
+            "complete": {
+                "type": "boolean",
+                "description": "False when the graph holds more datasets than one scan reads: "
+                "the numbers are those of the first ones in (namespace, name) order.",
+            },
+            "readAt": {"type": "number", "description": "Unix time of the scan (cached ~10 s)."},
+        }
+    )
 
 
 def _status_schema() -> dict[str, Any]:
@@ -223,5 +251,18 @@ def _status_schema() -> dict[str, Any]:
                 }
             ),
             "dependenciesDown": {"type": "array", "items": {"enum": ["redis", "kafka"]}},
+            "types": {
+                "description": "Datasets by type (a cached bounded scan, as /api/v1/graph/"
+                "overview); null while Redis is unavailable.",
+                "oneOf": [
+                    _object(
+                        {
+                            "datasets": {"type": "object", "additionalProperties": count},
+                            "complete": _BOOL,
+                        }
+                    ),
+                    {"type": "null"},
+                ],
+            },
         }
     )

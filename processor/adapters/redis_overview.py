@@ -1,0 +1,151 @@
+"""The graph at a glance: datasets by type and the most connected ones.
+
+What the page's first screen shows and ``/api/v1/status`` counts
+(``GET /api/v1/graph/overview``). Nothing in the fold keeps these numbers (a
+count by type kept by ``fold.lua`` would have to follow every type change,
+delete and retention sweep); they are read from the graph by a bounded scan
+instead, and kept for ``OVERVIEW_TTL_SECONDS``:
+
+* the ``names`` index (docs/redis.md) is read by rank in chunks of
+  ``OVERVIEW_CHUNK``, and for each chunk one pipelined round trip reads each
+  dataset's side and type (``HMGET n:<id>``) and its degree (``SCARD`` of its
+  ``out:`` and ``in:`` sets);
+* at most ``OVERVIEW_MAX_DATASETS`` datasets are read, the first ones in
+  (namespace, name) order: past that the answer says ``complete: false`` and
+  counts only those. So one refresh costs at most 20 round trips and about
+  300,000 Redis commands, and the page's 2-second poll of the status costs one
+  refresh per ``OVERVIEW_TTL_SECONDS`` at most, whatever the graph's size.
+
+Like the search index, the scan sees every dataset an edge touches until the
+retention sweep removes its last edge, and a degree counts stored edges
+(hidden ones too): the numbers are an overview, not a snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from dataclasses import dataclass
+from typing import cast
+
+from redis.exceptions import RedisError
+
+from processor.adapters.redis_errors import unavailable
+from processor.adapters.redis_store import RedisGraphStore
+from processor.core.identity import node_id
+from processor.core.snapshot import NodeRecord, node_type
+
+OVERVIEW_TTL_SECONDS = 10.0
+OVERVIEW_CHUNK = 5000
+OVERVIEW_MAX_DATASETS = 100_000
+OVERVIEW_TOP = 10  # most connected datasets listed
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A dataset and its number of stored edges (in + out)."""
+
+    record: NodeRecord
+    degree: int
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """Datasets by type (most frequent first, then by name) and the most connected."""
+
+    types: tuple[tuple[str, int], ...]
+    most_connected: tuple[Connected, ...]
+    counted: int  # datasets read
+    total: int  # datasets in the index
+    read_at: float  # time.time() of the read
+
+    @property
+    def complete(self) -> bool:
+        return self.counted >= self.total
+
+    def type_counts(self) -> dict[str, int]:
+        return dict(self.types)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "types": [{"type": t, "datasets": n} for t, n in self.types],
+            "mostConnected": [
+                {
+                    "namespace": c.record.namespace,
+                    "name": c.record.name,
+                    "type": node_type(c.record),
+                    "internal": c.record.internal,
+                    "edges": c.degree,
+                }
+                for c in self.most_connected
+            ],
+            "datasets": self.counted,
+            "complete": self.complete,
+            "readAt": round(self.read_at, 3),
+        }
+
+
+async def read_overview(
+    store: RedisGraphStore, *, max_datasets: int = OVERVIEW_MAX_DATASETS, chunk: int = OVERVIEW_CHUNK
+) -> Overview:
+    """One bounded scan of the graph (module doc); ``RedisUnavailable`` when Redis fails."""
+    keys = store.keys
+    counts: dict[str, int] = {}
+    top: list[Connected] = []
+    counted = 0
+    try:
+        total = int(await store.client.zcard(keys.names))
+        for start in range(0, min(total, max_datasets), chunk):
+            stop = min(start + chunk, max_datasets) - 1
+            members = cast(list[bytes], await store.client.zrange(keys.names, start, stop))
+            async with store.client.pipeline(transaction=False) as pipe:
+                for member in members:
+                    ns, _, name = member.decode().partition("\0")
+                    nid = node_id(ns, name)
+                    pipe.hmget(keys.node(nid), ("int", "ty"))
+                    pipe.scard(keys.outgoing(nid))
+                    pipe.scard(keys.incoming(nid))
+                replies = await pipe.execute()
+            seen: list[Connected] = []
+            for i, member in enumerate(members):
+                (internal, ty), outs, ins = replies[3 * i : 3 * i + 3]
+                ns, _, name = member.decode().partition("\0")
+                rec = NodeRecord(ns, name, internal == b"1", None if ty is None else ty.decode())
+                kind = node_type(rec)
+                counts[kind] = counts.get(kind, 0) + 1
+                seen.append(Connected(rec, int(outs) + int(ins)))
+            counted += len(members)
+            top = heapq.nsmallest(OVERVIEW_TOP, [*top, *seen], key=_most_connected_first)
+    except RedisError as exc:
+        raise unavailable(exc) from exc
+    return Overview(
+        types=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        most_connected=tuple(top),
+        counted=counted,
+        total=total,
+        read_at=time.time(),
+    )
+
+
+def _most_connected_first(c: Connected) -> tuple[int, str, str]:
+    return (-c.degree, c.record.namespace, c.record.name)
+
+
+class OverviewCache:
+    """The last overview of the current generation, read again when older than
+    ``ttl`` seconds; concurrent callers share one read."""
+
+    def __init__(self, ttl: float = OVERVIEW_TTL_SECONDS) -> None:
+        self.ttl = ttl
+        self._last: tuple[str, Overview] | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self, store: RedisGraphStore) -> Overview:
+        async with self._lock:
+            base = store.keys.base
+            last = self._last
+            if last is None or last[0] != base or time.time() - last[1].read_at > self.ttl:
+                last = (base, await read_overview(store))
+                self._last = last
+            return last[1]
