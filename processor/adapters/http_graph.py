@@ -208,9 +208,7 @@ class GraphHandlers:
         reader = self.reader
         results: tuple[LineageResult, ...]
         if ref.kind == "job":
-            around = await queries.job_lineage(
-                reader, ref.namespace, ref.name, depth, types=types
-            )
+            around = await queries.job_lineage(reader, ref.namespace, ref.name, depth, types=types)
             results = (around.upstream, around.own, around.downstream)
         else:
             up = await queries.upstream(reader, ref.namespace, ref.name, depth, types=types)

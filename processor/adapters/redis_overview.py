@@ -87,7 +87,10 @@ class Overview:
 
 
 async def read_overview(
-    store: RedisGraphStore, *, max_datasets: int = OVERVIEW_MAX_DATASETS, chunk: int = OVERVIEW_CHUNK
+    store: RedisGraphStore,
+    *,
+    max_datasets: int = OVERVIEW_MAX_DATASETS,
+    chunk: int = OVERVIEW_CHUNK,
 ) -> Overview:
     """One bounded scan of the graph (module doc); ``RedisUnavailable`` when Redis fails."""
     keys = store.keys

@@ -102,7 +102,8 @@ def test_the_filter_does_not_move_the_node_cap() -> None:
     assert capped.datasets == ()
     assert capped.truncated is True
     plain = run(impact(ml_reader(), NS, "raw.orders", max_nodes=3))
-    assert len(plain.datasets) == 3 and plain.truncated is True
+    assert len(plain.datasets) == 3
+    assert plain.truncated is True
 
 
 def test_job_lineage_keeps_the_jobs_own_datasets() -> None:
