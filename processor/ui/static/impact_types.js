@@ -1,0 +1,60 @@
+// The impact view's type filter: "Models affected" (MODEL and MODEL_VERSION),
+// every type, or any set of the graph's types. The filter goes to the API
+// (types=...), which walks the whole downstream closure and lists only those
+// types, each dataset at its own distance.
+
+import { getJson } from "./api.js";
+import { typeBadge } from "./types.js";
+
+export const MODELS = ["MODEL", "MODEL_VERSION"];
+
+let known = null; // the graph's types, read once from the overview
+
+async function graphTypes() {
+  if (!known) {
+    try {
+      const overview = await getJson("/api/v1/graph/overview", {}, { interactive: false });
+      known = overview.types.map((t) => t.type);
+    } catch {
+      return [];
+    }
+  }
+  return known;
+}
+
+function chip(label, pressed, onClick, type) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "chip";
+  button.setAttribute("aria-pressed", String(pressed));
+  if (type) {
+    button.dataset.type = type;
+    button.appendChild(typeBadge(type, 14));
+  }
+  button.append(label);
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+function same(a, b) {
+  return a.length === b.length && a.every((t) => b.includes(t));
+}
+
+// Draw the filter into `host` for the `selected` types ([] = every type);
+// `apply(types)` is called with the new selection.
+export async function showTypeFilter(host, selected, apply) {
+  const types = [...new Set([...(await graphTypes()), ...selected])].sort();
+  const chips = [
+    chip("All types", selected.length === 0, () => apply([])),
+    chip("Models affected", same(selected, MODELS), () => apply(MODELS)),
+  ];
+  chips[0].id = "impact-all";
+  chips[1].id = "impact-models";
+  for (const type of types) {
+    const on = selected.includes(type);
+    chips.push(chip(type, on, () => {
+      apply(on ? selected.filter((t) => t !== type) : [...selected, type].sort());
+    }, type));
+  }
+  host.replaceChildren(...chips);
+}
