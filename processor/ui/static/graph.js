@@ -74,6 +74,9 @@ export function render(host, drawn, placed, selectedEdge) {
   // past the box, so they are clipped to it (one clip, in each node's own frame).
   const clip = el("clipPath", { id: "node-clip", clipPathUnits: "userSpaceOnUse" }, defs);
   el("rect", { x: 0, y: 0, width: g.nodeW - 4, height: g.nodeH }, clip);
+  // The name stops short of the type's outline, top right.
+  const nameClip = el("clipPath", { id: "name-clip", clipPathUnits: "userSpaceOnUse" }, defs);
+  el("rect", { x: 0, y: 0, width: g.nodeW - 26, height: g.nodeH }, nameClip);
 
   const edgeLayer = el("g", { class: "edges" }, svg);
   for (const edge of drawn.edges) {
@@ -123,7 +126,7 @@ export function render(host, drawn, placed, selectedEdge) {
     el("rect", { class: "badge", x: 6, y: 7, width: 30, height: 15, rx: node.internal ? 4 : 0 }, group);
     text(group, { class: "badge-text", x: 21, y: 18, "text-anchor": "middle" },
       node.internal ? "INT" : "EXT");
-    text(group, { class: "name", x: 42, y: 19, "clip-path": "url(#node-clip)" }, shortenMiddle(node.name, g.nameChars));
+    text(group, { class: "name", x: 42, y: 19, "clip-path": "url(#name-clip)" }, shortenMiddle(node.name, g.nameChars - 3));
     text(group, { class: "sub", x: 8, y: 37, "clip-path": "url(#node-clip)" }, shorten(`${node.type} · ${node.namespace}`, g.subChars));
     // The type's outline, top right, on a backing that hides a long name under it.
     el("rect", { class: "icon-back", x: g.nodeW - 24, y: 3, width: 21, height: 21, rx: 3 }, group);
