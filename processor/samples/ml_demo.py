@@ -28,8 +28,8 @@ _MLFLOW = "mlflow://mlflow.acme.internal"
 _FABRIC = "fabric://acme-analytics"
 _ONELAKE = "abfss://acme-analytics@onelake.dfs.fabric.microsoft.com"
 
-# Snowflake ML: source tables -> feature view -> training dataset -> registered
-# model -> model service -> its scores.
+# Snowflake ML: source tables -> feature view -> training datasets -> registered
+# models -> a model service -> its scores; the churn model's evaluation.
 _CRM_CUSTOMERS = ("postgres://crm-db.prod:5432", "crm.public.customers", "TABLE")
 _PAYMENTS = ("kafka://kafka-prod-1.acme.internal:9092", "prod.payments.transactions.v1", "TOPIC")
 _FEATURES = (_SF, "ML.FEATURE_STORE.CUSTOMER_ACTIVITY$V1", "FEATURE_VIEW")
@@ -37,6 +37,9 @@ _CHURN_TRAINING = (_ML_S3, "snowflake-ml/datasets/churn_training/v3/", "DATASET"
 _CHURN_MODEL = (_SF, "ML.REGISTRY.CHURN_CLASSIFIER", "MODEL")
 _CHURN_SERVICE = ("https://churn-scoring.acme.internal", "/predict", "SERVICE")
 _CHURN_SCORES = (_SF, "ANALYTICS.ML.CHURN_SCORES", "TABLE")
+_CHURN_EVALUATION = (_ML_S3, "snowflake-ml/evaluations/churn_classifier/", "REPORT")
+_LTV_TRAINING = (_ML_S3, "snowflake-ml/datasets/ltv_training/v1/", "DATASET")
+_LTV_MODEL = (_SF, "ML.REGISTRY.LTV_REGRESSOR", "MODEL")
 
 # SageMaker, from Airflow's Amazon provider operators: process -> train ->
 # evaluate -> register -> batch transform, then the forecast loaded back.
@@ -75,6 +78,9 @@ ML_ESTATE: list[tuple[tuple[str, str], str | None, list[TypedDataset], list[Type
     ((_SNOWFLAKE_ML, "ML.CHURN.train_and_register"), None, [_CHURN_TRAINING], [_CHURN_MODEL]),
     ((_SNOWFLAKE_ML, "ML.CHURN.create_service"), None, [_CHURN_MODEL], [_CHURN_SERVICE]),
     ((_SNOWFLAKE_ML, "ML.CHURN.score_customers"), None, [_CHURN_SERVICE], [_CHURN_SCORES]),
+    ((_SNOWFLAKE_ML, "ML.CHURN.evaluate"), None, [_CHURN_MODEL], [_CHURN_EVALUATION]),
+    ((_SNOWFLAKE_ML, "ML.LTV.generate_training_set"), None, [_FEATURES], [_LTV_TRAINING]),
+    ((_SNOWFLAKE_ML, "ML.LTV.train_and_register"), None, [_LTV_TRAINING], [_LTV_MODEL]),
     ((_AIRFLOW, "demand_forecast.process"), "demand_forecast", [_ORDER_ITEMS], [_PROCESSED]),
     ((_AIRFLOW, "demand_forecast.train"), "demand_forecast", [_PROCESSED], [_DEMAND_MODEL]),
     ((_AIRFLOW, "demand_forecast.evaluate"), "demand_forecast", [_DEMAND_MODEL], [_EVALUATION]),

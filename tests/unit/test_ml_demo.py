@@ -64,12 +64,14 @@ def test_every_ml_dataset_keeps_one_type() -> None:
                 ("sagemaker://acme-ml.eu-west-1/model-package/demand-forecast/3", 5),
             ],
         ),
-        # customers -> feature view (1) -> training set (2) -> model (3) -> service (4)
+        # customers -> feature view (1) -> two training sets (2) -> two models
+        # (3); the churn model -> its service (4)
         (
             ("postgres://crm-db.prod:5432", "crm.public.customers"),
             {"MODEL", "SERVICE"},
             [
                 ("snowflake://acme.eu-west-1/ML.REGISTRY.CHURN_CLASSIFIER", 3),
+                ("snowflake://acme.eu-west-1/ML.REGISTRY.LTV_REGRESSOR", 3),
                 ("https://churn-scoring.acme.internal//predict", 4),
             ],
         ),
