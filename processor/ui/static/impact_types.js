@@ -8,18 +8,14 @@ import { typeBadge } from "./types.js";
 
 export const MODELS = ["MODEL", "MODEL_VERSION"];
 
-let known = null; // the graph's types, read once from the overview
-
+// The graph's types, from the overview (cached by the server for a few seconds).
 async function graphTypes() {
-  if (!known) {
-    try {
-      const overview = await getJson("/api/v1/graph/overview", {}, { interactive: false });
-      known = overview.types.map((t) => t.type);
-    } catch {
-      return [];
-    }
+  try {
+    const overview = await getJson("/api/v1/graph/overview", {}, { interactive: false });
+    return overview.types.map((t) => t.type);
+  } catch {
+    return [];
   }
-  return known;
 }
 
 function chip(label, pressed, onClick, type) {
