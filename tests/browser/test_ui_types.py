@@ -184,6 +184,7 @@ def test_impact_type_filter(worker: Any, page: Page, artefacts: Path) -> None:
     page.wait(lambda: len(impact_rows(page)) == 1, what="models affected")
     assert impact_rows(page) == [(3, *MODEL, "MODEL")]
     assert "types=MODEL%2CMODEL_VERSION" in page.driver.current_url
+    page.wait(lambda: page.css_all('#impact-models[aria-pressed="true"]'), what="chips redrawn")
     page.css('#impact-types button[data-type="SERVICE"]').click()
     page.wait(lambda: len(impact_rows(page)) == 2, what="models and services")
     assert impact_rows(page) == [(3, *MODEL, "MODEL"), (4, *SERVICE, "SERVICE")]

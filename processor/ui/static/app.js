@@ -459,7 +459,7 @@ async function loadImpact() {
   document.body.dataset.state = "loading";
   const only = state.types.length ? ` (only ${state.types.join(", ")})` : "";
   $("impact-title").textContent = `Impact of ${focus.namespace}/${focus.name}${only}`;
-  showTypeFilter($("impact-types"), state.types, (types) => go("impact", focus, state.depth, types));
+  showTypeFilter($("impact-types"), () => state.types, (types) => go("impact", focus, state.depth, types));
   const notes = $("impact-notes");
   notes.textContent = "Loading…";
   const body = $("impact-table").tBodies[0];

@@ -36,20 +36,22 @@ function same(a, b) {
   return a.length === b.length && a.every((t) => b.includes(t));
 }
 
-// Draw the filter into `host` for the `selected` types ([] = every type);
-// `apply(types)` is called with the new selection.
-export async function showTypeFilter(host, selected, apply) {
-  const types = [...new Set([...(await graphTypes()), ...selected])].sort();
+// Draw the filter into `host`; `current()` gives the selected types ([] =
+// every type) at the moment of a click, so a chip drawn before the last change
+// still toggles the right set; `apply(types)` is called with the new selection.
+export async function showTypeFilter(host, current, apply) {
+  const shown = current();
+  const types = [...new Set([...(await graphTypes()), ...shown])].sort();
   const chips = [
-    chip("All types", selected.length === 0, () => apply([])),
-    chip("Models affected", same(selected, MODELS), () => apply(MODELS)),
+    chip("All types", shown.length === 0, () => apply([])),
+    chip("Models affected", same(shown, MODELS), () => apply(MODELS)),
   ];
   chips[0].id = "impact-all";
   chips[1].id = "impact-models";
   for (const type of types) {
-    const on = selected.includes(type);
-    chips.push(chip(type, on, () => {
-      apply(on ? selected.filter((t) => t !== type) : [...selected, type].sort());
+    chips.push(chip(type, shown.includes(type), () => {
+      const selected = current();
+      apply(selected.includes(type) ? selected.filter((t) => t !== type) : [...selected, type].sort());
     }, type));
   }
   host.replaceChildren(...chips);
