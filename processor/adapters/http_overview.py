@@ -9,15 +9,14 @@ import faust
 from processor.adapters.http_backend import HttpBackend
 from processor.adapters.http_graph import Answer, Query, json_view
 from processor.adapters.redis_overview import OverviewCache
-from processor.errors import DependencyUnavailable
 
 
-async def type_counts(worker: HttpBackend, cache: OverviewCache) -> dict[str, object] | None:
-    """The status's ``types``: datasets by type, whether every dataset was
-    counted; None while Redis is unavailable (the status still answers)."""
-    try:
-        overview = await cache.get(worker.store)
-    except DependencyUnavailable:
+def type_counts(worker: HttpBackend, cache: OverviewCache) -> dict[str, object] | None:
+    """The status's ``types``: datasets by type and whether every dataset was
+    counted, as last read; None until a first read has finished. Never waits
+    for Redis (``OverviewCache.peek``)."""
+    overview = cache.peek(worker.store)
+    if overview is None:
         return None
     return {"datasets": overview.type_counts(), "complete": overview.complete}
 

@@ -144,5 +144,5 @@ def register_ui_views(app: faust.App, worker: HttpBackend) -> None:
 
         async def get(self, request: Request) -> Response:
             body = status(worker)
-            body["types"] = await type_counts(worker, overview)
+            body["types"] = type_counts(worker, overview)
             return self.json(body, headers={"Cache-Control": "no-store"})

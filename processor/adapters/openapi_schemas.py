@@ -253,7 +253,8 @@ def _status_schema() -> dict[str, Any]:
             "dependenciesDown": {"type": "array", "items": {"enum": ["redis", "kafka"]}},
             "types": {
                 "description": "Datasets by type (a cached bounded scan, as /api/v1/graph/"
-                "overview); null while Redis is unavailable.",
+                "overview), as last read; null until a first read has finished "
+                "(the status never waits for Redis).",
                 "oneOf": [
                     _object(
                         {

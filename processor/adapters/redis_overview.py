@@ -24,6 +24,7 @@ retention sweep removes its last edge, and a degree counts stored edges
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_store import RedisGraphStore
 from processor.core.identity import node_id
 from processor.core.snapshot import NodeRecord, node_type
+from processor.errors import DependencyUnavailable
 
 OVERVIEW_TTL_SECONDS = 10.0
 OVERVIEW_CHUNK = 5000
@@ -143,8 +145,10 @@ class OverviewCache:
         self.ttl = ttl
         self._last: tuple[str, Overview] | None = None
         self._lock = asyncio.Lock()
+        self._refresh: asyncio.Task[None] | None = None
 
     async def get(self, store: RedisGraphStore) -> Overview:
+        """The overview, read now when the last one is stale."""
         async with self._lock:
             base = store.keys.base
             last = self._last
@@ -152,3 +156,20 @@ class OverviewCache:
                 last = (base, await read_overview(store))
                 self._last = last
             return last[1]
+
+    def peek(self, store: RedisGraphStore) -> Overview | None:
+        """The last overview of the current generation, without waiting: a stale
+        one starts a read in the background, for the next caller. None until a
+        first read has finished. For the status, which must answer at once even
+        while Redis is slow or down."""
+        last = self._last
+        current = last[1] if last is not None and last[0] == store.keys.base else None
+        stale = current is None or time.time() - current.read_at > self.ttl
+        if stale and (self._refresh is None or self._refresh.done()):
+            self._refresh = asyncio.create_task(self._read_quietly(store))
+        return current
+
+    async def _read_quietly(self, store: RedisGraphStore) -> None:
+        # Redis down: the status says so by itself (dependenciesDown).
+        with contextlib.suppress(DependencyUnavailable):
+            await self.get(store)
