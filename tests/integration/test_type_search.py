@@ -186,12 +186,11 @@ def test_http_handlers_filter_by_type_and_refuse_empty_types(
                 ("d05", 4),
             ]
             assert got.body["edges"] == []
-            got = await answer(
-                h.marquez_lineage, {"nodeId": f"dataset:{ns}:d06", "depth": "1", "types": "TABLE"}
-            )
+            d06 = f"dataset:{DATASETS[6][0]}:d06"
+            got = await answer(h.marquez_lineage, {"nodeId": d06, "depth": "1", "types": "TABLE"})
             # d06 (a TABLE, kept as the root): up d05 and d00 (MODELs), down d07
             # (a FEATURE_VIEW): no other TABLE, so no edge and no job either.
-            assert [n["id"] for n in got.body["graph"]] == [f"dataset:{ns}:d06"]
+            assert [n["id"] for n in got.body["graph"]] == [d06]
             got = await answer(h.datasets, {"q": "d1", "types": "MODEL,TABLE", "limit": "50"})
             # d10..d19 hold "d1"; MODEL or TABLE: d10, d15, d11, d16, in
             # (namespace, name) order: s3://ml0 d10, d16, then s3://ml1 d11, d15.
