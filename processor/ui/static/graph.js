@@ -126,7 +126,7 @@ export function render(host, drawn, placed, selectedEdge) {
     el("rect", { class: "badge", x: 6, y: 7, width: 30, height: 15, rx: node.internal ? 4 : 0 }, group);
     text(group, { class: "badge-text", x: 21, y: 18, "text-anchor": "middle" },
       node.internal ? "INT" : "EXT");
-    text(group, { class: "name", x: 42, y: 19, "clip-path": "url(#name-clip)" }, shortenMiddle(node.name, Math.floor(g.nameChars * 0.82)));
+    text(group, { class: "name", x: 42, y: 19, "clip-path": "url(#name-clip)" }, shortenMiddle(node.name, Math.floor(g.nameChars * 0.75)));
     text(group, { class: "sub", x: 8, y: 37, "clip-path": "url(#node-clip)" }, shorten(`${node.type} · ${node.namespace}`, g.subChars));
     // The type's outline, top right, on a backing that hides a long name under it.
     el("rect", { class: "icon-back", x: g.nodeW - 24, y: 3, width: 21, height: 21, rx: 3 }, group);
