@@ -276,8 +276,8 @@ def _document() -> dict[str, Any]:
             },
             "/api/v1/graph/overview": {
                 "get": {
-                    "summary": "The graph at a glance: datasets by type and the most "
-                    "connected datasets, from a bounded scan cached for about 10 s.",
+                    "summary": "The graph at a glance: datasets by type, the most connected "
+                    "datasets and the edges seen last, from bounded scans cached for about 10 s.",
                     "responses": {
                         "200": _json("The overview.", "Overview"),
                         "503": _DOWN,

@@ -187,6 +187,7 @@ def schemas() -> dict[str, Any]:
 
 def _overview_schema() -> dict[str, Any]:
     count = {"type": "integer", "minimum": 0}
+    dataset = _object({"namespace": STR, "name": STR, "type": STR, "internal": _BOOL})
     return _object(
         {
             "types": {
@@ -201,11 +202,19 @@ def _overview_schema() -> dict[str, Any]:
                     {"namespace": STR, "name": STR, "type": STR, "internal": _BOOL, "edges": count}
                 ),
             },
+            "recentEdges": {
+                "type": "array",
+                "description": "The visible edges seen last, newest first.",
+                "items": _object(
+                    {"source": dataset, "target": dataset, "lastSeen": STR},
+                ),
+            },
             "datasets": count,
             "complete": {
                 "type": "boolean",
-                "description": "False when the graph holds more datasets than one scan reads: "
-                "the numbers are those of the first ones in (namespace, name) order.",
+                "description": "False when the graph holds more datasets or edges than one "
+                "scan reads: the numbers are those of the datasets first in (namespace, name) "
+                "order, the edges seen last among those read.",
             },
             "readAt": {"type": "number", "description": "Unix time of the scan (cached ~10 s)."},
         }

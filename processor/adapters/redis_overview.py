@@ -1,4 +1,5 @@
-"""The graph at a glance: datasets by type and the most connected ones.
+"""The graph at a glance: datasets by type, the most connected ones and the
+edges seen last (``redis_recent``).
 
 What the page's first screen shows and ``/api/v1/status`` counts
 (``GET /api/v1/graph/overview``). Nothing in the fold keeps these numbers (a
@@ -15,6 +16,9 @@ instead, and kept for ``OVERVIEW_TTL_SECONDS``:
   counts only those. So one refresh costs at most 20 round trips and about
   300,000 Redis commands, and the page's 2-second poll of the status costs one
   refresh per ``OVERVIEW_TTL_SECONDS`` at most, whatever the graph's size.
+
+The edges seen last come from a second bounded scan of the same size, over the
+``edges`` set (``redis_recent``); they are visible ones only.
 
 Like the search index, the scan sees every dataset an edge touches until the
 retention sweep removes its last edge, and a degree counts stored edges
@@ -33,6 +37,7 @@ from typing import cast
 from redis.exceptions import RedisError
 
 from processor.adapters.redis_errors import unavailable
+from processor.adapters.redis_recent import RecentEdge, recent_edges
 from processor.adapters.redis_store import RedisGraphStore
 from processor.core.identity import node_id
 from processor.core.snapshot import NodeRecord, node_type
@@ -61,10 +66,12 @@ class Overview:
     counted: int  # datasets read
     total: int  # datasets in the index
     read_at: float  # time.time() of the read
+    recent: tuple[RecentEdge, ...] = ()
+    edges_complete: bool = True  # every edge was read for ``recent``
 
     @property
     def complete(self) -> bool:
-        return self.counted >= self.total
+        return self.counted >= self.total and self.edges_complete
 
     def type_counts(self) -> dict[str, int]:
         return dict(self.types)
@@ -82,19 +89,38 @@ class Overview:
                 }
                 for c in self.most_connected
             ],
+            "recentEdges": [
+                {
+                    "source": _dataset_json(e.source),
+                    "target": _dataset_json(e.target),
+                    "lastSeen": e.last_seen,
+                }
+                for e in self.recent
+            ],
             "datasets": self.counted,
             "complete": self.complete,
             "readAt": round(self.read_at, 3),
         }
 
 
+def _dataset_json(record: NodeRecord) -> dict[str, object]:
+    return {
+        "namespace": record.namespace,
+        "name": record.name,
+        "type": node_type(record),
+        "internal": record.internal,
+    }
+
+
 async def read_overview(
     store: RedisGraphStore,
+    floor: str = "",
     *,
     max_datasets: int = OVERVIEW_MAX_DATASETS,
     chunk: int = OVERVIEW_CHUNK,
 ) -> Overview:
-    """One bounded scan of the graph (module doc); ``RedisUnavailable`` when Redis fails."""
+    """One bounded scan of the graph (module doc), ``floor`` the retention
+    cutoff; ``RedisUnavailable`` when Redis fails."""
     keys = store.keys
     counts: dict[str, int] = {}
     top: list[Connected] = []
@@ -122,6 +148,10 @@ async def read_overview(
                 seen.append(Connected(rec, int(outs) + int(ins)))
             counted += len(members)
             top = heapq.nsmallest(OVERVIEW_TOP, [*top, *seen], key=_most_connected_first)
+        edges = int(await store.client.scard(keys.edges))
+        recent, edges_read = await recent_edges(
+            store.client, keys, floor, max_edges=max_datasets, chunk=chunk
+        )
     except RedisError as exc:
         raise unavailable(exc) from exc
     return Overview(
@@ -130,6 +160,8 @@ async def read_overview(
         counted=counted,
         total=total,
         read_at=time.time(),
+        recent=recent,
+        edges_complete=edges_read >= edges,
     )
 
 
@@ -147,17 +179,17 @@ class OverviewCache:
         self._lock = asyncio.Lock()
         self._refresh: asyncio.Task[None] | None = None
 
-    async def get(self, store: RedisGraphStore) -> Overview:
+    async def get(self, store: RedisGraphStore, floor: str = "") -> Overview:
         """The overview, read now when the last one is stale."""
         async with self._lock:
             base = store.keys.base
             last = self._last
             if last is None or last[0] != base or time.time() - last[1].read_at > self.ttl:
-                last = (base, await read_overview(store))
+                last = (base, await read_overview(store, floor))
                 self._last = last
             return last[1]
 
-    def peek(self, store: RedisGraphStore) -> Overview | None:
+    def peek(self, store: RedisGraphStore, floor: str = "") -> Overview | None:
         """The last overview of the current generation, without waiting: a stale
         one starts a read in the background, for the next caller. None until a
         first read has finished. For the status, which must answer at once even
@@ -166,10 +198,10 @@ class OverviewCache:
         current = last[1] if last is not None and last[0] == store.keys.base else None
         stale = current is None or time.time() - current.read_at > self.ttl
         if stale and (self._refresh is None or self._refresh.done()):
-            self._refresh = asyncio.create_task(self._read_quietly(store))
+            self._refresh = asyncio.create_task(self._read_quietly(store, floor))
         return current
 
-    async def _read_quietly(self, store: RedisGraphStore) -> None:
+    async def _read_quietly(self, store: RedisGraphStore, floor: str) -> None:
         # Redis down: the status says so by itself (dependenciesDown).
         with contextlib.suppress(DependencyUnavailable):
-            await self.get(store)
+            await self.get(store, floor)

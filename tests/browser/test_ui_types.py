@@ -132,6 +132,12 @@ def test_first_screen_counts_types_and_leads_to_lineage(
     )
     assert connected[0] == FEATURES[1]
     assert set(connected) == {ds[1] for ds in TYPES}
+    # Step i was seen on March i + 1: the newest first.
+    recent = page.js(
+        "return [...document.querySelectorAll('#recent-edges li')].map((li) => "
+        "[...li.querySelectorAll('a')].map((a) => a.dataset.name))"
+    )
+    assert [tuple(r) for r in recent] == [(src[1], dst[1]) for _, src, dst in reversed(STEPS)]
     page.screenshot(artefacts, "first-screen.png")
 
     page.css('#type-counts button[data-type="TABLE"]').click()

@@ -16,6 +16,7 @@ from processor.adapters.http_overview import type_counts
 from processor.adapters.redis_overview import OverviewCache, read_overview
 from processor.adapters.redis_search import search_datasets
 from processor.adapters.redis_store import RedisGraphStore
+from processor.core.control import DeleteRequest
 from processor.core.fold_payload import OUTCOME_ACCEPTED, encode_batch
 from processor.core.identity import node_id
 from processor.core.pipeline import FoldEvent, NodeUpdate
@@ -130,9 +131,26 @@ def test_overview_counts_by_type_and_most_connected(redis_service: Any, key_pref
                 ("d05", 3),
             ]
             assert degrees[6:] == [("d08", 2), ("d10", 2), ("d12", 2), ("d14", 2)]
+            # Edge i was seen at 10:00:i: the hub's six (i = 38..43) are the newest,
+            # then the chain's last ones (d38 -> d39 is i = 37).
+            recent = [(e.source.name, e.target.name, e.last_seen) for e in whole.recent]
+            assert recent[:7] == [
+                ("d00", f"d0{k}", f"2026-03-01T10:00:{37 + k}.000000Z") for k in range(6, 0, -1)
+            ] + [("d38", "d39", "2026-03-01T10:00:37.000000Z")]
+            assert [r[:2] for r in recent[7:]] == [("d37", "d38"), ("d36", "d37"), ("d35", "d36")]
             # Bounded: the first 12 in (namespace, name) order only.
             part = await read_overview(store, max_datasets=12, chunk=5)
             assert (part.counted, part.complete) == (12, False)
+            # A delete of every edge out of the hub hides its six; the retention
+            # floor hides the chain's edges seen before it.
+            await store.apply_deletes([DeleteRequest(node_id(*HUB), None, "2026-03-02T00:00:00Z")])
+            later = await read_overview(store, "2026-03-01T10:00:33.000000Z")
+            assert [(e.source.name, e.target.name) for e in later.recent] == [
+                ("d38", "d39"),
+                ("d37", "d38"),
+                ("d36", "d37"),
+                ("d35", "d36"),
+            ]
             assert sum(n for _, n in part.types) == 12
             # The status's counts never wait: none until a first read in the
             # background has finished, then that read's.

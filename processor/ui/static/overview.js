@@ -1,6 +1,6 @@
 // The first screen, before any dataset is in focus: the graph's datasets by
-// type (a type lists its datasets) and the most connected datasets, each a
-// click away from its lineage (GET /api/v1/graph/overview, /api/v1/datasets?types=).
+// type (a type lists its datasets), the most connected datasets and the edges
+// seen last, each dataset a click away from its lineage (GET /api/v1/graph/overview, /api/v1/datasets?types=).
 
 import { getJson } from "./api.js";
 import { typeBadge } from "./types.js";
@@ -92,10 +92,25 @@ export async function showOverview(host, depth) {
   top.id = "most-connected";
   for (const dataset of overview.mostConnected) {
     const item = element("li");
-    item.append(lineageLink(dataset, depth), element("span", "ns", `${dataset.namespace} · ${fmt(dataset.edges)} edges`));
+    item.append(lineageLink(dataset, depth), element("span", "ns", `${dataset.namespace} · ${fmt(dataset.edges)} ${dataset.edges === 1 ? "edge" : "edges"}`));
     top.appendChild(item);
   }
   connected.appendChild(top);
-  wrap.append(types, connected);
+
+  const recent = element("section", "overview-box");
+  recent.setAttribute("aria-label", "Edges seen last");
+  recent.appendChild(element("h2", "", "Edges seen last"));
+  const edges = element("ol", "dataset-list");
+  edges.id = "recent-edges";
+  for (const edge of overview.recentEdges) {
+    const item = element("li");
+    item.dataset.lastSeen = edge.lastSeen;
+    item.append(lineageLink(edge.source, depth), element("span", "arrow", " → "), lineageLink(edge.target, depth),
+      element("span", "ns", `last seen ${edge.lastSeen}`));
+    edges.appendChild(item);
+  }
+  if (!overview.recentEdges.length) edges.appendChild(element("li", "hint", "No edge yet."));
+  recent.appendChild(edges);
+  wrap.append(types, connected, recent);
   host.appendChild(wrap);
 }
