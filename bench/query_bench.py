@@ -39,7 +39,8 @@ Flags: ``--edges E`` (1000000), ``--queries Q`` (300), ``--batch B`` (2000 event
 ``--seed``, ``--redis-url`` (use a running Redis; the ``--prefix`` must be unused there
 unless ``--reuse``), ``--prefix`` (qbench), ``--reuse`` (skip loading when the prefix
 already holds at least E edges), ``--keep`` (keep the Redis this bench started up until
-Ctrl-C).
+Ctrl-C), ``--types T1,T2`` (filter every answer by type, docs/design.md section 5b: the
+walk is the same, so this measures the filter's own cost).
 """
 
 from __future__ import annotations
@@ -373,7 +374,11 @@ async def _commandstats(client: aioredis.Redis) -> int:
 
 
 async def run_queries(
-    url: str, prefix: str, generation: str, starts: dict[str, list[Node]]
+    url: str,
+    prefix: str,
+    generation: str,
+    starts: dict[str, list[Node]],
+    types: frozenset[str] | None = None,
 ) -> list[dict[str, Any]]:
     client = CountingRedis(
         connection_pool=aioredis.ConnectionPool.from_url(url, socket_timeout=30.0)
@@ -400,7 +405,9 @@ async def run_queries(
                 for group, n in flat:
                     rt0 = client.round_trips
                     t0 = time.perf_counter()
-                    res: LineageResult = await query(reader, n.namespace, n.name, depth, MAX_NODES)
+                    res: LineageResult = await query(
+                        reader, n.namespace, n.name, depth, MAX_NODES, types=types
+                    )
                     ms = (time.perf_counter() - t0) * 1000
                     lat.append(ms)
                     by_group.setdefault(group, []).append(ms)
@@ -553,6 +560,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="qbench", help="key prefix (default qbench)")
     parser.add_argument("--reuse", action="store_true", help="reuse a loaded graph of the prefix")
     parser.add_argument("--keep", action="store_true", help="keep the started Redis up until ^C")
+    parser.add_argument(
+        "--types", default=None, help="filter every answer to these types (e.g. TABLE,MODEL)"
+    )
     args = parser.parse_args(argv)
 
     def _terminate(signum: int, frame: Any) -> None:
@@ -586,7 +596,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         n_starts = sum(map(len, starts.values()))
         print(f"querying from {n_starts} start nodes, max_nodes={MAX_NODES}...", flush=True)
-        rows = asyncio.run(run_queries(url, args.prefix, graph["generation"], starts))
+        types = frozenset(args.types.split(",")) if args.types else None
+        rows = asyncio.run(run_queries(url, args.prefix, graph["generation"], starts, types))
         target = all(r["p99_ms"] < TARGET_P99_MS for r in rows if r["depth"] == TARGET_DEPTH)
         result = {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -38,6 +38,7 @@ from processor.core.graph_reader import Direction
 from processor.core.marquez import lineage_graph, parse_node_id
 from processor.core.query_results import LineageResult
 from processor.core.snapshot import node_type
+from processor.core.type_filter import TypeFilter, parse_types
 from processor.errors import DependencyUnavailable, NodeNotFound
 from processor.render import impact_json, lineage_json
 
@@ -103,6 +104,20 @@ def int_param(query: Query, name: str, default: int, low: int, high: int) -> int
     return value
 
 
+def types_param(query: Query) -> TypeFilter | None:
+    """The ``types`` filter (docs/design.md section 5b): None when absent; an
+    empty value or an empty entry is a 400."""
+    raw = query.get("types")
+    if raw is None:
+        return None
+    if len(raw) > MAX_TEXT:
+        raise BadParameter("types", f"types must be at most {MAX_TEXT} characters, got {len(raw)}")
+    try:
+        return parse_types(raw)
+    except ValueError as exc:
+        raise BadParameter("types", str(exc)) from None
+
+
 def _depth(query: Query) -> int:
     return int_param(query, "depth", DEFAULT_DEPTH, 1, DEPTH_CAP)
 
@@ -132,15 +147,15 @@ class GraphHandlers:
 
     async def _lineage(self, query: Query, direction: Direction) -> Answer:
         ns, name = text_param(query, "namespace"), text_param(query, "name")
-        depth, limit = _depth(query), _limit(query)
+        depth, limit, types = _depth(query), _limit(query), types_param(query)
         walk = queries.upstream if direction == "upstream" else queries.downstream
-        result = await walk(self.reader, ns, name, depth, limit)
+        result = await walk(self.reader, ns, name, depth, limit, types=types)
         return Answer(lineage_json(result, direction))
 
     async def impact(self, query: Query) -> Answer:
         ns, name = text_param(query, "namespace"), text_param(query, "name")
-        depth, limit = _depth(query), _limit(query)
-        result = await queries.impact(self.reader, ns, name, depth, limit)
+        depth, limit, types = _depth(query), _limit(query), types_param(query)
+        result = await queries.impact(self.reader, ns, name, depth, limit, types=types)
         return Answer(impact_json(result))
 
     async def path(self, query: Query) -> Answer:
@@ -162,7 +177,10 @@ class GraphHandlers:
         text = text_param(query, "q", required=False, max_length=MAX_SEARCH_TEXT)
         offset = int_param(query, "offset", 0, 0, 2**31 - 1)
         limit = int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
-        page = await search_datasets(self.worker.store, text, offset=offset, limit=limit)
+        types = types_param(query)
+        page = await search_datasets(
+            self.worker.store, text, offset=offset, limit=limit, types=types
+        )
         return Answer(
             {
                 "datasets": [
@@ -186,15 +204,15 @@ class GraphHandlers:
             ref = parse_node_id(raw)
         except ValueError as exc:
             raise BadParameter("nodeId", str(exc)) from None
-        depth = _depth(query)
+        depth, types = _depth(query), types_param(query)
         reader = self.reader
         results: tuple[LineageResult, ...]
         if ref.kind == "job":
-            around = await queries.job_lineage(reader, ref.namespace, ref.name, depth)
+            around = await queries.job_lineage(reader, ref.namespace, ref.name, depth, types=types)
             results = (around.upstream, around.own, around.downstream)
         else:
-            up = await queries.upstream(reader, ref.namespace, ref.name, depth)
-            down = await queries.downstream(reader, ref.namespace, ref.name, depth)
+            up = await queries.upstream(reader, ref.namespace, ref.name, depth, types=types)
+            down = await queries.downstream(reader, ref.namespace, ref.name, depth, types=types)
             results = (up, down)
         truncated = any(r.truncated for r in results)
         return Answer(

@@ -8,7 +8,8 @@ system. The shell holds no data: everything it shows comes from the JSON API.
 ``/api/v1/status`` is what the page's operations strip polls: this worker's
 counters by outcome, dead letters by reason, consumer lag, generation and
 rebuild progress, read from the worker's Prometheus registry (the same
-numbers ``/metrics`` exposes; the page turns counter deltas into rates).
+numbers ``/metrics`` exposes; the page turns counter deltas into rates), and
+the graph's datasets by type (``http_overview``: a cached bounded scan).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from faust.web import Request, Response, View
 from prometheus_client import Counter, Gauge
 
 from processor.adapters.http_backend import HttpBackend
+from processor.adapters.http_overview import register_overview_view, type_counts
+from processor.adapters.redis_overview import OverviewCache
 
 STATIC_PACKAGE = "processor"
 STATIC_DIR = "ui/static"
@@ -126,15 +129,20 @@ def _asset_view(app: faust.App, path: str, body: bytes, content_type: str) -> No
 
 
 def register_ui_views(app: faust.App, worker: HttpBackend) -> None:
-    """``/`` (the page), ``/ui/<file>`` (its assets) and ``/api/v1/status``."""
+    """``/`` (the page), ``/ui/<file>`` (its assets), ``/api/v1/status`` and
+    ``/api/v1/graph/overview``."""
     for filename, (body, content_type) in static_files().items():
         _asset_view(app, ASSET_PREFIX + filename, body, content_type)
         if filename == "index.html":
             _asset_view(app, "/", body, content_type)
+    overview = OverviewCache()
+    register_overview_view(app, worker, overview)
 
     @app.page("/api/v1/status")
     class StatusView(View):
         """Counters by outcome, dead letters by reason, lag, generation, rebuild."""
 
         async def get(self, request: Request) -> Response:
-            return self.json(status(worker), headers={"Cache-Control": "no-store"})
+            body = status(worker)
+            body["types"] = type_counts(worker, overview)
+            return self.json(body, headers={"Cache-Control": "no-store"})

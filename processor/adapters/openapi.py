@@ -54,6 +54,14 @@ _LIMIT = _param(
     "Maximum nodes in the answer; past it the answer is cut level by level and marked truncated.",
     {"type": "integer", "minimum": 1, "maximum": MAX_NODES_LIMIT, "default": DEFAULT_MAX_NODES},
 )
+_TYPES = _param(
+    "types",
+    "Comma-separated dataset types (exact strings, e.g. MODEL,FEATURE_VIEW): list only "
+    "datasets of these types. The walk, its distances and its node cap are unchanged; a "
+    "lineage answer keeps its root and the edges between listed datasets. An empty value "
+    "or entry is a 400.",
+    {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+)
 _BAD = _json("A parameter is missing, invalid or too long.", "BadParameter")
 _UNAUTHORIZED = {
     "description": "LINEAGE_HTTP_TOKEN is set and the request has no bearer token, or a wrong one.",
@@ -122,7 +130,7 @@ def _secured(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _document() -> dict[str, Any]:
-    lineage_params = [*_dataset_params(), _DEPTH, _LIMIT]
+    lineage_params = [*_dataset_params(), _DEPTH, _LIMIT, _TYPES]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -230,6 +238,7 @@ def _document() -> dict[str, Any]:
                                 "default": DEFAULT_PAGE,
                             },
                         ),
+                        _TYPES,
                     ],
                     "responses": {
                         "200": _json("One page of matches.", "DatasetPage"),
@@ -252,6 +261,7 @@ def _document() -> dict[str, Any]:
                             required=True,
                         ),
                         _DEPTH,
+                        _TYPES,
                     ],
                     "responses": {
                         "200": _json(
@@ -260,6 +270,16 @@ def _document() -> dict[str, Any]:
                         ),
                         "400": _BAD,
                         "404": _NOT_FOUND,
+                        "503": _DOWN,
+                    },
+                }
+            },
+            "/api/v1/graph/overview": {
+                "get": {
+                    "summary": "The graph at a glance: datasets by type, the most connected "
+                    "datasets and the edges seen last, from bounded scans cached for about 10 s.",
+                    "responses": {
+                        "200": _json("The overview.", "Overview"),
                         "503": _DOWN,
                     },
                 }

@@ -181,7 +181,44 @@ def schemas() -> dict[str, Any]:
         "MarquezJob": job_data,
         "MarquezLineage": _object({"graph": {"type": "array", "items": ref("MarquezNode")}}),
         "Status": _status_schema(),
+        "Overview": _overview_schema(),
     }
+
+
+def _overview_schema() -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 0}
+    dataset = _object({"namespace": STR, "name": STR, "type": STR, "internal": _BOOL})
+    return _object(
+        {
+            "types": {
+                "type": "array",
+                "description": "Datasets by type, most frequent first.",
+                "items": _object({"type": STR, "datasets": count}),
+            },
+            "mostConnected": {
+                "type": "array",
+                "description": "The datasets with the most stored edges (in + out).",
+                "items": _object(
+                    {"namespace": STR, "name": STR, "type": STR, "internal": _BOOL, "edges": count}
+                ),
+            },
+            "recentEdges": {
+                "type": "array",
+                "description": "The visible edges seen last, newest first.",
+                "items": _object(
+                    {"source": dataset, "target": dataset, "lastSeen": STR},
+                ),
+            },
+            "datasets": count,
+            "complete": {
+                "type": "boolean",
+                "description": "False when the graph holds more datasets or edges than one "
+                "scan reads: the numbers are those of the datasets first in (namespace, name) "
+                "order, the edges seen last among those read.",
+            },
+            "readAt": {"type": "number", "description": "Unix time of the scan (cached ~10 s)."},
+        }
+    )
 
 
 def _status_schema() -> dict[str, Any]:
@@ -223,5 +260,19 @@ def _status_schema() -> dict[str, Any]:
                 }
             ),
             "dependenciesDown": {"type": "array", "items": {"enum": ["redis", "kafka"]}},
+            "types": {
+                "description": "Datasets by type (a cached bounded scan, as /api/v1/graph/"
+                "overview), as last read; null until a first read has finished "
+                "(the status never waits for Redis).",
+                "oneOf": [
+                    _object(
+                        {
+                            "datasets": {"type": "object", "additionalProperties": count},
+                            "complete": _BOOL,
+                        }
+                    ),
+                    {"type": "null"},
+                ],
+            },
         }
     )

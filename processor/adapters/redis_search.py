@@ -24,6 +24,13 @@ from the last member read, so a fold running during the search never makes it
 see a member twice; a name folded in meanwhile is seen only if it sorts after
 the chunk in progress.
 
+With ``types`` (docs/design.md section 5b) the type of a dataset is needed,
+and it lives in the node hash, whose key is a hash the Lua side cannot compute
+(sha256). So the same chunked calls return every match of their chunk rather
+than the page's, and one pipelined ``HMGET`` per chunk reads the side and type
+of those matches: still O(N) and N / ``SEARCH_CHUNK`` Lua calls, plus the
+matches' names and types crossing to Python (``total`` still exact).
+
 The ``nodes`` set (and so the index) holds every dataset an edge touches until
 the retention sweep removes its last edge, so a dataset whose edges a delete or
 the retention window currently hides is still listed (as the lineage queries
@@ -41,7 +48,7 @@ from redis.exceptions import RedisError
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_store import RedisGraphStore
 from processor.core.identity import NODE_ID_BYTES, job_key_id, node_id
-from processor.core.snapshot import NodeRecord
+from processor.core.snapshot import NodeRecord, node_type
 
 SEARCH_CHUNK = 5000  # index members matched per Lua call (~ms of Redis time at 5,000)
 _FIELDS = ("ns", "name", "int", "ty")
@@ -65,16 +72,27 @@ def ascii_lower(text: str) -> bytes:
 
 
 async def search_datasets(
-    store: RedisGraphStore, text: str = "", *, offset: int = 0, limit: int = 50
+    store: RedisGraphStore,
+    text: str = "",
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    types: frozenset[str] | None = None,
 ) -> DatasetPage:
     """The datasets whose namespace or name contains ``text`` (ASCII letters
-    case-insensitive; every dataset when empty), sorted by (namespace, name),
-    from ``offset``, at most ``limit``. ``RedisUnavailable`` when Redis fails."""
+    case-insensitive; every dataset when empty) and, with ``types``, whose type
+    is one of them, sorted by (namespace, name), from ``offset``, at most
+    ``limit``. ``RedisUnavailable`` when Redis fails."""
     if offset < 0 or limit < 1:
         raise ValueError("offset must be >= 0 and limit >= 1")
     key = store.keys.names
     needle = ascii_lower(text)
     try:
+        if types is not None:
+            if b"\0" in needle:
+                return DatasetPage((), 0, offset, limit)
+            typed, count = await _scan_typed(store, key, needle, types, offset, limit)
+            return DatasetPage(typed, count, offset, limit)
         if not needle:
             async with store.client.pipeline(transaction=True) as pipe:
                 pipe.zcard(key)
@@ -106,6 +124,34 @@ async def _scan(
         page.extend(reply[3:])
         if read < chunk:
             return total, page
+        start = b"(" + last
+
+
+async def _scan_typed(
+    store: RedisGraphStore,
+    key: str,
+    needle: bytes,
+    types: frozenset[str],
+    offset: int,
+    limit: int,
+) -> tuple[tuple[NodeRecord, ...], int]:
+    """(the page, number of matches) of a search by text and type: each chunk's
+    text matches (all of them) are typed by one pipelined read."""
+    script = store.scripts.search
+    chunk = SEARCH_CHUNK
+    start: bytes = b"-"
+    total = 0
+    page: list[NodeRecord] = []
+    while True:
+        reply = await script(keys=[key], args=[start, chunk, needle, 0, 0, chunk])
+        read, last = int(reply[1]), reply[2]
+        for record in await _records(store, reply[3:]):
+            if node_type(record) in types:
+                if offset <= total < offset + limit:
+                    page.append(record)
+                total += 1
+        if read < chunk:
+            return tuple(page), total
         start = b"(" + last
 
 

@@ -115,14 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="a readable tree (default), JSON, or Graphviz dot (upstream/downstream)",
     )
+    p.add_argument(
+        "--types",
+        default=None,
+        metavar="T1,T2",
+        help="list only datasets of these types (e.g. MODEL,FEATURE_VIEW); the walk is unchanged",
+    )
     p.set_defaults(func=_with_settings(graph.lineage))
 
     p = sub.add_parser("datasets", help="find datasets")
     dsub = p.add_subparsers(dest="datasets_command", required=True)
     ds = dsub.add_parser("search", help="datasets whose namespace or name contains TEXT")
-    ds.add_argument("text")
+    ds.add_argument("text", nargs="?", default="")
     ds.add_argument("--offset", type=int, default=0)
     ds.add_argument("--limit", type=int, default=DEFAULT_PAGE)
+    ds.add_argument("--types", default=None, metavar="T1,T2", help="only datasets of these types")
     ds.set_defaults(func=_with_settings(graph.datasets_search))
 
     p = sub.add_parser(

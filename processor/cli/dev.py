@@ -47,6 +47,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 **dict.fromkeys(_REAL_SERVICE_SECURITY),
                 "kafka_security_protocol": "PLAINTEXT",
                 "redis_tls_verify": True,
+                **_demo_internal(base, args.demo),
             }
         )
         topics = [*settings.input_topics, settings.dlq_topic, settings.control_topic]
@@ -63,6 +64,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
         redis.stop()
         broker.stop()
         print("stopped the local broker and Redis", flush=True)
+
+
+def _demo_internal(base: Any, demo: bool) -> dict[str, list[str]]:
+    """The demo's ML registries are internal too (``samples.ml_demo``), unless
+    LINEAGE_INTERNAL_NAMESPACES says otherwise."""
+    if not demo or "internal_namespaces" in base.model_fields_set:
+        return {}
+    from processor.samples.ml_demo import DEMO_INTERNAL_NAMESPACES
+
+    return {"internal_namespaces": [*base.internal_namespaces, *DEMO_INTERNAL_NAMESPACES]}
 
 
 _REAL_SERVICE_SECURITY = (

@@ -87,25 +87,41 @@ def floor(settings: Settings, as_of: str | None = None) -> str:
     return retention_floor(moment, settings.retention_days)
 
 
+def _types(raw: str | None) -> frozenset[str] | None:
+    """The ``--types`` filter; a ``ConfigurationError`` for an empty one."""
+    from processor.core.type_filter import parse_types
+
+    if raw is None:
+        return None
+    try:
+        return parse_types(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"--types: {exc}") from None
+
+
 def lineage(args: argparse.Namespace, settings: Settings) -> int:
     from processor import render
     from processor.adapters.redis_reader import RedisGraphReader
     from processor.core import queries
     from processor.core.graph_reader import Direction
 
+    types = _types(args.types)
+
     async def run() -> str:
         async with open_store(settings) as store:
             reader = RedisGraphReader(store, floor=floor(settings))
             if args.direction == "impact":
                 found = await queries.impact(
-                    reader, args.namespace, args.name, args.depth, args.limit
+                    reader, args.namespace, args.name, args.depth, args.limit, types=types
                 )
                 if args.format == "json":
                     return json.dumps(render.impact_json(found), indent=2, ensure_ascii=False)
                 return render.impact_table(found)
             direction: Direction = args.direction
             query = queries.upstream if direction == "upstream" else queries.downstream
-            result = await query(reader, args.namespace, args.name, args.depth, args.limit)
+            result = await query(
+                reader, args.namespace, args.name, args.depth, args.limit, types=types
+            )
             if args.format == "json":
                 return json.dumps(
                     render.lineage_json(result, direction), indent=2, ensure_ascii=False
@@ -125,16 +141,21 @@ def datasets_search(args: argparse.Namespace, settings: Settings) -> int:
     from processor.adapters.redis_search import search_datasets
     from processor.core.snapshot import node_type
 
+    types = _types(args.types)
+
     async def run() -> Any:
         async with open_store(settings) as store:
-            return await search_datasets(store, args.text, offset=args.offset, limit=args.limit)
+            return await search_datasets(
+                store, args.text, offset=args.offset, limit=args.limit, types=types
+            )
 
     page = asyncio.run(run())
     for ds in page.datasets:
         side = "internal" if ds.internal else "external"
         print(f"{ds.namespace}/{ds.name}  ({node_type(ds)}, {side})")
     shown = f"{page.offset + 1}-{page.offset + len(page.datasets)}" if page.datasets else "none"
-    print(f"({shown} of {page.total} matching {args.text!r})")
+    of_types = f" of type {','.join(sorted(types))}" if types else ""
+    print(f"({shown} of {page.total} matching {args.text!r}{of_types})")
     return 0
 
 

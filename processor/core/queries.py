@@ -25,6 +25,9 @@ Conventions shared by every query:
 - Edges are those met while expanding a node closer than ``depth`` whose two
   ends are both in the result, in their stored direction (source → target)
   whichever way the query walks.
+- ``types`` (upstream, downstream, impact, job lineage) filters the answer
+  after the walk (``core.type_filter``): the walk, its cap and its distances
+  are those of the unfiltered query.
 - Output order is deterministic: nodes by (distance, namespace, name), edges by
   (source, target), jobs by (namespace, name). Cycles terminate: every node is
   expanded at most once, at its shortest distance.
@@ -51,6 +54,7 @@ from processor.core.query_results import (
     QueryNode,
 )
 from processor.core.snapshot import EdgeRecord, NodeRecord, node_type
+from processor.core.type_filter import TypeFilter, filter_impact, filter_lineage
 from processor.errors import NodeNotFound
 
 _EVERY = 1 << 30  # room for every neighbour: no cut
@@ -76,9 +80,11 @@ async def upstream(
     max_nodes: int = DEFAULT_MAX_NODES,
     *,
     depth_cap: int = DEPTH_CAP,
+    types: TypeFilter | None = None,
 ) -> LineageResult:
     """The datasets ``namespace``/``name`` is derived from, up to ``depth`` hops."""
-    return await _lineage(reader, (namespace, name), "upstream", depth, max_nodes, depth_cap)
+    result = await _lineage(reader, (namespace, name), "upstream", depth, max_nodes, depth_cap)
+    return result if types is None else filter_lineage(result, types)
 
 
 async def downstream(
@@ -89,9 +95,11 @@ async def downstream(
     max_nodes: int = DEFAULT_MAX_NODES,
     *,
     depth_cap: int = DEPTH_CAP,
+    types: TypeFilter | None = None,
 ) -> LineageResult:
     """The datasets derived from ``namespace``/``name``, up to ``depth`` hops."""
-    return await _lineage(reader, (namespace, name), "downstream", depth, max_nodes, depth_cap)
+    result = await _lineage(reader, (namespace, name), "downstream", depth, max_nodes, depth_cap)
+    return result if types is None else filter_lineage(result, types)
 
 
 async def impact(
@@ -102,20 +110,24 @@ async def impact(
     max_nodes: int = DEFAULT_MAX_NODES,
     *,
     depth_cap: int = DEPTH_CAP,
+    types: TypeFilter | None = None,
 ) -> ImpactResult:
     """Every dataset downstream of the root with its shortest distance, sorted
     by (distance, namespace, name). ``max_nodes`` counts these datasets (not
-    the root); the root is never listed, even when a cycle leads back to it."""
+    the root); the root is never listed, even when a cycle leads back to it.
+    ``types`` (``core.type_filter``) lists only the datasets of those types; the
+    cap still counts every dataset the walk passes through."""
     _check_positive("max_nodes", max_nodes)
     result = await _lineage(
         reader, (namespace, name), "downstream", depth, max_nodes + 1, depth_cap
     )
-    return ImpactResult(
+    found = ImpactResult(
         root=result.root,
         datasets=tuple(n for n in result.nodes if n.distance > 0),
         depth=result.depth,
         truncated=result.truncated,
     )
+    return found if types is None else filter_impact(found, types)
 
 
 async def paths(
@@ -246,6 +258,7 @@ async def job_lineage(
     max_nodes: int = DEFAULT_MAX_NODES,
     *,
     depth_cap: int = DEPTH_CAP,
+    types: TypeFilter | None = None,
 ) -> JobLineage:
     """Everything upstream of a job's inputs and downstream of its outputs, up
     to ``depth`` hops from them, with the job's own edges; each walk is capped
@@ -282,6 +295,8 @@ async def job_lineage(
     own = LineageResult(own_nodes[0], tuple(own_nodes), tuple(own_edges), depth, False)
     up = await _walk(reader, inputs, "upstream", depth, max_nodes)
     down = await _walk(reader, outputs, "downstream", depth, max_nodes)
+    if types is not None:
+        up, down = filter_lineage(up, types), filter_lineage(down, types)
     return JobLineage((namespace, name), own, up, down)
 
 

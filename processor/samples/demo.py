@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from processor.samples.client import DEFAULT_PRODUCER, Dataset, get_client
+from processor.samples.ml_demo import ML_ESTATE
 
 __all__ = ["demo_events"]
 
@@ -54,6 +55,23 @@ def _demo_estate() -> list[tuple[Dataset, list[Dataset], list[Dataset], str | No
 _DEMO_TYPES = {"kafka": "TOPIC", "s3": "FILE", "postgres": "TABLE"}
 
 
+def _scheme_type(ds: Dataset) -> str:
+    scheme = ds[0].split(":", 1)[0]
+    return _DEMO_TYPES.get(scheme, "VIEW" if ".MARTS." in ds[1] else "TABLE")
+
+
+def _ml_estate() -> list[tuple[Dataset, list[Dataset], list[Dataset], str | None]]:
+    return [
+        (job, [(ns, nm) for ns, nm, _ in ins], [(ns, nm) for ns, nm, _ in outs], dag)
+        for job, dag, ins, outs in ML_ESTATE
+    ]
+
+
+_ML_TYPES: dict[Dataset, str] = {
+    (ns, nm): kind for _, _, ins, outs in ML_ESTATE for ns, nm, kind in [*ins, *outs]
+}
+
+
 def demo_events(seed: int = 0) -> Iterator[tuple[bytes, bytes]]:
     """An endless stream of plausible pipeline runs, (key, value), timestamped now.
 
@@ -62,16 +80,21 @@ def demo_events(seed: int = 0) -> Iterator[tuple[bytes, bytes]]:
     ``mixed`` rule), and a reverse-ETL task exports a mart back out. Each run yields START,
     sometimes RUNNING, then COMPLETE (about 5% FAIL). Slowly, the estate drifts: now and
     then a job gains or loses an input table, or a new dated export dataset appears.
-    The caller paces the stream (e.g. one message per second).
+    Beside it, the ML pipelines of ``ml_demo`` (Snowflake ML, SageMaker, MLflow,
+    Fabric) with their datasets' types. Every job runs once first, in order, so
+    the whole estate is drawn within the first minute at the default pace; then
+    jobs run at random. The caller paces the stream (e.g. one message per second).
     """
     cl = get_client()
     rng = random.Random(seed)
-    pipelines = _demo_estate()
+    classic = _demo_estate()
+    pipelines = [*classic, *_ml_estate()]
     runs = 0
     while True:
-        job, inputs, outputs, dag = pipelines[rng.randrange(len(pipelines))]
+        pick = runs if runs < len(pipelines) else rng.randrange(len(pipelines))
+        job, inputs, outputs, dag = pipelines[pick]
         runs += 1
-        if runs % 40 == 0:  # drift: a job picks up or drops an extra source
+        if runs % 40 == 0 and pick < len(classic):  # drift: a job picks up or drops an extra source
             extra = (inputs[0][0], f"{inputs[0][1].rstrip('/')}_archive_{runs // 40 % 5}")
             if extra in inputs:
                 inputs.remove(extra)
@@ -96,8 +119,7 @@ def demo_events(seed: int = 0) -> Iterator[tuple[bytes, bytes]]:
         states.append("FAIL" if rng.random() < 0.05 else "COMPLETE")
         facets = {}
         for ds in [*inputs, *outputs]:
-            scheme = ds[0].split(":", 1)[0]
-            kind = _DEMO_TYPES.get(scheme, "VIEW" if ".MARTS." in ds[1] else "TABLE")
+            kind = _ML_TYPES.get(ds) or _scheme_type(ds)
             facets[ds] = {
                 "datasetType": cl.fc.dataset_type_dataset.DatasetTypeDatasetFacet(datasetType=kind)
             }

@@ -4,8 +4,12 @@
 
 import { ApiError, askForToken, getJson } from "./api.js";
 import { render, shorten, sideLabel } from "./graph.js";
+import { showTypeFilter } from "./impact_types.js";
+import { withJobs } from "./jobs.js";
 import { DRAW_CAP, cut, geometryFor, keyOf, mergeLineage, place } from "./layout.js";
 import { startOps } from "./ops.js";
+import { showOverview } from "./overview.js";
+import { typeBadge, typeLegend } from "./types.js";
 
 const SEARCH_PAGE = 20;
 const SEARCH_DELAY_MS = 180;
@@ -19,6 +23,8 @@ const state = {
   view: "graph",
   focus: null, // {namespace, name}
   depth: 3,
+  types: [], // the impact's type filter; [] = every type
+  jobs: false, // draw the jobs between datasets as nodes
   graph: null, // merged answer
   drawn: null,
   selectedEdge: null,
@@ -36,16 +42,20 @@ function readHash() {
     focus: params.get("namespace") !== null && params.get("name") !== null
       ? { namespace: params.get("namespace"), name: params.get("name") } : null,
     depth: depth >= 1 && depth <= 20 ? depth : state.depth,
+    types: (params.get("types") || "").split(",").filter(Boolean),
+    jobs: params.get("jobs") === "1",
   };
 }
 
-function go(view, focus, depth) {
+function go(view, focus, depth, types = state.types, jobs = state.jobs) {
   const params = new URLSearchParams();
   if (focus) {
     params.set("namespace", focus.namespace);
     params.set("name", focus.name);
   }
   params.set("depth", String(depth));
+  if (types.length) params.set("types", types.join(","));
+  if (jobs) params.set("jobs", "1");
   const hash = `#/${view}?${params}`;
   if (window.location.hash === hash) route();
   else window.location.hash = hash;
@@ -55,6 +65,9 @@ function route() {
   const next = readHash();
   state.view = next.view;
   state.depth = next.depth;
+  state.types = next.types;
+  state.jobs = next.jobs;
+  $("jobs-toggle").setAttribute("aria-pressed", String(state.jobs));
   $("depth").value = String(next.depth);
   const sameFocus = state.focus && next.focus && keyOf(state.focus) === keyOf(next.focus);
   state.focus = next.focus;
@@ -66,6 +79,9 @@ function route() {
   $("notes").hidden = state.view !== "graph";
   if (!state.focus) {
     document.body.dataset.state = "idle";
+    $("graph").hidden = false;
+    $("impact").hidden = true;
+    showOverview($("graph"), state.depth);
     return;
   }
   if (state.view === "graph") loadGraph();
@@ -251,16 +267,19 @@ async function loadGraph() {
 
 function drawGraph() {
   const graph = state.graph;
-  const drawn = cut(graph, DRAW_CAP);
+  const drawn = state.jobs ? withJobs(cut(graph, DRAW_CAP)) : cut(graph, DRAW_CAP);
   state.drawn = drawn;
   const host = $("graph");
   const placed = place(drawn, geometryFor(host.clientWidth || window.innerWidth));
   render(host, drawn, placed, state.selectedEdge);
   host.dataset.focus = graph.root;
 
+  const datasets = drawn.nodes.filter((n) => n.kind !== "job").length;
+  const jobs = drawn.jobs ? ` and ${fmt(drawn.jobs.size)} jobs` : "";
+  const lines = drawn.jobs ? "links" : "edges";
   const parts = [{
     id: "drawn-count",
-    text: `${fmt(drawn.nodes.length)} datasets and ${fmt(drawn.edges.length)} edges drawn.`,
+    text: `${fmt(datasets)} datasets${jobs} and ${fmt(drawn.edges.length)} ${lines} drawn.`,
   }];
   if (drawn.nodesCut) {
     parts.push({
@@ -305,7 +324,9 @@ function centreOnFocus(host, position, g) {
 function onGraphActivate(event) {
   const target = event.target.closest(".node, .edge");
   if (!target) return;
-  if (target.classList.contains("node")) {
+  if (target.dataset.kind === "job") {
+    showJob(state.drawn.jobs.get(target.dataset.key));
+  } else if (target.classList.contains("node")) {
     const node = state.graph.nodes.get(target.dataset.key);
     if (node.distance === 0) {
       showNode(node);
@@ -313,8 +334,9 @@ function onGraphActivate(event) {
     }
     go("graph", { namespace: node.namespace, name: node.name }, state.depth);
   } else {
-    const edge = state.graph.edges.get(target.dataset.key);
-    state.selectedEdge = edge.key;
+    const link = state.drawn.edges.find((e) => e.key === target.dataset.key);
+    const edge = link && link.link ? link.edge : state.graph.edges.get(target.dataset.key);
+    state.selectedEdge = target.dataset.key;
     for (const g of $("graph").querySelectorAll(".edge.selected")) g.classList.remove("selected");
     target.classList.add("selected");
     showEdge(edge);
@@ -392,6 +414,26 @@ function showEdge(edge) {
   ]));
 }
 
+function showJob(job) {
+  const ends = (keys) => {
+    const list = document.createElement("ul");
+    list.className = "jobs";
+    for (const key of [...keys].sort()) {
+      const node = state.graph.nodes.get(key);
+      const li = document.createElement("li");
+      li.textContent = `${node.namespace}/${node.name} (${node.type})`;
+      list.appendChild(li);
+    }
+    return list;
+  };
+  $("details").replaceChildren(heading("Job", "job"), detailsList([
+    ["Name", "name", job.name],
+    ["Namespace", "namespace", job.namespace],
+    ["Inputs", "inputs", ends(job.inputs)],
+    ["Outputs", "outputs", ends(job.outputs)],
+  ]));
+}
+
 // ---------------------------------------------------------------- impact
 
 export function csvCell(value) {
@@ -415,7 +457,9 @@ async function loadImpact() {
   const seq = ++state.loadSeq;
   const focus = state.focus;
   document.body.dataset.state = "loading";
-  $("impact-title").textContent = `Impact of ${focus.namespace}/${focus.name}`;
+  const only = state.types.length ? ` (only ${state.types.join(", ")})` : "";
+  $("impact-title").textContent = `Impact of ${focus.namespace}/${focus.name}${only}`;
+  showTypeFilter($("impact-types"), () => state.types, (types) => go("impact", focus, state.depth, types));
   const notes = $("impact-notes");
   notes.textContent = "Loading…";
   const body = $("impact-table").tBodies[0];
@@ -426,6 +470,7 @@ async function loadImpact() {
   try {
     answer = await getJson("/api/v1/graph/impact", {
       namespace: focus.namespace, name: focus.name, depth: IMPACT_DEPTH, limit: IMPACT_LIMIT,
+      types: state.types.join(","),
     });
   } catch (error) {
     if (seq !== state.loadSeq) return;
@@ -451,14 +496,16 @@ async function loadImpact() {
     ns.className = "ns";
     ns.textContent = n.namespace;
     cell.append(open, ns);
-    row.insertCell().textContent = n.type;
+    const type = row.insertCell();
+    type.append(typeBadge(n.type, 14), ` ${n.type}`);
     const side = row.insertCell();
     const badge = document.createElement("span");
     badge.className = `badge ${sideLabel(n)}`;
     badge.textContent = n.internal ? "INT internal" : "EXT external";
     side.appendChild(badge);
   }
-  const parts = [`${fmt(nodes.length)} datasets downstream (depth up to ${answer.depth}).`];
+  const kinds = state.types.length ? ` of type ${state.types.join(" or ")}` : "";
+  const parts = [`${fmt(nodes.length)} datasets${kinds} downstream (depth up to ${answer.depth}).`];
   if (nodes.length > IMPACT_ROWS) parts.push(`The table shows the nearest ${fmt(IMPACT_ROWS)}; the CSV has all ${fmt(nodes.length)}.`);
   if (answer.truncated) parts.push(`The server cut the answer at ${fmt(IMPACT_LIMIT)} datasets: there is more.`);
   notes.textContent = parts.join(" ");
@@ -496,6 +543,10 @@ function start() {
   });
   $("view-graph").addEventListener("click", () => go("graph", state.focus, state.depth));
   $("view-impact").addEventListener("click", () => go("impact", state.focus, state.depth));
+  $("jobs-toggle").addEventListener("click", () => {
+    go(state.view, state.focus, state.depth, state.types, !state.jobs);
+  });
+  typeLegend($("type-legend"));
   $("token-button").addEventListener("click", () => {
     askForToken("Enter the API token for this tab (kept in sessionStorage).")
       .then(() => route(), () => {});

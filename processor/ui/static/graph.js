@@ -1,6 +1,9 @@
 // The SVG drawing of a placed graph. Every label goes in as text, never as
 // markup, so dataset names cannot inject anything.
 
+import { drawJob } from "./jobs.js";
+import { typeIcon } from "./types.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 
 function el(name, attrs = {}, parent = null) {
@@ -71,6 +74,9 @@ export function render(host, drawn, placed, selectedEdge) {
   // past the box, so they are clipped to it (one clip, in each node's own frame).
   const clip = el("clipPath", { id: "node-clip", clipPathUnits: "userSpaceOnUse" }, defs);
   el("rect", { x: 0, y: 0, width: g.nodeW - 4, height: g.nodeH }, clip);
+  // The name stops short of the type's outline, top right.
+  const nameClip = el("clipPath", { id: "name-clip", clipPathUnits: "userSpaceOnUse" }, defs);
+  el("rect", { x: 0, y: 0, width: g.nodeW - 26, height: g.nodeH }, nameClip);
 
   const edgeLayer = el("g", { class: "edges" }, svg);
   for (const edge of drawn.edges) {
@@ -81,7 +87,8 @@ export function render(host, drawn, placed, selectedEdge) {
       tabindex: 0,
       role: "button",
       "aria-label": `Edge ${edge.source.namespace}/${edge.source.name} to ` +
-        `${edge.target.namespace}/${edge.target.name}, ${edge.events} events`,
+        `${edge.target.namespace}/${edge.target.name}` +
+        (edge.link ? ` (job ${edge.job.namespace}/${edge.job.name})` : `, ${edge.events} events`),
       "data-key": edge.key,
       "data-source-namespace": edge.source.namespace,
       "data-source-name": edge.source.name,
@@ -96,6 +103,10 @@ export function render(host, drawn, placed, selectedEdge) {
   const nodeLayer = el("g", { class: "nodes" }, svg);
   for (const node of drawn.nodes) {
     const p = placed.positions.get(node.key);
+    if (node.kind === "job") {
+      drawJob(nodeLayer, node, p, g);
+      continue;
+    }
     const side = sideLabel(node);
     const group = el("g", {
       class: `node ${side}${node.distance === 0 ? " focus" : ""}`,
@@ -115,8 +126,11 @@ export function render(host, drawn, placed, selectedEdge) {
     el("rect", { class: "badge", x: 6, y: 7, width: 30, height: 15, rx: node.internal ? 4 : 0 }, group);
     text(group, { class: "badge-text", x: 21, y: 18, "text-anchor": "middle" },
       node.internal ? "INT" : "EXT");
-    text(group, { class: "name", x: 42, y: 19, "clip-path": "url(#node-clip)" }, shortenMiddle(node.name, g.nameChars));
+    text(group, { class: "name", x: 42, y: 19, "clip-path": "url(#name-clip)" }, shortenMiddle(node.name, Math.floor(g.nameChars * 0.75)));
     text(group, { class: "sub", x: 8, y: 37, "clip-path": "url(#node-clip)" }, shorten(`${node.type} · ${node.namespace}`, g.subChars));
+    // The type's outline, top right, on a backing that hides a long name under it.
+    el("rect", { class: "icon-back", x: g.nodeW - 24, y: 3, width: 21, height: 21, rx: 3 }, group);
+    group.appendChild(typeIcon(node.type, g.nodeW - 22, 5, 17));
   }
 
   for (const mark of placed.cutMarks) {

@@ -76,13 +76,18 @@ export function cut(graph, cap = DRAW_CAP, edgeCap = EDGE_CAP) {
   };
 }
 
+// A node's column: its distance, unless it says otherwise (jobs.js puts jobs
+// between the datasets' columns).
+const columnOf = (node) => (node.column === undefined ? node.distance : node.column);
+
 // Columns by distance, each ordered by barycentre sweeps; returns positions.
 export function place(drawn, geometry = WIDE) {
   const { nodeW: NODE_W, colGap: COL_GAP, rowH: ROW_H, pad: PAD } = geometry;
   const columns = new Map();
   for (const node of drawn.nodes) {
-    if (!columns.has(node.distance)) columns.set(node.distance, []);
-    columns.get(node.distance).push(node);
+    const d = columnOf(node);
+    if (!columns.has(d)) columns.set(d, []);
+    columns.get(d).push(node);
   }
   const order = [...columns.keys()].sort((a, b) => a - b);
   for (const d of order) columns.get(d).sort(byName);
@@ -93,7 +98,7 @@ export function place(drawn, geometry = WIDE) {
     neighbours.get(e.from).push(e.to);
     neighbours.get(e.to).push(e.from);
   }
-  const distanceOf = new Map(drawn.nodes.map((n) => [n.key, n.distance]));
+  const distanceOf = new Map(drawn.nodes.map((n) => [n.key, columnOf(n)]));
   const rank = new Map();
   const renumber = (column) => {
     // Centred ranks, so that short columns line up with the middle of long ones.

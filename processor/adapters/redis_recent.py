@@ -1,0 +1,106 @@
+"""The edges seen last, for the page's first screen (``redis_overview``).
+
+No index orders edges by time, so this is a bounded scan like the counts by
+type: ``SSCAN`` of the ``edges`` set, ``RECENT_CHUNK`` ids at a time, one
+pipelined ``HMGET e:<id> ls del`` per chunk, at most ``RECENT_MAX_EDGES`` edges
+(in the set's own order: past that bound the list is the newest of those read,
+and the overview says ``complete: false``). The newest candidates are then
+checked against their endpoints' delete tombstones and read (one more round
+trip), so that an edge a delete or the retention window hides is never listed
+(``core.snapshot.EdgeRecord.shown``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from processor.adapters.redis_keys import Keyspace
+from processor.core.identity import NODE_ID_BYTES
+from processor.core.snapshot import NodeRecord
+
+RECENT_CHUNK = 5000
+RECENT_MAX_EDGES = 100_000
+RECENT_TOP = 10
+_ID = NODE_ID_BYTES * 2
+_SPARE = 3  # candidates read per listed edge, for those a node tombstone hides
+
+
+@dataclass(frozen=True, slots=True)
+class RecentEdge:
+    """A visible edge and when it was last seen."""
+
+    source: NodeRecord
+    target: NodeRecord
+    last_seen: str
+
+
+async def recent_edges(
+    client: Redis,
+    keys: Keyspace,
+    floor: str = "",
+    *,
+    max_edges: int = RECENT_MAX_EDGES,
+    chunk: int = RECENT_CHUNK,
+) -> tuple[tuple[RecentEdge, ...], int]:
+    """(the newest visible edges among those read, newest first; edges read).
+    Redis errors propagate (the caller maps them)."""
+    best: list[tuple[str, str]] = []  # (lastSeen, edge id), a min-heap
+    keep = RECENT_TOP * _SPARE
+    cursor, read = 0, 0
+    while True:
+        cursor, raw = await client.sscan(keys.edges, cursor, count=chunk)
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in raw][: max_edges - read]
+        read += len(ids)
+        async with client.pipeline(transaction=False) as pipe:
+            for eid in ids:
+                pipe.hmget(keys.edge(eid), ("ls", "del"))
+            rows = await pipe.execute()
+        for eid, (ls, deleted) in zip(ids, rows, strict=True):
+            seen = (ls or b"").decode()
+            if seen > (deleted or b"").decode() and seen > floor:
+                entry: tuple[str, str] = (seen, eid)
+                if len(best) < keep:
+                    heapq.heappush(best, entry)
+                elif entry > best[0]:
+                    heapq.heapreplace(best, entry)
+        if cursor == 0 or read >= max_edges:
+            break
+    return await _visible(client, keys, sorted(best, reverse=True)), read
+
+
+async def _visible(
+    client: Redis, keys: Keyspace, candidates: list[tuple[str, str]]
+) -> tuple[RecentEdge, ...]:
+    """The candidates no endpoint tombstone hides, with their endpoints' records."""
+    if not candidates:
+        return ()
+    fields = ("ns", "name", "int", "ty", "dout", "din")
+    async with client.pipeline(transaction=False) as pipe:
+        for _, eid in candidates:
+            pipe.hmget(keys.node(eid[:_ID]), fields)
+            pipe.hmget(keys.node(eid[_ID:]), fields)
+        rows = await pipe.execute()
+    out: list[RecentEdge] = []
+    for i, (seen, _) in enumerate(candidates):
+        src, dst = rows[2 * i], rows[2 * i + 1]
+        if src[0] is None or dst[0] is None:
+            continue
+        if seen <= (src[4] or b"").decode() or seen <= (dst[5] or b"").decode():
+            continue  # every edge out of the source, or into the target, deleted since
+        out.append(RecentEdge(_record(src), _record(dst), seen))
+        if len(out) == RECENT_TOP:
+            break
+    return tuple(out)
+
+
+def _record(row: list[bytes | None]) -> NodeRecord:
+    ns, name, internal, ty = row[:4]
+    return NodeRecord(
+        (ns or b"").decode(),
+        (name or b"").decode(),
+        internal == b"1",
+        None if ty is None else ty.decode(),
+    )
