@@ -6,7 +6,8 @@ cutoff (``core.timefmt.retention_floor``); the sweep only frees their memory.
 It walks the ``edges`` set with ``SSCAN`` inside ``lua/sweep.lua``, one chunk
 per call, so Redis is never blocked for long and folds interleave with it. A
 dataset left without edges goes too (its name index entry included); delete
-tombstones newer than the cutoff are kept.
+tombstones newer than the cutoff are kept. Column edges are swept the same way
+(``adapters.redis_columns``).
 
 What it trades away: an edge that comes back after its sweep starts afresh.
 Its event count, firstSeen and jobs come from the events seen since. A rebuild
@@ -26,6 +27,7 @@ from typing import NamedTuple
 
 from redis.exceptions import RedisError
 
+from processor.adapters.redis_columns import sweep_columns
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_store import RedisGraphStore
 
@@ -37,6 +39,7 @@ class SweepResult(NamedTuple):
 
     edges: int
     datasets: int
+    column_edges: int = 0
 
 
 async def take_sweep_lock(store: RedisGraphStore, hold_ms: int) -> bool:
@@ -67,6 +70,7 @@ async def sweep(store: RedisGraphStore, floor: str, *, chunk: int = CHUNK) -> Sw
             edges += int(removed)
             datasets += int(gone)
             if cursor in (b"0", "0"):
-                return SweepResult(edges, datasets)
+                break
     except RedisError as exc:
         raise unavailable(exc) from exc
+    return SweepResult(edges, datasets, await sweep_columns(store, floor, chunk=chunk))

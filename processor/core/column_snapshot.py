@@ -63,9 +63,7 @@ def build_column_snapshot(edges: Iterable[ColumnEdgeRecord], floor: str = "") ->
     return {"columnEdges": [column_edge_dict(e) for e in shown]}
 
 
-def column_records(
-    columns: ColumnGraph, deleted_until: Any = None
-) -> list[ColumnEdgeRecord]:
+def column_records(columns: ColumnGraph, deleted_until: Any = None) -> list[ColumnEdgeRecord]:
     """The column edges of the reference fold as records; ``deleted_until``
     (source id, target id) -> the latest delete covering that pair."""
     out = []

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from processor.core.columns import ColumnGraph
 from processor.core.column_snapshot import build_column_snapshot, column_records
+from processor.core.columns import ColumnGraph
 from processor.core.control import DeleteRequest
 from processor.core.identity import edge_id, event_mark
 from processor.core.pipeline import FoldEvent

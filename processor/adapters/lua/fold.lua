@@ -153,4 +153,45 @@ for _, e in ipairs(batch.edges) do
   if #update > 0 then call_all('HSET', ek, update, 1000) end
 end
 
+-- Column edges (docs/design.md section 5a), in this same call so that a crash
+-- or a redelivery cannot split them from the event's dataset edges. A column
+-- edge is the hash 'c:<id>' (id = source column id .. target column id, 32
+-- hex characters each): s/sf source dataset id and field, t/tf target dataset
+-- id and field (no tf: the whole dataset), fs/ls, a field per job ('[...]')
+-- and per transformation ('x[...]'), all joins. Indexes: 'cedges' (every
+-- column edge), 'cout:<column id>' / 'cin:<column id>' (its edges out / in),
+-- 'dcol:<dataset id>' (the fields of the dataset that have column edges, ''
+-- for the whole dataset) and 'cds' (dataset id -> JSON [namespace, name]).
+if batch.cds then
+  for id, names in pairs(batch.cds) do redis.call('HSETNX', base .. 'cds', id, names) end
+end
+for _, c in ipairs(batch.columns or {}) do
+  local cid, sid, sf, tid, tf = c[1], c[2], c[3], c[4], c[5]
+  local ck = base .. 'c:' .. cid
+  local cur = redis.call('HMGET', ck, 'fs', 'ls')
+  local update = {}
+  if not cur[1] then
+    update = {'s', sid, 'sf', sf, 't', tid, 'fs', c[6], 'ls', c[7]}
+    if tf ~= null then
+      update[#update + 1] = 'tf'; update[#update + 1] = tf
+    else
+      tf = ''
+    end
+    redis.call('SADD', base .. 'cedges', cid)
+    redis.call('SADD', base .. 'cout:' .. string.sub(cid, 1, 32), cid)
+    redis.call('SADD', base .. 'cin:' .. string.sub(cid, 33), cid)
+    redis.call('SADD', base .. 'dcol:' .. sid, sf)
+    redis.call('SADD', base .. 'dcol:' .. tid, tf)
+    for _, f in ipairs(c[8]) do update[#update + 1] = f; update[#update + 1] = '' end
+    for _, f in ipairs(c[9]) do update[#update + 1] = f; update[#update + 1] = '' end
+    call_all('HSET', ck, update, 1000)
+  else
+    if c[6] < cur[1] then update[#update + 1] = 'fs'; update[#update + 1] = c[6] end
+    if c[7] > cur[2] then update[#update + 1] = 'ls'; update[#update + 1] = c[7] end
+    for _, f in ipairs(c[8]) do update[#update + 1] = f; update[#update + 1] = '' end
+    for _, f in ipairs(c[9]) do update[#update + 1] = f; update[#update + 1] = '' end
+    if #update > 0 then call_all('HSET', ck, update, 1000) end
+  end
+end
+
 return flags
