@@ -14,8 +14,11 @@ from redis.exceptions import RedisError
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_store import RedisGraphStore
 from processor.core.column_payload import TRANSFORMATION_PREFIX, parse_transformation
+from processor.core.column_queries import Column
 from processor.core.column_snapshot import ColumnEdgeRecord, build_column_snapshot
-from processor.core.columns import Transformation
+from processor.core.columns import Transformation, column_id
+from processor.core.graph_reader import Direction
+from processor.core.identity import node_id
 
 _CHUNK = 1000
 _TRANS = TRANSFORMATION_PREFIX.encode()
@@ -148,3 +151,42 @@ async def sweep_columns(store: RedisGraphStore, floor: str, *, chunk: int = 500)
                 return removed
     except RedisError as exc:
         raise unavailable(exc) from exc
+
+
+class RedisColumnReader:
+    """The ``ColumnReader`` of ``core.column_queries`` on the current
+    generation: three round trips a level (the edge ids of the frontier's
+    columns, their hashes, the names and deletes of their datasets)."""
+
+    def __init__(self, store: RedisGraphStore, floor: str = "") -> None:
+        self.store = store
+        self.floor = floor
+
+    async def dataset_fields(self, namespace: str, name: str) -> Sequence[str | None]:
+        try:
+            members = await self.store.client.smembers(
+                self.store.keys.dataset_columns(node_id(namespace, name))
+            )
+        except RedisError as exc:
+            raise unavailable(exc) from exc
+        fields = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        return sorted((f or None for f in fields), key=lambda f: (f is not None, f or ""))
+
+    async def column_edges(
+        self, columns: Sequence[Column], direction: Direction
+    ) -> Sequence[ColumnEdgeRecord]:
+        keys = self.store.keys
+        index = keys.column_in if direction == "upstream" else keys.column_out
+        try:
+            async with self.store.client.pipeline(transaction=False) as pipe:
+                for ns, name, field in columns:
+                    pipe.smembers(index(column_id(node_id(ns, name), field)))
+                replies = await pipe.execute()
+            ids = sorted({m.decode() for members in replies for m in members})
+            rows: list[dict[bytes, bytes]] = []
+            for start in range(0, len(ids), _CHUNK):
+                rows += await read_column_rows(self.store, ids[start : start + _CHUNK])
+            records = await records_of(self.store, rows)
+        except RedisError as exc:
+            raise unavailable(exc) from exc
+        return [r for r in records if r.shown(self.floor)]
