@@ -34,7 +34,8 @@ def _index(floor: str = "") -> ColumnIndex:
     g = Graph()
     for raw in EVENTS:
         c = classify(raw, RULE, Limits())
-        assert isinstance(c, Classified) and isinstance(c.outcome, Accepted)
+        assert isinstance(c, Classified)
+        assert isinstance(c.outcome, Accepted)
         g.apply(c.outcome.fold)
     return ColumnIndex(column_records(g.columns, g.deleted_until), floor)
 
@@ -131,7 +132,7 @@ def test_marquez_node_ids() -> None:
     )
     assert parse_column_node_id("dataset:snowflake://acme:RAW.ORDERS") == (*I1, None)
     for bad in ("job:a:b", "datasetField:a:b:", "datasetField:nocolon", "x"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="node id"):
             parse_column_node_id(bad)
 
 

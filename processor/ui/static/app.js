@@ -5,6 +5,7 @@
 import { ApiError, askForToken, getJson } from "./api.js";
 import { render, shorten, sideLabel } from "./graph.js";
 import { DRAW_CAP, cut, geometryFor, keyOf, mergeLineage, place } from "./layout.js";
+import { showColumns } from "./columns.js";
 import { startOps } from "./ops.js";
 
 const SEARCH_PAGE = 20;
@@ -370,6 +371,7 @@ function showNode(node) {
   impact.textContent = "Impact: everything downstream";
   impact.addEventListener("click", () => go("impact", node, state.depth));
   host.replaceChildren(heading("Dataset", "node"), detailsList(rows), impact);
+  showColumns(host, node, state.depth);
 }
 
 function showEdge(edge) {
