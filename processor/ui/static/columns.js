@@ -72,10 +72,12 @@ export async function showColumns(host, node, depth) {
       namespace: node.namespace, name: node.name, depth: 1,
     });
   } catch (err) {
+    if (!section.isConnected) return; // another dataset was chosen meanwhile
     status.textContent = err instanceof ApiError && err.status === 404
       ? "No column lineage for this dataset." : `Column lineage unavailable: ${err.message}`;
     return;
   }
+  if (!section.isConnected) return;
   status.remove();
   const into = new Map();
   for (const e of answer.edges) {
