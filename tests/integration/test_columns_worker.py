@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 
 from processor.cli.graph import delete_message
+from processor.core.control import DeleteRequest, parse_control
 from processor.core.pipeline import Limits
 from processor.core.snapshot import snapshot_hash
 from tests.column_events import column_event, column_facet, spark_facet
@@ -96,10 +97,10 @@ def _get(worker: Any, path: str, doc: dict[str, Any], **params: Any) -> Any:
 def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "processor", *args],
-        env=stack.env(),
+        env=stack.env(LINEAGE_MAX_COLUMN_EDGES_PER_EVENT=str(CAP)),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=False,
     )
 
@@ -179,3 +180,15 @@ def test_column_lineage_end_to_end(stack: Stack) -> None:
     left = _get(worker, "/api/v1/graph/column-snapshot", doc)["columnEdges"]
     assert {e["target"]["name"] for e in left} == {E2[1], I2[1]}
     assert len(left) == 8 - 4
+
+    # A rebuild from the log folds the same column edges: --verify compares both hashes.
+    graph = expected_graph(ALL, limits=Limits(max_column_edges_per_event=CAP))
+    request = parse_control(delete)
+    assert isinstance(request, DeleteRequest)
+    graph.delete(request)
+    want_columns = snapshot_hash(graph.column_snapshot())
+    assert snapshot_hash({"columnEdges": left}) == want_columns
+    verify = _cli(stack, "rebuild", "--verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert f"columns, current:      {want_columns}" in verify.stdout
+    assert f"columns, rebuilt:      {want_columns}" in verify.stdout
