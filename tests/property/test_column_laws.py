@@ -148,3 +148,37 @@ def test_any_batching_through_the_payload_folds_the_same(
         if data.draw(st.booleans()):  # a redelivered batch
             g.join(decode_batch(encode_batch(marks, batch)).graph)
     assert g.column_snapshot() == fold(events).column_snapshot()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.sampled_from(FIELDS),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["fields", "dataset", "inputFields", "namespace", "name", "field",
+                         "transformations", "type", "subtype", "masking", "transformationType",
+                         *FIELDS]),
+        inner,
+        max_size=5,
+    ),
+    max_leaves=25,
+)  # fmt: skip
+
+
+@SETTINGS
+@given(facet=_JSON)
+def test_any_facet_leaves_the_event_accepted_with_its_dataset_edges(facet: Any) -> None:
+    from processor.core.pipeline import Accepted, Classified, Limits, classify
+    from processor.core.rules import MixRule
+    from tests.events import raw_event
+
+    raw = raw_event(
+        outputs=[{"namespace": "snowflake://acme", "name": "T", "facets": {"columnLineage": facet}}]
+    )
+    c = classify(raw, MixRule("any", ["snowflake://*"]), Limits())
+    assert isinstance(c, Classified)
+    assert isinstance(c.outcome, Accepted)
+    assert c.outcome.fold.edges
+    g = Graph()
+    g.apply(c.outcome.fold)
+    for e in g.column_snapshot()["columnEdges"]:
+        assert e["source"]["field"]
+        assert e["target"]["name"] == "T"
