@@ -79,9 +79,11 @@ export async function showColumns(host, node, depth) {
   }
   if (!section.isConnected) return;
   status.remove();
+  // Keyed by field, the whole dataset (null) apart from any field name.
+  const fieldKey = (c) => (c.field === null ? null : `f:${c.field}`);
   const into = new Map();
   for (const e of answer.edges) {
-    const key = label(e.target);
+    const key = fieldKey(e.target);
     if (!into.has(key)) into.set(key, []);
     into.get(key).push(e);
   }
@@ -92,7 +94,7 @@ export async function showColumns(host, node, depth) {
     const button = el("button", "col-pick linklike", label(root));
     button.type = "button";
     button.addEventListener("click", () => showColumnLineage(section, root, depth));
-    li.append(button, inputLists(into.get(label(root)) || []));
+    li.append(button, inputLists(into.get(fieldKey(root)) || []));
     list.appendChild(li);
   }
   section.appendChild(list);
