@@ -6,8 +6,7 @@ cutoff (``core.timefmt.retention_floor``); the sweep only frees their memory.
 It walks the ``edges`` set with ``SSCAN`` inside ``lua/sweep.lua``, one chunk
 per call, so Redis is never blocked for long and folds interleave with it. A
 dataset left without edges goes too (its name index entry included); delete
-tombstones newer than the cutoff are kept. Column edges are swept the same way
-(``adapters.redis_columns``).
+tombstones newer than the cutoff are kept.
 
 What it trades away: an edge that comes back after its sweep starts afresh.
 Its event count, firstSeen and jobs come from the events seen since. A rebuild
@@ -27,7 +26,6 @@ from typing import NamedTuple
 
 from redis.exceptions import RedisError
 
-from processor.adapters.redis_columns import sweep_columns
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_store import RedisGraphStore
 
@@ -39,7 +37,6 @@ class SweepResult(NamedTuple):
 
     edges: int
     datasets: int
-    column_edges: int = 0
 
 
 async def take_sweep_lock(store: RedisGraphStore, hold_ms: int) -> bool:
@@ -70,7 +67,6 @@ async def sweep(store: RedisGraphStore, floor: str, *, chunk: int = CHUNK) -> Sw
             edges += int(removed)
             datasets += int(gone)
             if cursor in (b"0", "0"):
-                break
+                return SweepResult(edges, datasets)
     except RedisError as exc:
         raise unavailable(exc) from exc
-    return SweepResult(edges, datasets, await sweep_columns(store, floor, chunk=chunk))

@@ -19,8 +19,8 @@ from processor.adapters.redis_columns import (
     RedisColumnReader,
     column_edge_count,
     column_snapshot,
+    sweep_columns,
 )
-from processor.adapters.redis_retention import sweep
 from processor.adapters.redis_store import RedisGraphStore
 from processor.core.column_index import ColumnIndex
 from processor.core.column_queries import walk
@@ -134,8 +134,7 @@ def test_retention_hides_then_sweeps_old_column_edges(redis_service: Any, key_pr
             recent = await column_snapshot(store, FLOOR)
             assert [e["source"]["field"] for e in recent["columnEdges"]] == ["d0", "d1", "d2"]
             assert recent == _pure(folds).column_snapshot(FLOOR)
-            result = await sweep(store, FLOOR)
-            assert result.column_edges == 4
+            assert await sweep_columns(store, FLOOR) == 4
             assert await column_edge_count(store) == 3
             assert await column_snapshot(store, FLOOR) == recent
             assert await column_snapshot(store) == recent  # the old ones are gone for good
