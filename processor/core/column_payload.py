@@ -1,8 +1,10 @@
 """The column part of the fold call's payload (``core.fold_payload``).
 
 ``"columns"``: ``[[column edge id, source id, source field, target id, target
-field | null, firstSeen, lastSeen, [job field, ...], [transformation field,
-...]], ...]`` and ``"cds"``: ``{node id: job-style JSON [namespace, name]}``,
+field | null, firstSeen, lastSeen, [job index, ...], [transformation index,
+...]], ...]``, the indexes (from 0) into ``"cj"`` (the batch's job fields) and
+``"ct"`` (its transformation fields), which a batch repeats on thousands of
+column edges; and ``"cds"``: ``{node id: job-style JSON [namespace, name]}``,
 the names of the datasets the column edges touch. ``lua/fold.lua`` folds them
 in the same call as the batch's marks and dataset edges.
 """
@@ -32,37 +34,58 @@ def parse_transformation(text: str) -> Transformation:
     return (kind, subtype, bool(masking))
 
 
-def encode_columns(columns: ColumnGraph) -> tuple[list[list[Any]], dict[str, str]]:
-    """The batch's joined column edges and the names of their datasets."""
-    rows = [
-        [
-            cid,
-            e.source_id,
-            e.source_field,
-            e.target_id,
-            e.target_field,
-            e.first_seen,
-            e.last_seen,
-            [job_field(*job) for job in e.jobs],
-            [transformation_field(t) for t in e.transformations],
-        ]
-        for cid, e in columns.edges.items()
-    ]
+def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
+    """The payload keys of the batch's joined column edges (module doc)."""
+    jobs: dict[tuple[str, str], int] = {}
+    trans: dict[Transformation, int] = {}
     names: dict[str, str] = {}
-    for e in columns.edges.values():
+    rows = []
+    for cid, e in columns.edges.items():
+        job_ix = []
+        for job in e.jobs:
+            i = jobs.get(job)
+            if i is None:
+                i = jobs[job] = len(jobs)
+            job_ix.append(i)
+        trans_ix = []
+        for t in e.transformations:
+            i = trans.get(t)
+            if i is None:
+                i = trans[t] = len(trans)
+            trans_ix.append(i)
         for nid in (e.source_id, e.target_id):
             if nid not in names:
                 names[nid] = job_field(*columns.datasets[nid])
-    return rows, names
+        rows.append(
+            [
+                cid,
+                e.source_id,
+                e.source_field,
+                e.target_id,
+                e.target_field,
+                e.first_seen,
+                e.last_seen,
+                job_ix,
+                trans_ix,
+            ]
+        )
+    return {
+        "columns": rows,
+        "cj": [job_field(*job) for job in jobs],
+        "ct": [transformation_field(t) for t in trans],
+        "cds": names,
+    }
 
 
-def decode_columns(rows: list[list[Any]], names: dict[str, str], into: ColumnGraph) -> None:
+def decode_columns(data: dict[str, Any], into: ColumnGraph) -> None:
     """The inverse of ``encode_columns``, joined into ``into``."""
-    for nid, text in names.items():
+    for nid, text in data["cds"].items():
         ns, name = orjson.loads(text)
         into.datasets.setdefault(nid, (ns, name))
-    for _cid, sid, sf, tid, tf, first, last, jobs, trans in rows:
+    jobs = [(ns, name) for ns, name in map(orjson.loads, data["cj"])]
+    trans = [parse_transformation(t) for t in data["ct"]]
+    for _cid, sid, sf, tid, tf, first, last, job_ix, trans_ix in data["columns"]:
         edge = ColumnEdgeState(sid, sf, tid, tf, first, last)
-        edge.jobs = {(ns, name) for ns, name in map(orjson.loads, jobs)}
-        edge.transformations = {parse_transformation(t) for t in trans}
+        edge.jobs = {jobs[i] for i in job_ix}
+        edge.transformations = {trans[i] for i in trans_ix}
         into.join_edge(column_edge_id(edge), edge)

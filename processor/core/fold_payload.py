@@ -57,7 +57,7 @@ def encode_batch(marks: Sequence[tuple[str, str]], folds: Iterable[FoldEvent]) -
     ]
     body: dict[str, object] = {"marks": marks, "nodes": nodes, "edges": edges}
     if joined.columns.edges:
-        body["columns"], body["cds"] = encode_columns(joined.columns)
+        body.update(encode_columns(joined.columns))
     return orjson.dumps(body)
 
 
@@ -73,7 +73,7 @@ def decode_batch(payload: bytes) -> FoldPayload:
         edge.jobs = {(ns, name) for ns, name in map(orjson.loads, jobs)}
         graph.edges[edge_id(source, target)] = edge
     if "columns" in data:
-        decode_columns(data["columns"], data["cds"], graph.columns)
+        decode_columns(data, graph.columns)
     return FoldPayload([(h, outcome) for h, outcome in data["marks"]], graph)
 
 
