@@ -13,7 +13,7 @@ LINT_PATHS := $(wildcard processor tests bench)
 SHARED := ../shared
 CORPUS := $(SHARED)/corpus/openlineage-fixtures.jsonl
 
-.PHONY: help venv run test test-fast lint fmt typecheck schemas schemas-check bench bench-pipeline bench-queries bench-load bench-ingest corpus-check clean
+.PHONY: help venv run test test-fast lint fmt typecheck schemas schemas-check bench bench-pipeline bench-queries bench-columns bench-load bench-ingest corpus-check clean
 
 help: ## List the targets with what each does
 	@echo "usage: make TARGET"
@@ -56,13 +56,16 @@ schemas: venv ## Regenerate the JSON schemas in schemas/
 schemas-check: venv ## Fail when schemas/ is not what the models generate
 	$(BIN)/python -m processor.schemas_gen --check schemas/
 
-bench: bench-pipeline bench-queries bench-load bench-ingest ## Every benchmark: pipeline throughput, query latency, load, then HTTP ingest
+bench: bench-pipeline bench-queries bench-columns bench-load bench-ingest ## Every benchmark: pipeline throughput, query latency, column lineage, load, then HTTP ingest
 
 bench-pipeline: venv ## Pipeline throughput against the faust and aiokafka ceilings (bench/bench.py)
 	$(BIN)/python bench/bench.py
 
 bench-queries: venv ## Query latency on a graph of 1M edges (bench/query_bench.py)
 	$(BIN)/python bench/query_bench.py
+
+bench-columns: venv ## Column lineage: fold cost on/off, bytes per column edge, column queries on 1M column edges (bench/column_bench.py)
+	$(BIN)/python bench/column_bench.py
 
 bench-load: venv ## End-to-end latency at 2,000/s, a 10-minute RSS soak, 1 vs 2 workers (bench/load_bench.py)
 	$(BIN)/python bench/load_bench.py

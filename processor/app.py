@@ -47,6 +47,7 @@ from processor.adapters.http_auth import require_bearer_token
 from processor.adapters.log_reader import to_record
 from processor.adapters.metrics import Metrics
 from processor.adapters.metrics_observer import MetricsObserver
+from processor.adapters.redis_columns import column_edge_count, sweep_columns
 from processor.adapters.redis_retention import sweep, take_sweep_lock
 from processor.batch import BatchProcessor, PreparedBatch
 from processor.core.pipeline import Classified, Rejected
@@ -281,6 +282,7 @@ class LineageWorker:
             nodes, edges = await self.store.counts()
             self.metrics.graph_nodes.set(nodes)
             self.metrics.graph_edges.set(edges)
+            self.metrics.graph_column_edges.set(await column_edge_count(self.store))
             self.metrics.observe_rebuild(await self.store.rebuild_progress())
         except DependencyUnavailable:
             self.metrics.redis_errors.labels("gauges").inc()
@@ -322,12 +324,14 @@ class LineageWorker:
                 return
             started = time.monotonic()
             result = await sweep(self.store, floor)
+            column_edges = await sweep_columns(self.store, floor)
         except DependencyUnavailable as exc:
             self.metrics.redis_errors.labels("sweep").inc()
             log.warning("retention sweep skipped, Redis unavailable: %s", exc)
             return
         self.metrics.retention_swept.labels("edge").inc(result.edges)
         self.metrics.retention_swept.labels("dataset").inc(result.datasets)
+        self.metrics.retention_swept.labels("column_edge").inc(column_edges)
         self.metrics.retention_last_sweep.set(time.time())
         log.info(
             "retention sweep: %d edges and %d datasets last seen at or before %s removed in %.1f s",

@@ -201,6 +201,9 @@ class BatchProcessor:
                 result.edges_folded += len(outcome.fold.edges)
                 for reason, n in outcome.skipped:
                     result.skipped[reason] += n
+                result.column_edges_folded += len(outcome.fold.columns)
+                for reason, n in outcome.column_dropped:
+                    result.column_dropped[reason] += n
             elif isinstance(outcome, Rejected):
                 result.rejected[outcome.reason] += 1
             else:

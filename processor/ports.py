@@ -57,6 +57,8 @@ class BatchResult:
     folded: list[FoldEvent] = field(default_factory=list)
     edges_folded: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # edges not folded, by reason
+    column_edges_folded: int = 0
+    column_dropped: Counter[str] = field(default_factory=Counter)  # column edges, by reason
     deletes: int = 0
     attempts: int = 1
 

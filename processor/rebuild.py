@@ -51,6 +51,7 @@ from redis.exceptions import RedisError
 from processor import __version__
 from processor.adapters.connections import graph_store, kafka_options
 from processor.adapters.log_reader import LogReader
+from processor.adapters.redis_columns import column_snapshot
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_generations import Generations
 from processor.adapters.redis_store import RedisGraphStore
@@ -132,6 +133,17 @@ class RebuildResult:
     rebuilt_hash: str | None = None
     current_hash: str | None = None
     differences: tuple[str, ...] = ()
+    # The column snapshots' hashes (docs/design.md section 5a), compared too.
+    rebuilt_column_hash: str | None = None
+    current_column_hash: str | None = None
+
+    @property
+    def identical(self) -> bool:
+        """Both the snapshot and the column snapshot hashes agree."""
+        return (
+            self.rebuilt_hash == self.current_hash
+            and self.rebuilt_column_hash == self.current_column_hash
+        )
 
 
 class Rebuild:
@@ -287,6 +299,8 @@ class Rebuild:
             return None
         live_snapshot = await self.live.snapshot()
         rebuilt = await store.snapshot()
+        live_columns = snapshot_hash(await column_snapshot(self.live))
+        rebuilt_columns = snapshot_hash(await column_snapshot(store))
         if await self.generations.folded(current) != before:
             return None  # the live graph moved while it was read: try again
         a, b = snapshot_hash(rebuilt), snapshot_hash(live_snapshot)
@@ -300,6 +314,8 @@ class Rebuild:
             rebuilt_hash=a,
             current_hash=b,
             differences=tuple(first_differences(live_snapshot, rebuilt)),
+            rebuilt_column_hash=rebuilt_columns,
+            current_column_hash=live_columns,
         )
 
     def _same_offsets(self, folded: dict[str, int]) -> bool:

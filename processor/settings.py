@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     max_edges_per_event: int = Field(
         10_000, gt=0, description="more candidate edges (inputs x outputs): too_many_edges"
     )
+    max_column_edges_per_event: int = Field(
+        10_000, gt=0, description="more column edges in one event: none folded (too_many)"
+    )
     strict_profile: bool = Field(False, description="also require producer and schemaURL")
     web_port: int = Field(6066, ge=0, le=65535, description="HTTP port: API, metrics, health")
     web_host: str = Field("0.0.0.0", description="HTTP bind address")
@@ -294,6 +297,7 @@ class Settings(BaseSettings):
             max_depth=self.max_json_depth,
             max_name_length=self.max_name_length,
             max_edges_per_event=self.max_edges_per_event,
+            max_column_edges_per_event=self.max_column_edges_per_event,
             strict_profile=self.strict_profile,
         )
 

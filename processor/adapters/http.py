@@ -14,6 +14,7 @@ from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from processor.adapters.http_backend import HttpBackend
+from processor.adapters.http_columns import register_column_views
 from processor.adapters.http_graph import register_graph_views
 from processor.adapters.http_ui import register_ui_views
 from processor.adapters.openapi import openapi_document
@@ -101,6 +102,7 @@ def register_views(app: faust.App, worker: HttpBackend) -> None:
             return self.bytes(openapi, content_type="application/json")
 
     register_graph_views(app, worker)
+    register_column_views(app, worker)
     register_ui_views(app, worker)
 
 

@@ -102,7 +102,11 @@ def status(worker: HttpBackend) -> dict[str, Any]:
         "deadLetters": dict(sorted(rejected.items())),
         "lag": {"messages": sum(n for _, _, n in lags), "partitions": partitions},
         "generation": int(_total(m.generation)),
-        "graph": {"nodes": int(_total(m.graph_nodes)), "edges": int(_total(m.graph_edges))},
+        "graph": {
+            "nodes": int(_total(m.graph_nodes)),
+            "edges": int(_total(m.graph_edges)),
+            "columnEdges": int(_total(m.graph_column_edges)),
+        },
         "rebuild": {
             "running": running,
             "generation": int(_total(m.rebuild_generation)) if running else None,

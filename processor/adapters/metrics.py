@@ -11,6 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from processor.core.columns import COLUMN_DROP_REASONS
 from processor.core.reasons import Reason
 
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -64,6 +65,20 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.column_edges_folded = Counter(
+            "lineage_column_edges_folded",
+            "Column edges folded into the graph (one per column edge per event)",
+            registry=r,
+        )
+        self.column_dropped = Counter(
+            "lineage_column_lineage_dropped",
+            "Column edges (too_many, same_side, same_dataset) or facet pieces "
+            "(malformed) of accepted events that were not folded",
+            ["reason"],
+            registry=r,
+        )
+        for drop in COLUMN_DROP_REASONS:
+            self.column_dropped.labels(drop)
         self.deletes_applied = Counter(
             "lineage_deletes_applied",
             "Delete requests from the control topic folded into tombstones",
@@ -87,6 +102,11 @@ class Metrics:
         )
         self.graph_edges = Gauge(
             "lineage_graph_edges", "Edges in the current generation", registry=r
+        )
+        self.graph_column_edges = Gauge(
+            "lineage_graph_column_edges",
+            "Column edges in the current generation (hidden ones included)",
+            registry=r,
         )
         self.batch_seconds = Histogram(
             "lineage_batch_seconds",

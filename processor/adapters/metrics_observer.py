@@ -54,6 +54,10 @@ class MetricsObserver:
             m.deletes_applied.inc(result.deletes)
         for reason, n in result.skipped.items():
             m.edges_skipped.labels(reason).inc(n)
+        if result.column_edges_folded:
+            m.column_edges_folded.inc(result.column_edges_folded)
+        for reason, n in result.column_dropped.items():
+            m.column_dropped.labels(reason).inc(n)
         m.batch_seconds.observe(seconds)
         m.batch_size.observe(len(records))
         now = self.clock()

@@ -14,6 +14,7 @@ from typing import Any
 
 from processor import __version__
 from processor.adapters.http_auth import is_public
+from processor.adapters.openapi_columns import column_paths, column_schemas
 from processor.adapters.openapi_schemas import STR, ref, schemas
 from processor.core.api_bounds import (
     DEFAULT_DEPTH,
@@ -284,6 +285,7 @@ def _document() -> dict[str, Any]:
                     },
                 }
             },
+            **column_paths(_param, _json, _BAD, _NOT_FOUND, _DOWN, _DEPTH, _LIMIT, _TEXT),
             "/api/v1/status": {
                 "get": {
                     "summary": "This worker's counters by outcome (since it started), dead "
@@ -316,5 +318,5 @@ def _document() -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": schemas()},
+        "components": {"schemas": {**schemas(), **column_schemas()}},
     }

@@ -250,7 +250,7 @@ def _status_schema() -> dict[str, Any]:
                 }
             ),
             "generation": count,
-            "graph": _object({"nodes": count, "edges": count}),
+            "graph": _object({"nodes": count, "edges": count, "columnEdges": count}),
             "rebuild": _object(
                 {
                     "running": _BOOL,

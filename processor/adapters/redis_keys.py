@@ -125,6 +125,33 @@ class Keyspace:
     def incoming(self, node_id: str) -> str:
         return f"{self.base}in:{node_id}"
 
+    # --- column lineage (docs/design.md section 5a) ---------------------------
+
+    @property
+    def column_edges(self) -> str:
+        """Set of every column edge id."""
+        return self.base + "cedges"
+
+    @property
+    def column_datasets(self) -> str:
+        """Hash dataset id -> JSON [namespace, name] of the datasets column edges touch."""
+        return self.base + "cds"
+
+    def column_edge(self, column_edge_id: str) -> str:
+        return f"{self.base}c:{column_edge_id}"
+
+    def column_out(self, column_id: str) -> str:
+        """Set of the ids of the column edges out of a column."""
+        return f"{self.base}cout:{column_id}"
+
+    def column_in(self, column_id: str) -> str:
+        """Set of the ids of the column edges into a column (or whole dataset)."""
+        return f"{self.base}cin:{column_id}"
+
+    def dataset_columns(self, node_id: str) -> str:
+        """Set of a dataset's fields that have column edges ('' = the whole dataset)."""
+        return f"{self.base}dcol:{node_id}"
+
     def job(self, job_key_id: str) -> str:
         """Set of the ids of the edges that carry the job."""
         return f"{self.base}j:{job_key_id}"

@@ -38,6 +38,7 @@ class Scripts:
         self.edges = register("edges.lua")
         self.search = register("search.lua")
         self.clear_rejected = register("clear_rejected.lua")
+        self.column_sweep = register("column_sweep.lua")
 
     @staticmethod
     def of(client: aioredis.Redis) -> Scripts:

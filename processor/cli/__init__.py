@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, get_args
 
 from processor import __version__
-from processor.cli import dev, dlq, graph, publish, rebuild, worker
+from processor.cli import columns, dev, dlq, graph, publish, rebuild, worker
 from processor.cli.settings_loader import load_settings
 from processor.core.api_bounds import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEFAULT_PAGE, DEPTH_CAP
 from processor.core.graph_reader import Direction
@@ -93,7 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_with_settings(graph.delete))
 
-    p = sub.add_parser("lineage", help="upstream, downstream or impact of a dataset")
+    p = sub.add_parser(
+        "lineage",
+        help="upstream, downstream or impact of a dataset; "
+        "'lineage columns upstream|downstream NAMESPACE NAME [FIELD]' for column lineage",
+    )
     p.add_argument("direction", choices=[*get_args(Direction), "impact"])
     p.add_argument("namespace")
     p.add_argument("name")
@@ -157,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("snapshot", help="print the canonical snapshot of the graph")
     p.add_argument("--hash", action="store_true", help="print only its sha256")
     p.add_argument(
+        "--columns", action="store_true", help="the column snapshot (column lineage) instead"
+    )
+    p.add_argument(
         "--as-of",
         metavar="TIME",
         help="RFC 3339 time the retention window counts back from (default now)",
@@ -192,7 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:2] == ["lineage", "columns"]:
+        # Its own parser: "lineage" takes a direction then a dataset, and
+        # "columns" takes a direction, a dataset and a field.
+        args = columns.build_parser().parse_args(words[2:])
+        args.func = _with_settings(columns.columns)
+    else:
+        args = build_parser().parse_args(words)
     level, fmt = "warning", "text"
     with contextlib.suppress(ConfigurationError):
         settings = load_settings()

@@ -166,6 +166,10 @@ def snapshot(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> dict[str, Any]:
         async with open_store(settings) as store:
+            if getattr(args, "columns", False):
+                from processor.adapters.redis_columns import column_snapshot
+
+                return await column_snapshot(store, cutoff)
             return await store.snapshot(cutoff)
 
     snapshot = asyncio.run(run())

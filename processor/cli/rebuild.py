@@ -83,12 +83,16 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"current generation {result.previous}: {result.current_hash}")
     print(f"rebuilt from the log:  {result.rebuilt_hash}")
-    if result.rebuilt_hash == result.current_hash:
+    print(f"columns, current:      {result.current_column_hash}")
+    print(f"columns, rebuilt:      {result.rebuilt_column_hash}")
+    if result.identical:
         print("identical")
         return 0
     print("they differ; first differences:")
     for line in result.differences:
         print(f"  {line}")
+    if result.rebuilt_column_hash != result.current_column_hash:
+        print("  the column snapshots differ (snapshot --columns shows them)")
     return 1
 
 

@@ -54,7 +54,8 @@ def classify_batch(
         assert isinstance(c, Classified)
         outcome = c.outcome
         if isinstance(outcome, Accepted):
-            size = len(outcome.fold.edges)
+            # A column edge costs the call about what an edge does.
+            size = len(outcome.fold.edges) + len(outcome.fold.columns)
             if folds and edges + size > MAX_EDGES_PER_CALL:
                 payloads.append(encode_batch(marks, folds))
                 marks, folds, edges = [], [], 0

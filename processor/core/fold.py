@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from processor.core.column_snapshot import build_column_snapshot, column_records
+from processor.core.columns import ColumnGraph
 from processor.core.control import DeleteRequest
 from processor.core.identity import edge_id, event_mark
 from processor.core.pipeline import FoldEvent
@@ -60,6 +62,7 @@ class Graph:
         self.edge_deletes: dict[str, str] = {}
         self.out_deletes: dict[str, str] = {}
         self.in_deletes: dict[str, str] = {}
+        self.columns = ColumnGraph()  # column lineage (docs/design.md section 5a)
 
     def delete(self, request: DeleteRequest) -> None:
         """Fold one delete in (docs/design.md section 5); again changes nothing."""
@@ -103,6 +106,8 @@ class Graph:
             edge.last_seen = max(edge.last_seen, event.event_time)
             if rank > edge.run_rank:
                 edge.run_rank, edge.last_run_id = rank, event.run_id
+        if event.columns:
+            self.columns.apply(event.columns, event.column_datasets, event.job, event.event_time)
 
     def join(self, other: Graph) -> None:
         """Fold ``other`` in: the result is the fold of both graphs' events,
@@ -131,6 +136,7 @@ class Graph:
             for key, at in theirs.items():
                 if at > mine.get(key, ""):
                     mine[key] = at
+        self.columns.join(other.columns)
 
     def node_records(self) -> dict[str, NodeRecord]:
         """Nodes as the snapshot wants them."""
@@ -158,3 +164,8 @@ class Graph:
     def snapshot(self, floor: str = "") -> dict[str, Any]:
         """The canonical snapshot of this graph (``floor``: retention cutoff)."""
         return build_snapshot(self.node_records(), self.edge_records(), floor)
+
+    def column_snapshot(self, floor: str = "") -> dict[str, Any]:
+        """The canonical column snapshot (docs/design.md section 5a)."""
+        records = column_records(self.columns, self.deleted_until)
+        return build_column_snapshot(records, floor)

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import orjson
 
+from processor.core.column_payload import decode_columns, encode_columns
 from processor.core.fold import EdgeState, Graph, NodeState
 from processor.core.identity import edge_id, job_field
 from processor.core.pipeline import FoldEvent
@@ -54,7 +55,10 @@ def encode_batch(marks: Sequence[tuple[str, str]], folds: Iterable[FoldEvent]) -
         ]
         for e in joined.edges.values()
     ]
-    return orjson.dumps({"marks": marks, "nodes": nodes, "edges": edges})
+    body: dict[str, object] = {"marks": marks, "nodes": nodes, "edges": edges}
+    if joined.columns.edges:
+        body.update(encode_columns(joined.columns))
+    return orjson.dumps(body)
 
 
 def decode_batch(payload: bytes) -> FoldPayload:
@@ -68,6 +72,8 @@ def decode_batch(payload: bytes) -> FoldPayload:
         edge.marks = {f"{int(m) + _MARK_OFFSET:016x}" for m in members}
         edge.jobs = {(ns, name) for ns, name in map(orjson.loads, jobs)}
         graph.edges[edge_id(source, target)] = edge
+    if "columns" in data:
+        decode_columns(data, graph.columns)
     return FoldPayload([(h, outcome) for h, outcome in data["marks"]], graph)
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from processor.core.columns import ColumnFact, extract_columns
 from processor.core.decode import decode_object
 from processor.core.identity import content_hash, node_id
 from processor.core.models import DatasetEvent, JobEvent, RunEvent
 from processor.core.reasons import DATASET_EVENT, JOB_EVENT, Reason
-from processor.core.rules import DatasetKey, MixRule
+from processor.core.rules import DatasetKey, MixMode, MixRule
 from processor.core.validate import validate_event
 from processor.errors import InvalidMessage
 
@@ -29,6 +30,7 @@ class Limits:
     max_depth: int = 64
     max_name_length: int = 1000
     max_edges_per_event: int = 10_000
+    max_column_edges_per_event: int = 10_000
     strict_profile: bool = False
 
 
@@ -59,6 +61,10 @@ class FoldEvent(NamedTuple):
     job: tuple[str, str]
     nodes: tuple[NodeUpdate, ...]
     edges: tuple[tuple[str, str], ...]  # (source node id, target node id)
+    # Column lineage (docs/design.md section 5a): the column edges, and the
+    # (node id, namespace, name) of the datasets they name.
+    columns: tuple[ColumnFact, ...] = ()
+    column_datasets: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def rank(self) -> str:
@@ -89,6 +95,7 @@ class Accepted(NamedTuple):
 
     fold: FoldEvent
     skipped: tuple[tuple[str, int], ...] = ()
+    column_dropped: tuple[tuple[str, int], ...] = ()  # column edges not folded, by reason
 
 
 class Classified(NamedTuple):
@@ -183,6 +190,13 @@ def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accep
     )
     run = event.run
     run_id = run.runId.lower() if run is not None and run.runId else None
+    columns = extract_columns(
+        outputs,
+        is_internal,
+        rule.mode is MixMode.MIXED,
+        limit,
+        limits.max_column_edges_per_event,
+    )
     fold = FoldEvent(
         content_hash=digest,
         event_time=event.eventTime,
@@ -190,5 +204,7 @@ def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accep
         job=(event.job.namespace, event.job.name),
         nodes=nodes,
         edges=tuple(edges),
+        columns=columns.facts,
+        column_datasets=columns.datasets,
     )
-    return Accepted(fold, tuple((str(k), n) for k, n in plan.skipped.items()))
+    return Accepted(fold, tuple((str(k), n) for k, n in plan.skipped.items()), columns.dropped)

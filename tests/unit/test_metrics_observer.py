@@ -90,3 +90,37 @@ def test_an_outage_shows_while_it_lasts() -> None:
     observer.dependencies_up()
     assert sample(metrics.registry, "lineage_dependency_down", dependency="redis") == 0
     assert sample(metrics.registry, "lineage_dependency_down", dependency="kafka") == 0
+
+
+def test_column_edges_folded_and_dropped_are_counted_once_per_new_event() -> None:
+    from tests.column_events import INT, column_event, column_facet, spark_facet
+    from tests.column_graph import EVENTS
+
+    metrics = Metrics(CollectorRegistry())
+    store = MemoryGraphStore()
+    processor = BatchProcessor(
+        store=store,
+        publisher=MemoryPublisher(),
+        rule=MixRule("mixed", ["snowflake://*"]),
+        limits=Limits(max_column_edges_per_event=5),
+        dlq_topic="dlq",
+        version="test",
+        observer=MetricsObserver(metrics, clock=lambda: NOW),
+        max_backoff=0.0,
+    )
+    ext = ("postgres://db", "public.orders")
+    wide = column_event({INT: spark_facet(ext, 2, 2)}, inputs=[ext])  # 2 x 3 = 6 > 5
+    same = column_event(
+        {INT: column_facet({"a": [(("snowflake://acme", "X", "a"), [])]})}, inputs=[ext]
+    )
+    values = [*EVENTS, wide, same, EVENTS[0]]  # the last one a copy: counted once
+    records = [InputRecord("events", 0, i, None, None, v) for i, v in enumerate(values)]
+    result = asyncio.run(processor.process(records))
+    # tests.column_graph: 4 column edges in the load, 2 in the export
+    assert result.column_edges_folded == 6
+    r = metrics.registry
+    assert sample(r, "lineage_column_edges_folded_total") == 6
+    assert sample(r, "lineage_column_lineage_dropped_total", reason="too_many") == 6
+    assert sample(r, "lineage_column_lineage_dropped_total", reason="same_side") == 1
+    assert sample(r, "lineage_column_lineage_dropped_total", reason="malformed") == 0
+    assert len(store.graph.column_snapshot()["columnEdges"]) == 6

@@ -7,6 +7,7 @@ import { render, shorten, sideLabel } from "./graph.js";
 import { showTypeFilter } from "./impact_types.js";
 import { withJobs } from "./jobs.js";
 import { DRAW_CAP, cut, geometryFor, keyOf, mergeLineage, place } from "./layout.js";
+import { showColumns } from "./columns.js";
 import { startOps } from "./ops.js";
 import { showOverview } from "./overview.js";
 import { typeBadge, typeLegend } from "./types.js";
@@ -392,6 +393,7 @@ function showNode(node) {
   impact.textContent = "Impact: everything downstream";
   impact.addEventListener("click", () => go("impact", node, state.depth));
   host.replaceChildren(heading("Dataset", "node"), detailsList(rows), impact);
+  showColumns(host, node, state.depth);
 }
 
 function showEdge(edge) {

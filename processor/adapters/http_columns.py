@@ -1,0 +1,112 @@
+"""HTTP views of column lineage (docs/design.md section 5a; docs/querying.md):
+the column snapshot, the column queries and the Marquez-compatible
+``/api/v1/column-lineage``. Errors as in ``http_graph``."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import faust
+from faust.web import Request, Response, View
+
+from processor.adapters.http_backend import HttpBackend
+from processor.adapters.http_graph import (
+    TRUNCATED_HEADER,
+    Answer,
+    BadParameter,
+    Query,
+    int_param,
+    json_view,
+    text_param,
+)
+from processor.adapters.redis_columns import RedisColumnReader, column_snapshot
+from processor.core.api_bounds import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEPTH_CAP, MAX_NODES_LIMIT
+from processor.core.column_queries import column_lineage
+from processor.core.graph_reader import Direction
+from processor.core.marquez_columns import column_lineage_graph, parse_column_node_id
+from processor.core.snapshot import canonical_bytes
+from processor.core.timefmt import format_time, normalize_time
+from processor.errors import DependencyUnavailable
+
+HASH_HEADER = "X-Snapshot-SHA256"
+AS_OF_HEADER = "X-Snapshot-As-Of"
+
+
+class ColumnHandlers:
+    """The column query handlers over one worker's store."""
+
+    def __init__(self, worker: HttpBackend) -> None:
+        self.worker = worker
+
+    @property
+    def reader(self) -> RedisColumnReader:
+        return RedisColumnReader(self.worker.store, floor=self.worker.floor())
+
+    async def upstream(self, query: Query) -> Answer:
+        return await self._walk(query, "upstream")
+
+    async def downstream(self, query: Query) -> Answer:
+        return await self._walk(query, "downstream")
+
+    async def _walk(self, query: Query, direction: Direction) -> Answer:
+        ns, name = text_param(query, "namespace"), text_param(query, "name")
+        field = text_param(query, "field", required=False) or None
+        depth = int_param(query, "depth", DEFAULT_DEPTH, 1, DEPTH_CAP)
+        limit = int_param(query, "limit", DEFAULT_MAX_NODES, 1, MAX_NODES_LIMIT)
+        result = await column_lineage(self.reader, ns, name, field, direction, depth, limit)
+        return Answer(result.as_json())
+
+    async def marquez(self, query: Query) -> Answer:
+        try:
+            ref = parse_column_node_id(text_param(query, "nodeId"))
+        except ValueError as exc:
+            raise BadParameter("nodeId", str(exc)) from None
+        depth = int_param(query, "depth", DEFAULT_DEPTH, 1, DEPTH_CAP)
+        with_down = query.get("withDownstream", "false").lower()
+        if with_down not in ("true", "false"):
+            raise BadParameter(
+                "withDownstream", f"withDownstream must be true or false, got {with_down!r}"
+            )
+        reader = self.reader
+        results = [await column_lineage(reader, *ref, "upstream", depth)]
+        if with_down == "true":
+            results.append(await column_lineage(reader, *ref, "downstream", depth))
+        truncated = any(r.truncated for r in results)
+        return Answer(
+            {"graph": column_lineage_graph(*results)},
+            headers={TRUNCATED_HEADER: "true" if truncated else "false"},
+        )
+
+
+def register_column_views(app: faust.App, worker: HttpBackend) -> None:
+    """The column snapshot, column query and Marquez column-lineage routes."""
+    h = ColumnHandlers(worker)
+    json_view(app, "/api/v1/graph/columns/upstream", "columns_upstream", h.upstream)
+    json_view(app, "/api/v1/graph/columns/downstream", "columns_downstream", h.downstream)
+    json_view(app, "/api/v1/column-lineage", "marquez_column_lineage", h.marquez)
+
+    @app.page("/api/v1/graph/column-snapshot")
+    class ColumnSnapshotView(View):
+        """The canonical column snapshot; its sha256 in a header, or with the
+        count alone with ``?hash=1``; ``asOf`` as for the snapshot."""
+
+        async def get(self, request: Request) -> Response:
+            raw = request.query.get("asOf")
+            try:
+                as_of = normalize_time(str(raw)) if raw else format_time(datetime.now(UTC))
+            except ValueError as exc:
+                return self.json({"error": f"asOf: {exc}", "parameter": "asOf"}, status=400)
+            try:
+                snapshot = await column_snapshot(worker.store, worker.floor(as_of))
+            except DependencyUnavailable as exc:
+                return self.json({"error": f"graph store unavailable: {exc}"}, status=503)
+            body = canonical_bytes(snapshot)
+            digest = hashlib.sha256(body).hexdigest()
+            headers = {HASH_HEADER: digest, AS_OF_HEADER: as_of}
+            if str(request.query.get("hash", "")).lower() in ("1", "true", "yes"):
+                return self.json(
+                    {"sha256": digest, "columnEdges": len(snapshot["columnEdges"]), "asOf": as_of},
+                    headers=headers,
+                )
+            return self.bytes(body, content_type="application/json", headers=headers)
