@@ -28,6 +28,12 @@ offsets, and waits for a moment the live workers stand still, up to a
 timeout), compares the two snapshot hashes (and shows the first differences),
 and drops the rebuilt generation.
 
+A truncated log (retention deleted the beginning of a partition the graph
+was built from, per the graph's marker, ``core.graph_loss.truncated``) stops
+the rebuild before it reads, with how many messages are gone, unless
+``allow_truncated`` (``--allow-truncated-log``): the rebuilt graph would be
+smaller than the live one. ``--verify`` reports it in its result.
+
 Interrupted (Ctrl-C, SIGTERM, an error) before the switch, the partial
 generation is dropped and the current one is untouched. Killed outright, the
 next rebuild drops it. Progress goes to the terminal every two seconds and to
@@ -41,7 +47,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -53,11 +59,13 @@ from processor.adapters.connections import graph_store, kafka_options
 from processor.adapters.log_reader import LogReader
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_generations import Generations
+from processor.adapters.redis_graph_marker import GraphMarker
 from processor.adapters.redis_store import RedisGraphStore
 from processor.batch import BatchProcessor
+from processor.core.graph_loss import describe_truncation, origin_offsets, truncated
 from processor.core.snapshot import snapshot_hash
 from processor.core.snapshot_diff import first_differences
-from processor.errors import RebuildError
+from processor.errors import RebuildError, TruncatedLog
 from processor.settings import Settings
 
 log = logging.getLogger("processor.rebuild")
@@ -132,6 +140,7 @@ class RebuildResult:
     rebuilt_hash: str | None = None
     current_hash: str | None = None
     differences: tuple[str, ...] = ()
+    truncated: Mapping[str, int] = field(default_factory=dict)  # messages gone per partition
 
 
 class Rebuild:
@@ -145,12 +154,19 @@ class Rebuild:
         verify_timeout: float = 600.0,
         out: TextIO | None = None,
         on_batch: Callable[[Progress], None] | None = None,
+        allow_truncated: bool = False,
+        origin: Mapping[str, int] | None = None,
     ) -> None:
         self.settings = settings
         self.verify = verify
         self.verify_timeout = verify_timeout
         self.out = out
         self.on_batch = on_batch
+        self.allow_truncated = allow_truncated
+        # The graph's first offsets; None: read from its marker (a healing
+        # worker passes the ones it saw before Redis lost the marker).
+        self.origin = origin
+        self.truncated: dict[str, int] = {}
         self.prefix = settings.redis_prefix
         self.live = graph_store(settings, prefix=self.prefix)
         self.client = self.live.client
@@ -204,6 +220,11 @@ class Rebuild:
         )
         self._say(f"rebuilding generation {new} from the log (current: {current}) ...")
         reader = await self._open_log()
+        try:
+            await self._check_truncation()
+        except BaseException:
+            await reader.close()
+            raise
         last_report = 0.0
         try:
             while True:
@@ -235,7 +256,9 @@ class Rebuild:
                     if outcome is not None:
                         return outcome
                     continue
-                done, why = await self.generations.switch(current, new, self.progress.positions)
+                done, why = await self.generations.switch(
+                    current, new, self.progress.positions, self.progress.beginnings
+                )
                 if done:
                     self.switched = True
                     return await self._after_switch(current, new)
@@ -300,6 +323,7 @@ class Rebuild:
             rebuilt_hash=a,
             current_hash=b,
             differences=tuple(first_differences(live_snapshot, rebuilt)),
+            truncated=dict(self.truncated),
         )
 
     def _same_offsets(self, folded: dict[str, int]) -> bool:
@@ -331,6 +355,27 @@ class Rebuild:
             self.progress.positions[place] = position
             self.progress.beginnings[place] = position
         return reader
+
+    async def _check_truncation(self) -> None:
+        """Refuse (or, verifying or allowed, report) a log that lost what the graph holds."""
+        origin = self.origin
+        if origin is None:
+            state = await GraphMarker(self.client, self.prefix).state()
+            origin = origin_offsets(state.origin)
+        self.truncated = truncated(self.progress.beginnings, origin)
+        if not self.truncated:
+            return
+        text = describe_truncation(self.truncated)
+        if self.verify:
+            self._say(f"warning: {text}")
+        elif self.allow_truncated:
+            self._say(f"warning: {text}; switching to the smaller graph (--allow-truncated-log)")
+        else:
+            raise TruncatedLog(
+                f"{text}; the rebuilt graph would be smaller than the live one: not rebuilt "
+                "(--allow-truncated-log, or LINEAGE_ALLOW_TRUNCATED_LOG=true for the "
+                "worker's healing rebuild, to rebuild anyway)"
+            )
 
     # --- Redis -------------------------------------------------------------
 

@@ -2,9 +2,16 @@
 -- the rebuild covers everything folded into the current one (processor/rebuild.py).
 --
 -- KEYS[1] the current-generation pointer (P:generation), KEYS[2] the 'folded'
--- hash of the generation the rebuild started from.
+-- hash of the generation the rebuild started from, KEYS[3] the graph's marker
+-- (P:graph:origin), KEYS[4] the lost flag (P:graph:lost).
 -- ARGV[1] the generation the rebuild started from, ARGV[2] the rebuilt
--- generation, ARGV[3] JSON {"topic/partition": the rebuild's next offset}.
+-- generation, ARGV[3] JSON {"topic/partition": the rebuild's next offset},
+-- ARGV[4] JSON {"topic/partition": the first offset the rebuild read}.
+--
+-- The switch also rewrites the marker with the rebuilt graph's origin and
+-- deletes the lost flag, in the same atomic step: a graph that Redis lost
+-- (processor/graph_guard.py) is whole again exactly when the pointer names
+-- the rebuilt generation.
 --
 -- Every fold reads the pointer inside its own atomic call, so after this
 -- script no fold lands in the old generation: if the rebuild has read past
@@ -25,4 +32,11 @@ for i = 1, #folded, 2 do
   end
 end
 redis.call('SET', pointer, to)
+redis.call('DEL', KEYS[3], KEYS[4])
+local origin = {'generation', to}
+for place, first in pairs(cjson.decode(ARGV[4])) do
+  origin[#origin + 1] = place
+  origin[#origin + 1] = string.format('%d', first)
+end
+redis.call('HSET', KEYS[3], unpack(origin))
 return {1, ''}
