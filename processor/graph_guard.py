@@ -41,6 +41,7 @@ from processor.settings import Settings
 
 log = logging.getLogger("processor.graph_guard")
 
+HEAL_FIRST_RETRY_S = 1.0
 HEAL_RETRY_MAX_S = 30.0
 
 
@@ -184,7 +185,7 @@ class GraphGuard:
 
     async def _heal(self) -> None:
         """Rebuild until a switch (this worker's or another's) makes the graph whole."""
-        delay = 1.0
+        delay = HEAL_FIRST_RETRY_S
         while self.lost is not None:
             if self._flagged:  # another worker's rebuild may have switched meanwhile
                 with contextlib.suppress(DependencyUnavailable):
