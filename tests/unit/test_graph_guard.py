@@ -111,11 +111,13 @@ def test_halt_a_flushall_stops_folds_until_a_switch(monkeypatch: pytest.MonkeyPa
         marker.flush()
         marker.folded = {"t/0": 130}  # a fold that landed in the empty Redis
         await guard.check({("t", 0): 131})
-        assert guard.lost is not None and "marker is gone" in guard.lost
+        assert guard.lost is not None
+        assert "marker is gone" in guard.lost
         assert await _folds_wait(guard)
         assert marker.lost == guard.lost  # the other workers are told
         reason = guard.not_ready_reason()
-        assert reason is not None and reason.endswith("halted until an operator rebuilds it")
+        assert reason is not None
+        assert reason.endswith("halted until an operator rebuilds it")
         assert _value(metrics, "lineage_graph_lost") == 1
         assert _value(metrics, "lineage_graph_losses_total") == 1
 
@@ -134,9 +136,10 @@ def test_start_up_against_an_emptied_redis_with_committed_offsets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def run() -> None:
-        guard, marker, metrics = _guard(monkeypatch, committed={"t/0": 46}, on_graph_loss="halt")
+        guard, marker, _metrics = _guard(monkeypatch, committed={"t/0": 46}, on_graph_loss="halt")
         await guard.start()
-        assert guard.lost is not None and "t/0 folded up to -1 but durable up to 45" in guard.lost
+        assert guard.lost is not None
+        assert "t/0 folded up to -1 but durable up to 45" in guard.lost
         assert marker.origin is None  # not blessed with a marker
         assert marker.lost is not None
         assert await _folds_wait(guard)
@@ -215,7 +218,8 @@ def test_a_truncated_log_stops_the_healing_and_stays_lost(monkeypatch: pytest.Mo
         await guard.check({})
         assert guard._healer is not None
         await asyncio.wait_for(guard._healer, 5)
-        assert guard.lost is not None and "not rebuilt: 120 messages are gone" in guard.lost
+        assert guard.lost is not None
+        assert "not rebuilt: 120 messages are gone" in guard.lost
         await guard.check({})
         assert guard.lost is not None
 
