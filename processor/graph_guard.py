@@ -41,6 +41,9 @@ from processor.settings import Settings
 
 log = logging.getLogger("processor.graph_guard")
 
+# A committed offset may be one past a transaction marker that follows the
+# last folded record; the worker's own positions are exact.
+COMMIT_SLACK = 1
 HEAL_FIRST_RETRY_S = 1.0
 HEAL_RETRY_MAX_S = 30.0
 
@@ -98,7 +101,7 @@ class GraphGuard:
                     [*s.input_topics, s.control_topic],
                     security=kafka_options(s),
                 )
-                reason = find_loss(state, committed, saw_origin=False)
+                reason = find_loss(state, committed, saw_origin=False, slack=COMMIT_SLACK)
                 if reason is None and state.origin is None:
                     generation = await self.store.load_generation()
                     # Nothing committed: the group begins here, from the log's

@@ -35,28 +35,35 @@ class GraphState:
     folded: Mapping[str, int] = field(default_factory=dict)
 
 
-def behind(folded: Mapping[str, int], durable: Mapping[str, int]) -> dict[str, tuple[int, int]]:
-    """Partitions on which less is folded than is durable:
-    ``topic/partition`` -> (highest offset folded or -1, durable next offset)."""
+def behind(
+    folded: Mapping[str, int], durable: Mapping[str, int], slack: int = 0
+) -> dict[str, tuple[int, int]]:
+    """Partitions on which less is folded than is durable, by more than
+    ``slack`` offsets: ``topic/partition`` -> (highest offset folded or -1,
+    durable next offset)."""
     out: dict[str, tuple[int, int]] = {}
     for place, next_offset in durable.items():
         have = folded.get(place, -1)
-        if next_offset > 0 and have < next_offset - 1:
+        if next_offset > 0 and have < next_offset - 1 - slack:
             out[place] = (have, next_offset)
     return out
 
 
-def find_loss(state: GraphState, durable: Mapping[str, int], *, saw_origin: bool) -> str | None:
+def find_loss(
+    state: GraphState, durable: Mapping[str, int], *, saw_origin: bool, slack: int = 0
+) -> str | None:
     """Why the graph is lost, or None while it is whole.
 
     ``saw_origin``: this process has seen the marker before; its absence is
     then a loss by itself. Without it (start-up), a missing marker is a loss
     only if something durable is missing from the graph: a fresh graph has no
     marker yet, and neither has one kept from before the marker existed.
+    ``slack``: offsets a committed offset may run past the last record folded
+    (a transaction marker after it, which holds no record, can be committed).
     """
     if state.lost is not None:
         return f"another worker found the graph lost: {state.lost}"
-    gap = behind(state.folded, durable)
+    gap = behind(state.folded, durable, slack)
     if state.origin is None and saw_origin:
         return "the graph's marker is gone: Redis lost its data (FLUSHALL, a restart "
         "without persistence, a failover to an empty replica)"

@@ -31,6 +31,14 @@ def test_one_record_missing_on_one_partition_is_a_loss_naming_it() -> None:
     assert "t/1" not in reason
 
 
+def test_the_slack_of_a_committed_offset_is_one_offset_past_the_last_record() -> None:
+    # folded 8: next 10 is within a slack of 1 (offset 9 a transaction
+    # marker), next 11 is not
+    state = GraphState(origin=MARKER, lost=None, folded={"t/0": 8})
+    assert find_loss(state, {"t/0": 10}, saw_origin=True, slack=1) is None
+    assert find_loss(state, {"t/0": 11}, saw_origin=True, slack=1) is not None
+
+
 def test_a_partition_never_folded_but_committed_is_a_loss() -> None:
     state = GraphState(origin=None, lost=None, folded={})
     assert behind(state.folded, {"t/0": 5, "t/1": 0}) == {"t/0": (-1, 5)}
