@@ -46,6 +46,7 @@ log = logging.getLogger("processor.graph_guard")
 COMMIT_SLACK = 1
 HEAL_FIRST_RETRY_S = 1.0
 HEAL_RETRY_MAX_S = 30.0
+HEAL_LOCK_POLL_S = 2.0  # another worker rebuilds: one SET NX per poll costs nothing
 
 
 class GraphGuard:
@@ -189,6 +190,7 @@ class GraphGuard:
     async def _heal(self) -> None:
         """Rebuild until a switch (this worker's or another's) makes the graph whole."""
         delay = HEAL_FIRST_RETRY_S
+        waiting = False
         while self.lost is not None:
             if self._flagged:  # another worker's rebuild may have switched meanwhile
                 with contextlib.suppress(DependencyUnavailable):
@@ -211,7 +213,11 @@ class GraphGuard:
                 log.error("the graph can not be healed from the log: %s", exc)
                 return
             except RebuildError as exc:
-                log.info("healing waits: %s", exc)
+                if not waiting:  # once: another worker's rebuild may take hours
+                    log.info("healing waits: %s", exc)
+                    waiting = True
+                await asyncio.sleep(HEAL_LOCK_POLL_S)
+                continue
             except DependencyUnavailable as exc:
                 log.warning("healing rebuild failed, retried: %s", exc)
             await asyncio.sleep(delay)

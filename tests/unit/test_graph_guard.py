@@ -177,7 +177,7 @@ def test_rebuild_mode_keeps_folding_and_heals_by_a_rebuild(
             return type("R", (), {"switched": True, "generation": "2"})()
 
     monkeypatch.setattr(graph_guard, "Rebuild", FakeRebuild)
-    monkeypatch.setattr(graph_guard, "HEAL_FIRST_RETRY_S", 0.01)
+    monkeypatch.setattr(graph_guard, "HEAL_LOCK_POLL_S", 0.01)
 
     async def run() -> None:
         guard, m, metrics = _guard(monkeypatch, committed={})
