@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from redis.exceptions import ResponseError
 
 from processor import graph_guard
 from processor.adapters.metrics import Metrics
+from processor.adapters.redis_graph_marker import check_eviction_policy
 from processor.core.graph_loss import GraphState
-from processor.errors import RebuildError, TruncatedLog
+from processor.errors import ConfigurationError, RebuildError, TruncatedLog
 from processor.graph_guard import GraphGuard
 from processor.settings import Settings
 
@@ -224,3 +226,34 @@ def test_a_truncated_log_stops_the_healing_and_stays_lost(monkeypatch: pytest.Mo
         assert guard.lost is not None
 
     asyncio.run(run())
+
+
+class PolicyClient:
+    """Answers CONFIG GET maxmemory-policy as Redis does, or refuses CONFIG."""
+
+    def __init__(self, policy: bytes | None) -> None:
+        self.policy = policy
+
+    async def config_get(self, name: str) -> dict[bytes, bytes]:
+        if self.policy is None:
+            raise ResponseError("ERR unknown command 'CONFIG'")
+        return {name.encode(): self.policy}
+
+
+def test_the_eviction_policy_check() -> None:
+    async def check(policy: bytes | None, allow: bool) -> str | None:
+        return await check_eviction_policy(PolicyClient(policy), allow=allow)  # type: ignore[arg-type]
+
+    assert asyncio.run(check(b"noeviction", False)) is None
+    with pytest.raises(ConfigurationError) as refused:
+        asyncio.run(check(b"allkeys-lru", False))
+    text = str(refused.value)
+    assert "maxmemory-policy is allkeys-lru" in text
+    assert "LINEAGE_ALLOW_REDIS_EVICTION=true" in text
+    assert "\n" not in text
+    warning = asyncio.run(check(b"volatile-lru", True))
+    assert warning is not None
+    assert "running anyway" in warning
+    unknown = asyncio.run(check(None, False))
+    assert unknown is not None
+    assert "cannot read Redis's maxmemory-policy" in unknown
