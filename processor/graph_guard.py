@@ -138,7 +138,8 @@ class GraphGuard:
             return  # an outage is the batch path's to report
         if self.lost is not None:
             if state.origin is not None and state.lost is None:
-                self._healed(state.origin)
+                with contextlib.suppress(DependencyUnavailable):  # healed at the next check
+                    await self._healed(state.origin)
             return
         durable = {f"{topic}/{partition}": n for (topic, partition), n in positions.items()}
         reason = find_loss(state, durable, saw_origin=self.saw_origin)
@@ -176,7 +177,9 @@ class GraphGuard:
             await self.marker.flag_lost(reason)
             self._flagged = True
 
-    def _healed(self, origin: Mapping[str, str]) -> None:
+    async def _healed(self, origin: Mapping[str, str]) -> None:
+        # Reads follow the rebuilt generation before /readyz says 200.
+        await self.store.load_generation()
         log.warning(
             "the graph is whole again (rebuilt into generation %s); it was lost: %s",
             origin.get("generation", "?"),
@@ -196,12 +199,13 @@ class GraphGuard:
                 with contextlib.suppress(DependencyUnavailable):
                     state = await self.marker.state()
                     if state.origin is not None and state.lost is None:
-                        self._healed(state.origin)
+                        await self._healed(state.origin)
                         return
             job = Rebuild(
                 self.settings,
                 allow_truncated=self.settings.allow_truncated_log,
                 origin=self.origin,
+                lost=True,
             )
             try:
                 result = await job.run()

@@ -56,7 +56,7 @@ from redis.exceptions import RedisError
 
 from processor import __version__
 from processor.adapters.connections import graph_store, kafka_options
-from processor.adapters.log_reader import LogReader
+from processor.adapters.log_reader import LogReader, end_offsets
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_generations import Generations
 from processor.adapters.redis_graph_marker import GraphMarker
@@ -156,6 +156,7 @@ class Rebuild:
         on_batch: Callable[[Progress], None] | None = None,
         allow_truncated: bool = False,
         origin: Mapping[str, int] | None = None,
+        lost: bool = False,
     ) -> None:
         self.settings = settings
         self.verify = verify
@@ -167,6 +168,10 @@ class Rebuild:
         # worker passes the ones it saw before Redis lost the marker).
         self.origin = origin
         self.truncated: dict[str, int] = {}
+        # The log's ends when the rebuild began, to read past before the switch
+        # when the current generation can not tell what was folded (a lost graph).
+        self.log_ends: dict[str, int] = {}
+        self.lost = lost
         self.prefix = settings.redis_prefix
         self.live = graph_store(settings, prefix=self.prefix)
         self.client = self.live.client
@@ -221,7 +226,7 @@ class Rebuild:
         self._say(f"rebuilding generation {new} from the log (current: {current}) ...")
         reader = await self._open_log()
         try:
-            await self._check_truncation()
+            await self._check_graph()
         except BaseException:
             await reader.close()
             raise
@@ -255,6 +260,8 @@ class Rebuild:
                     outcome = await self._try_verify(current, new, store)
                     if outcome is not None:
                         return outcome
+                    continue
+                if any(self.progress.positions.get(p, 0) < n for p, n in self.log_ends.items()):
                     continue
                 done, why = await self.generations.switch(
                     current, new, self.progress.positions, self.progress.beginnings
@@ -356,12 +363,18 @@ class Rebuild:
             self.progress.beginnings[place] = position
         return reader
 
-    async def _check_truncation(self) -> None:
-        """Refuse (or, verifying or allowed, report) a log that lost what the graph holds."""
-        origin = self.origin
-        if origin is None:
-            state = await GraphMarker(self.client, self.prefix).state()
-            origin = origin_offsets(state.origin)
+    async def _check_graph(self) -> None:
+        """Refuse (or, verifying or allowed, report) a log that lost what the
+        graph holds. A graph without its marker, or flagged lost, folded less
+        than the log held: the switch then waits until the log's present ends
+        are read, not only what the current generation folded."""
+        state = await GraphMarker(self.client, self.prefix).state()
+        origin = origin_offsets(state.origin) if self.origin is None else self.origin
+        if self.lost or state.origin is None or state.lost is not None:
+            s = self.settings
+            for topic in self.topics:
+                ends = await end_offsets(s.kafka_bootstrap, topic, security=kafka_options(s))
+                self.log_ends.update({f"{topic}/{p}": n for p, n in ends.items()})
         self.truncated = truncated(self.progress.beginnings, origin)
         if not self.truncated:
             return

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -182,12 +183,20 @@ def test_redis_restarted_without_persistence_is_healed(
     feeder.start()
     worker.wait_for(lambda: consumed(worker, stack.input_topic) >= 300, timeout=WAIT)
 
-    service.restart()
-    client = _client(service)
-    try:  # the lock, before the worker's first check after the restart can heal
-        assert client.set(f"{stack.prefix}:rebuild:lock", "held-by-the-test", px=120_000, nx=True)
+    # The worker is stopped across the restart so that the test takes the
+    # rebuild lock before the worker's first check can start a rebuild.
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        service.restart()
+        client = _client(service)
+        try:
+            assert client.dbsize() == 0  # the restart lost everything
+            assert client.set(f"{stack.prefix}:rebuild:lock", "held-by-the-test", px=120_000)
+        finally:
+            client.close()
     finally:
-        client.close()
+        os.kill(worker.pid, signal.SIGCONT)
     _observe_outage([worker])
     events = feeder.sent()
     _release_lock(service, stack)
@@ -278,7 +287,9 @@ def test_two_workers_one_heals_the_other_waits(
         workers, events, bootstrap=stack.bootstrap, dlq_topic=stack.dlq_topic, exactly_once=False
     )
     logs = [w.log_path.read_text(encoding="utf-8", errors="replace") for w in workers]
-    assert sum(text.count("healing rebuild switched") for text in logs) == 1
+    # one rebuild switched (logged at the switch); the other worker waited for it
+    assert sorted(text.count("switched to generation") for text in logs) == [0, 1]
+    assert all("healing waits: another rebuild is running" in text for text in logs)
 
 
 def test_a_redis_that_may_evict_is_refused_unless_allowed(
