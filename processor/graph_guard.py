@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -40,6 +41,19 @@ from processor.rebuild import Rebuild
 from processor.settings import Settings
 
 log = logging.getLogger("processor.graph_guard")
+
+# The healing rebuild runs the batch code, which logs each dead letter it
+# finds; it writes none (the live workers did), so its lines are dropped:
+# those of its own task only, the worker's batches still log theirs.
+_HEALING = contextvars.ContextVar("healing", default=False)
+
+
+class _QuietWhileHealing(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not _HEALING.get()
+
+
+logging.getLogger("processor.batch").addFilter(_QuietWhileHealing())
 
 # A committed offset may be one past a transaction marker that follows the
 # last folded record; the worker's own positions are exact.
@@ -192,6 +206,7 @@ class GraphGuard:
 
     async def _heal(self) -> None:
         """Rebuild until a switch (this worker's or another's) makes the graph whole."""
+        _HEALING.set(True)  # this task's context only
         delay = HEAL_FIRST_RETRY_S
         waiting = False
         while self.lost is not None:

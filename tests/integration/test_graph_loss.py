@@ -232,6 +232,9 @@ def test_a_worker_started_against_an_emptied_redis_heals_before_it_is_ready(
     got = second.get_json("/api/v1/graph/snapshot?hash=1")["sha256"]
     assert got == expect(events).snapshot_hash
     assert consumed(second, stack.input_topic) == 0
+    # the rebuild met the stream's broken messages but wrote (and said) no dead letter
+    assert "dead-lettered" not in second.log_path.read_text(encoding="utf-8")
+    assert "dead-lettered" in first.log_path.read_text(encoding="utf-8")
 
 
 def test_halt_folds_nothing_until_an_operators_rebuild(
