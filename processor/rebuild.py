@@ -264,13 +264,19 @@ class Rebuild:
                 if any(self.progress.positions.get(p, 0) < n for p, n in self.log_ends.items()):
                     continue
                 done, why = await self.generations.switch(
-                    current, new, self.progress.positions, self.progress.beginnings
+                    current,
+                    new,
+                    self.progress.positions,
+                    self.progress.beginnings,
+                    lost_known=self.lost,
                 )
                 if done:
                     self.switched = True
                     return await self._after_switch(current, new)
                 if why.startswith("the current generation"):
                     raise RebuildError(f"cannot switch: {why} (another rebuild?)")
+                if why.startswith("the graph was lost"):
+                    raise RebuildError(f"cannot switch: {why}; run it again")
         finally:
             await reader.close()
 
@@ -371,6 +377,7 @@ class Rebuild:
         state = await GraphMarker(self.client, self.prefix).state()
         origin = origin_offsets(state.origin) if self.origin is None else self.origin
         if self.lost or state.origin is None or state.lost is not None:
+            self.lost = True
             s = self.settings
             for topic in self.topics:
                 ends = await end_offsets(s.kafka_bootstrap, topic, security=kafka_options(s))

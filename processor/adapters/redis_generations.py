@@ -107,12 +107,15 @@ class Generations:
         new: str,
         positions: Mapping[str, int],
         beginnings: Mapping[str, int] | None = None,
+        *,
+        lost_known: bool = False,
     ) -> tuple[bool, str]:
         """Move the pointer from ``current`` to ``new`` if the rebuild, at
         ``positions`` (next offset per ``topic/partition``), covers all that is
         folded into ``current`` (``lua/switch.lua``): (switched, why not).
         ``beginnings`` (first offset read per ``topic/partition``) becomes the
-        graph's origin marker."""
+        graph's origin marker. ``lost_known``: the rebuild began knowing the
+        graph lost (else a lost flag refuses the switch)."""
         keys = self.keys
         done, why = await self.scripts.switch(
             keys=[keys.pointer, keys.at(current).folded, keys.origin, keys.lost],
@@ -121,6 +124,7 @@ class Generations:
                 new,
                 orjson.dumps(dict(positions)),
                 orjson.dumps(dict(beginnings or {})),
+                "1" if lost_known else "0",
             ],
         )
         return bool(done), _text(why)

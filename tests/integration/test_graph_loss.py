@@ -16,6 +16,7 @@ would, and heals once the test lets go of it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -26,8 +27,11 @@ from collections.abc import Callable
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from processor.adapters.log_reader import LogReader
+from processor.adapters.redis_generations import Generations
+from processor.adapters.redis_graph_marker import GraphMarker
 from processor.cli import main as cli_main
 from processor.devstack.services import RunningService
 from tests.integration.accounting import Sent, check_accounting, expect
@@ -410,3 +414,41 @@ def test_a_truncated_log_is_refused_then_allowed(
     code, out, err = _run_cli(monkeypatch, capsys, env, "rebuild", "--verify")
     assert code == 0, out + err
     assert "truncated log:" not in out
+
+
+def test_the_switch_rewrites_the_marker_and_refuses_a_rebuild_older_than_the_loss(
+    redis_factory: Callable[..., RunningService], key_prefix: str
+) -> None:
+    """``lua/switch.lua`` on a real Redis: a rebuild that began before the
+    graph was found lost (its generation was wiped with the rest) may not
+    switch; one that began knowing it may, and the switch writes the marker
+    with the rebuild's first offsets and deletes the lost flag, atomically."""
+    service = redis_factory()
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(service.address)
+        generations = Generations(client, key_prefix)
+        marker = GraphMarker(client, key_prefix)
+        try:
+            await client.set(f"{key_prefix}:generation", "1")
+            await client.hset("{" + key_prefix + ":g1}:folded", "t/0", "99")
+            await marker.flag_lost("the graph's marker is gone")
+            positions, beginnings = {"t/0": 100, "c/0": 0}, {"t/0": 7, "c/0": 0}
+
+            done, why = await generations.switch("1", "2", positions, beginnings)
+            assert (done, why) == (False, "the graph was lost while this rebuild ran")
+            assert await client.get(f"{key_prefix}:generation") == b"1"
+
+            done, why = await generations.switch("1", "2", {"t/0": 99}, lost_known=True)
+            assert (done, why) == (False, "t/0 is folded up to 99")  # not covered yet
+
+            done, why = await generations.switch("1", "2", positions, beginnings, lost_known=True)
+            assert (done, why) == (True, "")
+            assert await client.get(f"{key_prefix}:generation") == b"2"
+            state = await marker.state()
+            assert state.lost is None
+            assert state.origin == {"generation": "2", "t/0": "7", "c/0": "0"}
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())

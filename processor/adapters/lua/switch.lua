@@ -6,7 +6,10 @@
 -- (P:graph:origin), KEYS[4] the lost flag (P:graph:lost).
 -- ARGV[1] the generation the rebuild started from, ARGV[2] the rebuilt
 -- generation, ARGV[3] JSON {"topic/partition": the rebuild's next offset},
--- ARGV[4] JSON {"topic/partition": the first offset the rebuild read}.
+-- ARGV[4] JSON {"topic/partition": the first offset the rebuild read},
+-- ARGV[5] '1' when the rebuild began knowing the graph lost (flag set or no
+-- marker): a rebuild that began before the loss read into a generation that
+-- the loss wiped too, so it may not switch while the flag is set.
 --
 -- The switch also rewrites the marker with the rebuilt graph's origin and
 -- deletes the lost flag, in the same atomic step: a graph that Redis lost
@@ -23,6 +26,9 @@ local positions = cjson.decode(ARGV[3])
 local current = redis.call('GET', pointer)
 if current ~= from then
   return {0, 'the current generation is ' .. tostring(current) .. ', not ' .. from}
+end
+if ARGV[5] ~= '1' and redis.call('EXISTS', KEYS[4]) == 1 then
+  return {0, 'the graph was lost while this rebuild ran'}
 end
 local folded = redis.call('HGETALL', KEYS[2])
 for i = 1, #folded, 2 do
