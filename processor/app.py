@@ -53,6 +53,7 @@ from processor.batch import BatchProcessor, PreparedBatch
 from processor.core.pipeline import Classified, Rejected
 from processor.core.timefmt import format_time, retention_floor
 from processor.errors import DependencyUnavailable
+from processor.graph_guard import GraphGuard
 from processor.ports import BatchResult, InputRecord
 from processor.settings import Settings
 
@@ -97,8 +98,9 @@ class LineageWorker:
         self.publisher = KafkaPublisher(
             settings.kafka_bootstrap, drop_oversized_values=True, **kafka_options(settings)
         )
+        self.guard = GraphGuard(settings, self.store, self.metrics)
         self.processor = BatchProcessor(
-            store=self.store,
+            store=self.guard.gate(self.store),
             publisher=self.publisher,
             rule=self.rule,
             limits=settings.limits(),
@@ -208,6 +210,10 @@ class LineageWorker:
             with contextlib.suppress(DependencyUnavailable):
                 await worker.load_generation_once()
 
+        @app.timer(interval=s.graph_check_seconds)  # type: ignore[untyped-decorator]
+        async def graph_check() -> None:
+            await worker.guard.check(worker.state.positions)
+
         if s.retention_days is not None:
 
             @app.timer(interval=s.retention_sweep_seconds)  # type: ignore[untyped-decorator]
@@ -219,6 +225,7 @@ class LineageWorker:
             if worker.pool is not None:
                 worker.pool.start()  # not on the first batch; from the loop's thread
             await worker.load_generation()
+            await worker.guard.start()
 
         register_views(app, self)
         tokens = s.token_table()
@@ -353,9 +360,19 @@ class LineageWorker:
             consumer_ok = self.state.assigned and not self.app.rebalancing
         except Exception:
             consumer_ok = False
-        return {"redis": redis_ok, "kafka": consumer_ok}
+        return {
+            "redis": redis_ok,
+            "kafka": consumer_ok,
+            "graph": self.guard.not_ready_reason() is None,
+        }
+
+    def not_ready_reasons(self) -> dict[str, str]:
+        """Why a readiness check fails, where there is more to say than false."""
+        reason = self.guard.not_ready_reason()
+        return {} if reason is None else {"graph": reason}
 
     async def close(self) -> None:
+        await self.guard.close()
         if self.pool is not None:
             self.pool.close()
         await self.publisher.close()

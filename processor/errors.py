@@ -71,5 +71,10 @@ class RebuildError(LineageError):
     """A rebuild cannot start or finish (another one runs, the pointer moved)."""
 
 
+class TruncatedLog(RebuildError):
+    """The log no longer holds the beginning the graph was built from: a
+    rebuild would switch to a smaller graph (``--allow-truncated-log``)."""
+
+
 class ServiceStartError(LineageError):
     """An embedded service (broker or Redis for ``dev`` and tests) failed to start."""

@@ -28,6 +28,12 @@ offsets, and waits for a moment the live workers stand still, up to a
 timeout), compares the two snapshot hashes (and shows the first differences),
 and drops the rebuilt generation.
 
+A truncated log (retention deleted the beginning of a partition the graph
+was built from, per the graph's marker, ``core.graph_loss.truncated``) stops
+the rebuild before it reads, with how many messages are gone, unless
+``allow_truncated`` (``--allow-truncated-log``): the rebuilt graph would be
+smaller than the live one. ``--verify`` reports it in its result.
+
 Interrupted (Ctrl-C, SIGTERM, an error) before the switch, the partial
 generation is dropped and the current one is untouched. Killed outright, the
 next rebuild drops it. Progress goes to the terminal every two seconds and to
@@ -41,7 +47,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -50,15 +56,17 @@ from redis.exceptions import RedisError
 
 from processor import __version__
 from processor.adapters.connections import graph_store, kafka_options
-from processor.adapters.log_reader import LogReader
+from processor.adapters.log_reader import LogReader, end_offsets
 from processor.adapters.redis_columns import column_snapshot
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_generations import Generations
+from processor.adapters.redis_graph_marker import GraphMarker
 from processor.adapters.redis_store import RedisGraphStore
 from processor.batch import BatchProcessor
+from processor.core.graph_loss import describe_truncation, origin_offsets, truncated
 from processor.core.snapshot import snapshot_hash
 from processor.core.snapshot_diff import first_differences
-from processor.errors import RebuildError
+from processor.errors import RebuildError, TruncatedLog
 from processor.settings import Settings
 
 log = logging.getLogger("processor.rebuild")
@@ -136,6 +144,7 @@ class RebuildResult:
     # The column snapshots' hashes (docs/design.md section 5a), compared too.
     rebuilt_column_hash: str | None = None
     current_column_hash: str | None = None
+    truncated: Mapping[str, int] = field(default_factory=dict)  # messages gone per partition
 
     @property
     def identical(self) -> bool:
@@ -157,12 +166,24 @@ class Rebuild:
         verify_timeout: float = 600.0,
         out: TextIO | None = None,
         on_batch: Callable[[Progress], None] | None = None,
+        allow_truncated: bool = False,
+        origin: Mapping[str, int] | None = None,
+        lost: bool = False,
     ) -> None:
         self.settings = settings
         self.verify = verify
         self.verify_timeout = verify_timeout
         self.out = out
         self.on_batch = on_batch
+        self.allow_truncated = allow_truncated
+        # The graph's first offsets; None: read from its marker (a healing
+        # worker passes the ones it saw before Redis lost the marker).
+        self.origin = origin
+        self.truncated: dict[str, int] = {}
+        # The log's ends when the rebuild began, to read past before the switch
+        # when the current generation can not tell what was folded (a lost graph).
+        self.log_ends: dict[str, int] = {}
+        self.lost = lost
         self.prefix = settings.redis_prefix
         self.live = graph_store(settings, prefix=self.prefix)
         self.client = self.live.client
@@ -216,6 +237,11 @@ class Rebuild:
         )
         self._say(f"rebuilding generation {new} from the log (current: {current}) ...")
         reader = await self._open_log()
+        try:
+            await self._check_graph()
+        except BaseException:
+            await reader.close()
+            raise
         last_report = 0.0
         try:
             while True:
@@ -247,12 +273,22 @@ class Rebuild:
                     if outcome is not None:
                         return outcome
                     continue
-                done, why = await self.generations.switch(current, new, self.progress.positions)
+                if any(self.progress.positions.get(p, 0) < n for p, n in self.log_ends.items()):
+                    continue
+                done, why = await self.generations.switch(
+                    current,
+                    new,
+                    self.progress.positions,
+                    self.progress.beginnings,
+                    lost_known=self.lost,
+                )
                 if done:
                     self.switched = True
                     return await self._after_switch(current, new)
                 if why.startswith("the current generation"):
                     raise RebuildError(f"cannot switch: {why} (another rebuild?)")
+                if why.startswith("the graph was lost"):
+                    raise RebuildError(f"cannot switch: {why}; run it again")
         finally:
             await reader.close()
 
@@ -316,6 +352,7 @@ class Rebuild:
             differences=tuple(first_differences(live_snapshot, rebuilt)),
             rebuilt_column_hash=rebuilt_columns,
             current_column_hash=live_columns,
+            truncated=dict(self.truncated),
         )
 
     def _same_offsets(self, folded: dict[str, int]) -> bool:
@@ -347,6 +384,34 @@ class Rebuild:
             self.progress.positions[place] = position
             self.progress.beginnings[place] = position
         return reader
+
+    async def _check_graph(self) -> None:
+        """Refuse (or, verifying or allowed, report) a log that lost what the
+        graph holds. A graph without its marker, or flagged lost, folded less
+        than the log held: the switch then waits until the log's present ends
+        are read, not only what the current generation folded."""
+        state = await GraphMarker(self.client, self.prefix).state()
+        origin = origin_offsets(state.origin) if self.origin is None else self.origin
+        if self.lost or state.origin is None or state.lost is not None:
+            self.lost = True
+            s = self.settings
+            for topic in self.topics:
+                ends = await end_offsets(s.kafka_bootstrap, topic, security=kafka_options(s))
+                self.log_ends.update({f"{topic}/{p}": n for p, n in ends.items()})
+        self.truncated = truncated(self.progress.beginnings, origin)
+        if not self.truncated:
+            return
+        text = describe_truncation(self.truncated)
+        if self.verify:
+            self._say(f"warning: {text}")
+        elif self.allow_truncated:
+            self._say(f"warning: {text}; switching to the smaller graph (--allow-truncated-log)")
+        else:
+            raise TruncatedLog(
+                f"{text}; the rebuilt graph would be smaller than the live one: not rebuilt "
+                "(--allow-truncated-log, or LINEAGE_ALLOW_TRUNCATED_LOG=true for the "
+                "worker's healing rebuild, to rebuild anyway)"
+            )
 
     # --- Redis -------------------------------------------------------------
 

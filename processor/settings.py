@@ -150,6 +150,24 @@ class Settings(BaseSettings):
     retention_sweep_seconds: float = Field(
         3600.0, gt=0, description="interval of the retention sweep (when retention is on)"
     )
+    on_graph_loss: Literal["rebuild", "halt"] = Field(
+        "rebuild",
+        description="when Redis lost the graph: rebuild it from the log while consuming, or "
+        "halt: fold nothing until an operator runs `lineage-processor rebuild`",
+    )
+    graph_check_seconds: float = Field(
+        1.0, gt=0, le=60, description="interval of the check that Redis still holds the graph"
+    )
+    allow_truncated_log: bool = Field(
+        False,
+        description="let a rebuild (the worker's healing one) switch to a graph built from a "
+        "log whose beginning retention has deleted (`rebuild --allow-truncated-log`)",
+    )
+    allow_redis_eviction: bool = Field(
+        False,
+        description="start even if Redis's maxmemory-policy is not noeviction (an evicting "
+        "Redis drops graph keys silently); a warning is logged",
+    )
     log_level: str = Field("info", description="debug, info, warning, error")
     log_format: Literal["text", "json"] = Field(
         "text", description="text, or json: one object per line with structured fields"

@@ -49,15 +49,20 @@ def register_views(app: faust.App, worker: HttpBackend) -> None:
 
     @app.page("/readyz")
     class Readyz(View):
-        """Readiness: Redis answers and the consumer has its partitions."""
+        """Readiness: Redis answers, the consumer has its partitions and Redis
+        holds the whole graph (``processor.graph_guard``)."""
 
         async def get(self, request: Request) -> Response:
             checks = await worker.readiness()
             ready = all(checks.values())
-            return self.json(
-                {"status": "ready" if ready else "not ready", "checks": checks},
-                status=200 if ready else 503,
-            )
+            body: dict[str, object] = {
+                "status": "ready" if ready else "not ready",
+                "checks": checks,
+            }
+            reasons = worker.not_ready_reasons()
+            if reasons:
+                body["reasons"] = reasons
+            return self.json(body, status=200 if ready else 503)
 
     @app.page("/api/v1/graph/snapshot")
     class SnapshotView(View):

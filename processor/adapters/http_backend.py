@@ -30,3 +30,7 @@ class HttpBackend(Protocol):
     async def readiness(self) -> dict[str, bool]:
         """Each dependency's readiness, by name."""
         ...
+
+    def not_ready_reasons(self) -> dict[str, str]:
+        """Why a check of ``readiness`` fails, by name, where there is more to say."""
+        ...

@@ -162,6 +162,16 @@ class Metrics:
             ["dependency"],
             registry=r,
         )
+        self.graph_lost = Gauge(
+            "lineage_graph_lost",
+            "1 while Redis does not hold the whole graph (lost, being rebuilt or halted)",
+            registry=r,
+        )
+        self.graph_losses = Counter(
+            "lineage_graph_losses",
+            "Times this worker found that Redis lost the graph",
+            registry=r,
+        )
         self.generation = Gauge("lineage_generation", "Current graph generation", registry=r)
         self.rebuild_running = Gauge(
             "lineage_rebuild_running", "1 while a rebuild is running (any process)", registry=r

@@ -102,14 +102,30 @@ class Generations:
         return {_text(k): int(v) for k, v in raw.items()}
 
     async def switch(
-        self, current: str, new: str, positions: Mapping[str, int]
+        self,
+        current: str,
+        new: str,
+        positions: Mapping[str, int],
+        beginnings: Mapping[str, int] | None = None,
+        *,
+        lost_known: bool = False,
     ) -> tuple[bool, str]:
         """Move the pointer from ``current`` to ``new`` if the rebuild, at
         ``positions`` (next offset per ``topic/partition``), covers all that is
-        folded into ``current`` (``lua/switch.lua``): (switched, why not)."""
+        folded into ``current`` (``lua/switch.lua``): (switched, why not).
+        ``beginnings`` (first offset read per ``topic/partition``) becomes the
+        graph's origin marker. ``lost_known``: the rebuild began knowing the
+        graph lost (else a lost flag refuses the switch)."""
+        keys = self.keys
         done, why = await self.scripts.switch(
-            keys=[self.keys.pointer, self.keys.at(current).folded],
-            args=[current, new, orjson.dumps(dict(positions))],
+            keys=[keys.pointer, keys.at(current).folded, keys.origin, keys.lost],
+            args=[
+                current,
+                new,
+                orjson.dumps(dict(positions)),
+                orjson.dumps(dict(beginnings or {})),
+                "1" if lost_known else "0",
+            ],
         )
         return bool(done), _text(why)
 

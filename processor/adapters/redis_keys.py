@@ -61,6 +61,18 @@ class Keyspace:
         return f"{self.prefix}:rebuild:progress"
 
     @property
+    def origin(self) -> str:
+        """Hash: the graph's marker, written when the graph is begun (a fresh
+        worker) or rebuilt (``lua/switch.lua``): ``topic/partition`` -> the
+        first offset the graph holds, and ``generation``. Gone: Redis lost the graph."""
+        return f"{self.prefix}:graph:origin"
+
+    @property
+    def lost(self) -> str:
+        """String: why the graph is known lost, until a rebuild's switch deletes it."""
+        return f"{self.prefix}:graph:lost"
+
+    @property
     def sweep_lock(self) -> str:
         """The retention sweep's lock: one worker sweeps per interval."""
         return f"{self.prefix}:sweep"

@@ -156,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=600.0,
         help="with --verify: how long to wait for the live workers to stand still (s)",
     )
+    p.add_argument(
+        "--allow-truncated-log",
+        action="store_true",
+        help="switch even if retention deleted the beginning of the log the graph was "
+        "built from (the rebuilt graph is smaller)",
+    )
     p.set_defaults(func=_with_settings(rebuild.rebuild))
 
     p = sub.add_parser("snapshot", help="print the canonical snapshot of the graph")

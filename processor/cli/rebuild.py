@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from processor.core.graph_loss import describe_truncation
 from processor.errors import ConfigurationError
 from processor.settings import Settings
 
@@ -57,7 +58,13 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
             settings = load_settings()
     # The batch code logs every dead letter it makes; a rebuild makes none.
     logging.getLogger("processor.batch").setLevel(logging.WARNING)
-    job = Rebuild(settings, verify=args.verify, verify_timeout=args.timeout, out=sys.stdout)
+    job = Rebuild(
+        settings,
+        verify=args.verify,
+        verify_timeout=args.timeout,
+        out=sys.stdout,
+        allow_truncated=args.allow_truncated_log or settings.allow_truncated_log,
+    )
 
     async def main() -> Any:
         task = asyncio.current_task()
@@ -85,6 +92,8 @@ def rebuild(args: argparse.Namespace, settings: Settings) -> int:
     print(f"rebuilt from the log:  {result.rebuilt_hash}")
     print(f"columns, current:      {result.current_column_hash}")
     print(f"columns, rebuilt:      {result.rebuilt_column_hash}")
+    if result.truncated:
+        print(f"truncated log: {describe_truncation(result.truncated)}")
     if result.identical:
         print("identical")
         return 0

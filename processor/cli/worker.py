@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ async def _preflight(settings: Settings, wait_seconds: float) -> None:
     """Fail fast, in one line, when Kafka or Redis cannot be reached at start-up."""
     from processor.adapters.connections import graph_store, kafka_options
     from processor.adapters.kafka_admin import wait_for_broker
+    from processor.adapters.redis_graph_marker import check_eviction_policy
 
     await wait_for_broker(settings.kafka_bootstrap, wait_seconds, security=kafka_options(settings))
     from redis.exceptions import AuthenticationError, RedisError
@@ -31,7 +33,7 @@ async def _preflight(settings: Settings, wait_seconds: float) -> None:
         while True:
             try:
                 await store.client.ping()
-                return
+                break
             except AuthenticationError as exc:  # waiting would not fix it
                 raise ConfigurationError(
                     f"Redis at {shown} refused the credentials (LINEAGE_REDIS_PASSWORD, "
@@ -41,6 +43,9 @@ async def _preflight(settings: Settings, wait_seconds: float) -> None:
                 if time.monotonic() > deadline:
                     raise DependencyUnavailable(f"cannot reach Redis at {shown}: {exc}") from None
             await asyncio.sleep(0.5)
+        warning = await check_eviction_policy(store.client, allow=settings.allow_redis_eviction)
+        if warning is not None:
+            logging.getLogger("processor.worker").warning("%s", warning)
     finally:
         await store.close()
 

@@ -197,7 +197,7 @@ def test_client_events_fold_into_the_expected_snapshot(stack: Stack) -> None:
     assert worker.metric("lineage_event_time_lag_seconds_count") == 3
     assert worker.get_json("/readyz") == {
         "status": "ready",
-        "checks": {"redis": True, "kafka": True},
+        "checks": {"redis": True, "kafka": True, "graph": True},
     }
 
     dlq = read_topic(stack.bootstrap, stack.dlq_topic, expect=1)
