@@ -1,0 +1,210 @@
+"""The live worker's input path: whole fetched batches, past faust's per-message machinery.
+
+faust's consumer hands every fetch of the input topics here as it came from
+aiokafka (``adapters.faust_compat``: the fetch diversion); faust keeps the
+group membership, the rebalance callbacks, the commit timer, the control
+topic and its monitor. Two stages run side by side:
+
+* the **classify loop** takes up to ``batch_size`` fetched records (never
+  waiting to fill a batch: a fetch already is one, and waiting only adds
+  latency) and starts their classification, in a helper process when there
+  is one;
+* the **commit loop** makes the classified batches durable one at a time, in
+  fetch order (``BatchProcessor.commit``: docs/design.md section 3), and only
+  then records their offsets in the :class:`~processor.core.offset_book.OffsetBook`,
+  from which faust's commit timer commits them.
+
+A batch carries the book's epoch of its fetch; after a rebalance (or a
+:meth:`HotPath.settle`) it is stale: dropped wherever it is found and never
+recorded, so no offset is committed from a batch of an old assignment.
+Backpressure: :meth:`HotPath.put` waits while two batches' worth of records
+are waiting, which holds faust's fetcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from processor.adapters.classifier_pool import ClassifierPool
+from processor.adapters.log_reader import to_record
+from processor.batch import BatchProcessor, PreparedBatch
+from processor.core.offset_book import OffsetBook
+from processor.core.pipeline import Classified, Rejected
+from processor.ports import BatchResult, InputRecord
+
+log = logging.getLogger("processor.hot_path")
+
+Done = Callable[[BatchResult, Mapping[Any, int]], None]
+
+
+@dataclass(slots=True)
+class HotBatch:
+    """A batch between the two loops."""
+
+    epoch: int
+    records: list[InputRecord]
+    next_offsets: dict[Any, int]  # (topic, partition) -> highest offset + 1
+    work: asyncio.Future[tuple[list[Rejected | Classified], list[bytes]]] | None
+    prepared: PreparedBatch | None
+
+
+def next_offsets(records: Sequence[InputRecord]) -> dict[Any, int]:
+    """Per (topic, partition), the offset after the highest of ``records``."""
+    out: dict[Any, int] = {}
+    for rec in records:
+        place = (rec.topic, rec.partition)
+        if rec.offset >= out.get(place, 0):
+            out[place] = rec.offset + 1
+    return out
+
+
+class HotPath:
+    """Fetched records in, durable batches and committable offsets out."""
+
+    def __init__(
+        self,
+        processor: BatchProcessor,
+        pool: ClassifierPool | None,
+        *,
+        topics: Sequence[str],
+        batch_size: int,
+        settle_seconds: float,
+        on_done: Done,
+    ) -> None:
+        self.processor = processor
+        self.pool = pool
+        self.topics = frozenset(topics)
+        self.batch_size = batch_size
+        self.settle_seconds = settle_seconds
+        self.on_done = on_done
+        self.book = OffsetBook()
+        self._waiting: deque[tuple[int, list[InputRecord]]] = deque()
+        self._waiting_count = 0
+        self._has_data = asyncio.Event()
+        self._has_room = asyncio.Event()
+        self._has_room.set()
+        self._classified: asyncio.Queue[HotBatch] = asyncio.Queue(maxsize=2)
+        self._closing = False
+        self._inflight: asyncio.Task[None] | None = None
+
+    # -- the consumer's side (``faust_compat.FetchSink``) ------------------------
+
+    async def put(self, fetched: Mapping[Any, Sequence[Any]], epoch: int) -> None:
+        """Take a fetch's records; waits while two batches' worth are waiting."""
+        records: list[InputRecord] = [
+            to_record(r, timestamp_ms=r.timestamp) for recs in fetched.values() for r in recs
+        ]
+        while self._waiting_count >= 2 * self.batch_size:
+            self._has_room.clear()
+            await self._has_room.wait()
+        if self._closing:
+            return  # settling: the rebalance or the stop resets the positions
+        self._waiting.append((epoch, records))
+        self._waiting_count += len(records)
+        self._has_data.set()
+
+    async def settle(self) -> None:
+        """Before a revoke or a stop: drop every waiting batch, give the one being
+        committed ``settle_seconds`` to become durable (then cancel it: it runs
+        again after the rebalance), and make everything fetched so far stale."""
+        self._closing = True
+        try:
+            self._waiting.clear()
+            self._waiting_count = 0
+            self._has_room.set()
+            while not self._classified.empty():
+                self._classified.get_nowait()
+            task = self._inflight
+            if task is not None:
+                done, _ = await asyncio.wait([task], timeout=self.settle_seconds)
+                if not done:
+                    log.warning("batch not durable after %.1f s: cancelled", self.settle_seconds)
+                    task.cancel()
+                    await asyncio.wait([task])
+            self.book.fence()
+        finally:
+            self._closing = False
+
+    # -- the two loops -----------------------------------------------------------
+
+    async def run(self) -> None:
+        """Both loops until cancelled; a bug in either ends both."""
+        classify = asyncio.create_task(self.classify_loop())
+        commit = asyncio.create_task(self.commit_loop())
+        try:
+            await asyncio.gather(classify, commit)
+        finally:
+            classify.cancel()
+            commit.cancel()
+            task = self._inflight
+            if task is not None:
+                task.cancel()
+
+    def _take(self) -> tuple[int, list[InputRecord]]:
+        """Up to ``batch_size`` waiting records of one epoch, oldest first."""
+        epoch = self._waiting[0][0]
+        out: list[InputRecord] = []
+        while self._waiting and self._waiting[0][0] == epoch and len(out) < self.batch_size:
+            _, records = self._waiting[0]
+            room = self.batch_size - len(out)
+            if len(records) <= room:
+                out += records
+                self._waiting.popleft()
+            else:
+                out += records[:room]
+                self._waiting[0] = (epoch, records[room:])
+        self._waiting_count -= len(out)
+        if self._waiting_count < 2 * self.batch_size:
+            self._has_room.set()
+        if not self._waiting:
+            self._has_data.clear()
+        return epoch, out
+
+    async def classify_loop(self) -> None:
+        while True:
+            await self._has_data.wait()
+            if not self._waiting:
+                self._has_data.clear()
+                continue
+            epoch, records = self._take()
+            if epoch != self.book.epoch:
+                continue
+            if self.pool is not None:
+                work = asyncio.ensure_future(self.pool.classify([r.value for r in records]))
+                batch = HotBatch(epoch, records, next_offsets(records), work, None)
+            else:
+                prepared = self.processor.prepare(records)
+                batch = HotBatch(epoch, records, next_offsets(records), None, prepared)
+            await self._classified.put(batch)
+
+    async def commit_loop(self) -> None:
+        while True:
+            batch = await self._classified.get()
+            if self._closing or batch.epoch != self.book.epoch:
+                if batch.work is not None:
+                    batch.work.cancel()
+                continue
+            task = asyncio.create_task(self._commit(batch))
+            self._inflight = task
+            try:
+                await asyncio.wait([task])
+            finally:
+                self._inflight = None
+            if not task.cancelled():
+                task.result()  # a bug: surface it
+
+    async def _commit(self, batch: HotBatch) -> None:
+        prepared = batch.prepared
+        if prepared is None:
+            assert batch.work is not None
+            results, payloads = await batch.work
+            prepared = self.processor.group(batch.records, results, payloads)
+        result = await self.processor.commit(prepared)
+        if not self.book.done(batch.epoch, batch.next_offsets):
+            log.info("a batch of a previous assignment is durable; its offsets are not committed")
+        self.on_done(result, batch.next_offsets)
