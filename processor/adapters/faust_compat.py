@@ -39,8 +39,9 @@ first, with the name of what moved.
   (``Consumer.on_partitions_revoked``/``on_partitions_assigned``), its
   offsets join faust's commits (``Consumer._filter_tps_with_pending_acks``,
   ``Consumer._filter_committable_offsets``, read against
-  ``Consumer._committed_offset`` and skipping what ``Consumer._acked`` holds), and ``Consumer.wait_empty`` (a revoke,
-  a shutdown) first lets the sink settle. Records fetched across a
+  ``Consumer._committed_offset`` and skipping what ``Consumer._acked``
+  holds), and ``Consumer.wait_empty`` (a revoke, a shutdown) first lets the
+  sink settle. Records fetched across a
   rebalance are dropped and their partitions sought back to the committed
   offset (``Consumer.seek_to_committed``, ``ConsumerThread.seek_to_beginning``
   through ``_thread`` for a partition never committed). faust's monitor is

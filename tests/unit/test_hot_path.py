@@ -55,7 +55,8 @@ def pure_fold(values: Sequence[bytes]) -> Graph:
     graph = Graph()
     for value in values:
         c = classify(value, RULE, Limits())
-        assert isinstance(c, Classified) and isinstance(c.outcome, Accepted)
+        assert isinstance(c, Classified)
+        assert isinstance(c.outcome, Accepted)
         graph.apply(c.outcome.fold)
     return graph
 
