@@ -91,6 +91,9 @@ class HotPath:
         self._classified: asyncio.Queue[HotBatch] = asyncio.Queue(maxsize=2)
         self._closing = False
         self._inflight: asyncio.Task[None] | None = None
+        self._outstanding = 0  # records taken and not yet durable or dropped
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # -- the consumer's side (``faust_compat.FetchSink``) ------------------------
 
@@ -99,14 +102,37 @@ class HotPath:
         records: list[InputRecord] = [
             to_record(r, timestamp_ms=r.timestamp) for recs in fetched.values() for r in recs
         ]
+        await self.put_records(records, epoch)
+
+    async def put_records(self, records: list[InputRecord], epoch: int) -> None:
+        """Take records (in offset order per partition) fetched in ``epoch``."""
         while self._waiting_count >= 2 * self.batch_size:
             self._has_room.clear()
             await self._has_room.wait()
-        if self._closing:
+        if self._closing or not records:
             return  # settling: the rebalance or the stop resets the positions
         self._waiting.append((epoch, records))
         self._waiting_count += len(records)
+        self._count(len(records))
         self._has_data.set()
+
+    def _count(self, n: int) -> None:
+        self._outstanding += n
+        if self._outstanding:
+            self._idle.clear()
+        else:
+            self._idle.set()
+
+    async def drain(self, runner: asyncio.Task[None]) -> None:
+        """Wait until every record taken is durable or dropped (``runner``: the
+        task of :meth:`run`, whose failure is raised here)."""
+        while not self._idle.is_set():
+            idle = asyncio.ensure_future(self._idle.wait())
+            await asyncio.wait([idle, runner], return_when=asyncio.FIRST_COMPLETED)
+            idle.cancel()
+            if runner.done():
+                runner.result()
+                raise RuntimeError("the hot path stopped")
 
     async def settle(self) -> None:
         """Before a revoke or a stop: drop every waiting batch, give the one being
@@ -114,11 +140,12 @@ class HotPath:
         again after the rebalance), and make everything fetched so far stale."""
         self._closing = True
         try:
+            self._count(-self._waiting_count)
             self._waiting.clear()
             self._waiting_count = 0
             self._has_room.set()
             while not self._classified.empty():
-                self._classified.get_nowait()
+                self._count(-len(self._classified.get_nowait().records))
             task = self._inflight
             if task is not None:
                 done, _ = await asyncio.wait([task], timeout=self.settle_seconds)
@@ -173,6 +200,7 @@ class HotPath:
                 continue
             epoch, records = self._take()
             if epoch != self.book.epoch:
+                self._count(-len(records))
                 continue
             if self.pool is not None:
                 work = asyncio.ensure_future(self.pool.classify([r.value for r in records]))
@@ -188,6 +216,7 @@ class HotPath:
             if self._closing or batch.epoch != self.book.epoch:
                 if batch.work is not None:
                     batch.work.cancel()
+                self._count(-len(batch.records))
                 continue
             task = asyncio.create_task(self._commit(batch))
             self._inflight = task
@@ -195,6 +224,7 @@ class HotPath:
                 await asyncio.wait([task])
             finally:
                 self._inflight = None
+                self._count(-len(batch.records))
             if not task.cancelled():
                 task.result()  # a bug: surface it
 

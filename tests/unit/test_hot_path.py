@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+import pytest
 from aiokafka.structs import ConsumerRecord
 
 from processor.adapters.memory import MemoryGraphStore, MemoryPublisher
@@ -228,3 +229,38 @@ def test_put_waits_while_two_batches_wait() -> None:
         return was_waiting, rig.committable() == {P0: 5}
 
     assert asyncio.run(run()) == (True, True)
+
+
+def test_drain_returns_once_every_record_taken_is_durable() -> None:
+    values = [event(i) for i in range(7)]
+
+    async def run() -> tuple[Rig, int]:
+        rig = Rig(batch_size=3)
+        epoch = rig.hot.book.assigned([])  # a reader outside any group owns nothing
+        runner = asyncio.create_task(rig.hot.run())
+        await rig.hot.put(fetched(P0, 0, values), epoch)
+        await rig.hot.drain(runner)
+        accepted = sum(r.accepted for r, _ in rig.batches)
+        runner.cancel()
+        return rig, accepted
+
+    rig, accepted = asyncio.run(run())
+    assert accepted == 7
+    assert rig.committable() == {}  # nothing owned, nothing to commit
+    assert snapshot_hash(rig.store.graph.snapshot()) == snapshot_hash(pure_fold(values).snapshot())
+
+
+def test_drain_raises_when_the_hot_path_failed() -> None:
+    class Broken(MemoryGraphStore):
+        async def mark_and_fold(self, *args: Any, **kwargs: Any) -> list[bool]:
+            raise ValueError("a bug")
+
+    async def run() -> None:
+        rig = Rig(Broken())
+        epoch = rig.hot.book.assigned([P0])
+        runner = asyncio.create_task(rig.hot.run())
+        await rig.hot.put(fetched(P0, 0, [event(1)]), epoch)
+        await rig.hot.drain(runner)
+
+    with pytest.raises(ValueError, match="a bug"):
+        asyncio.run(run())
