@@ -3,16 +3,21 @@
 faust's consumer hands every fetch of the input topics here as it came from
 aiokafka (``adapters.faust_compat``: the fetch diversion); faust keeps the
 group membership, the rebalance callbacks, the commit timer, the control
-topic and its monitor. Two stages run side by side:
+topic and its monitor. Three loops run side by side, each on its own batch:
 
 * the **classify loop** takes up to ``batch_size`` fetched records (never
   waiting to fill a batch: a fetch already is one, and waiting only adds
   latency) and starts their classification, in a helper process when there
   is one;
-* the **commit loop** makes the classified batches durable one at a time, in
-  fetch order (``BatchProcessor.commit``: docs/design.md section 3), and only
-  then records their offsets in the :class:`~processor.core.offset_book.OffsetBook`,
-  from which faust's commit timer commits them.
+* the **publish loop** runs steps 2-3 of docs/design.md section 3 for a batch
+  (dedup check of its rule-rejected events, dead letters acknowledged by the
+  broker) while the batch before it folds. A hash that a batch ahead will mark
+  counts as seen (``BatchProcessor.publish_dead_letters``), exactly as it
+  would once that batch folded, and it folds before this one;
+* the **commit loop** folds the batches one at a time, in fetch order (one Lua
+  call each: step 4), and only then records their offsets in the
+  :class:`~processor.core.offset_book.OffsetBook`, from which faust's commit
+  timer commits them.
 
 A batch carries the book's epoch of its fetch; after a rebalance (or a
 :meth:`HotPath.settle`) it is stale: dropped wherever it is found and never
@@ -89,8 +94,12 @@ class HotPath:
         self._has_room = asyncio.Event()
         self._has_room.set()
         self._classified: asyncio.Queue[HotBatch] = asyncio.Queue(maxsize=2)
+        self._published: asyncio.Queue[HotBatch] = asyncio.Queue(maxsize=1)
         self._closing = False
+        self._publishing: asyncio.Task[None] | None = None
         self._inflight: asyncio.Task[None] | None = None
+        # content hash -> batches published and not yet folded that mark it
+        self._marking: dict[str, int] = {}
         self._outstanding = 0  # records taken and not yet durable or dropped
         self._idle = asyncio.Event()
         self._idle.set()
@@ -135,42 +144,46 @@ class HotPath:
                 raise RuntimeError("the hot path stopped")
 
     async def settle(self) -> None:
-        """Before a revoke or a stop: drop every waiting batch, give the one being
-        committed ``settle_seconds`` to become durable (then cancel it: it runs
-        again after the rebalance), and make everything fetched so far stale."""
+        """Before a revoke or a stop: drop every waiting batch, give the ones
+        being published and committed ``settle_seconds`` to become durable (then
+        cancel them: they run again after the rebalance), and make everything
+        fetched so far stale."""
         self._closing = True
         try:
             self._count(-self._waiting_count)
             self._waiting.clear()
             self._waiting_count = 0
             self._has_room.set()
-            while not self._classified.empty():
-                self._count(-len(self._classified.get_nowait().records))
-            task = self._inflight
-            if task is not None:
-                done, _ = await asyncio.wait([task], timeout=self.settle_seconds)
-                if not done:
+            for queue in (self._classified, self._published):
+                while not queue.empty():
+                    self._drop(queue.get_nowait())
+            tasks = [t for t in (self._publishing, self._inflight) if t is not None]
+            if tasks:
+                _, late = await asyncio.wait(tasks, timeout=self.settle_seconds)
+                if late:
                     log.warning("batch not durable after %.1f s: cancelled", self.settle_seconds)
-                    task.cancel()
-                    await asyncio.wait([task])
+                    for task in late:
+                        task.cancel()
+                    await asyncio.wait(late)
             self.book.fence()
         finally:
             self._closing = False
 
-    # -- the two loops -----------------------------------------------------------
+    # -- the three loops ---------------------------------------------------------
 
     async def run(self) -> None:
-        """Both loops until cancelled; a bug in either ends both."""
-        classify = asyncio.create_task(self.classify_loop())
-        commit = asyncio.create_task(self.commit_loop())
+        """The loops until cancelled; a bug in one ends them all."""
+        loops = [
+            asyncio.create_task(self.classify_loop()),
+            asyncio.create_task(self.publish_loop()),
+            asyncio.create_task(self.commit_loop()),
+        ]
         try:
-            await asyncio.gather(classify, commit)
+            await asyncio.gather(*loops)
         finally:
-            classify.cancel()
-            commit.cancel()
-            task = self._inflight
-            if task is not None:
-                task.cancel()
+            for task in (*loops, self._publishing, self._inflight):
+                if task is not None:
+                    task.cancel()
 
     def _take(self) -> tuple[int, list[InputRecord]]:
         """Up to ``batch_size`` waiting records of one epoch, oldest first."""
@@ -210,13 +223,62 @@ class HotPath:
                 batch = HotBatch(epoch, records, next_offsets(records), None, prepared)
             await self._classified.put(batch)
 
-    async def commit_loop(self) -> None:
+    def _stale(self, batch: HotBatch) -> bool:
+        return self._closing or batch.epoch != self.book.epoch
+
+    def _drop(self, batch: HotBatch) -> None:
+        if batch.work is not None:
+            batch.work.cancel()
+        if batch.prepared is not None and batch.prepared.dead is not None:
+            self._unmark(batch.prepared)
+        self._count(-len(batch.records))
+
+    def _unmark(self, prepared: PreparedBatch) -> None:
+        marking = self._marking
+        for c in prepared.firsts:
+            left = marking.get(c.content_hash, 0) - 1
+            if left > 0:
+                marking[c.content_hash] = left
+            else:
+                marking.pop(c.content_hash, None)
+
+    async def publish_loop(self) -> None:
+        """Steps 2-3 (dedup check, dead letters) of batch k+1 while batch k folds."""
         while True:
             batch = await self._classified.get()
-            if self._closing or batch.epoch != self.book.epoch:
-                if batch.work is not None:
-                    batch.work.cancel()
-                self._count(-len(batch.records))
+            if self._stale(batch):
+                self._drop(batch)
+                continue
+            task = asyncio.create_task(self._publish(batch))
+            self._publishing = task
+            try:
+                await asyncio.wait([task])
+            finally:
+                self._publishing = None
+            if task.cancelled():
+                self._drop(batch)
+                continue
+            task.result()  # a bug: surface it
+            await self._published.put(batch)
+
+    async def _publish(self, batch: HotBatch) -> None:
+        prepared = batch.prepared
+        if prepared is None:
+            assert batch.work is not None
+            results, payloads = await batch.work
+            prepared = batch.prepared = self.processor.group(batch.records, results, payloads)
+        await self.processor.publish_dead_letters(prepared, self._marking)
+        # Folded before any later batch: its marks count as seen for those.
+        marking = self._marking
+        for c in prepared.firsts:
+            marking[c.content_hash] = marking.get(c.content_hash, 0) + 1
+
+    async def commit_loop(self) -> None:
+        """Step 4 (one Lua call per batch), one batch at a time, in fetch order."""
+        while True:
+            batch = await self._published.get()
+            if self._stale(batch):
+                self._drop(batch)
                 continue
             task = asyncio.create_task(self._commit(batch))
             self._inflight = task
@@ -224,17 +286,13 @@ class HotPath:
                 await asyncio.wait([task])
             finally:
                 self._inflight = None
-                self._count(-len(batch.records))
+                self._drop(batch)  # durable or cancelled: no longer outstanding
             if not task.cancelled():
                 task.result()  # a bug: surface it
 
     async def _commit(self, batch: HotBatch) -> None:
-        prepared = batch.prepared
-        if prepared is None:
-            assert batch.work is not None
-            results, payloads = await batch.work
-            prepared = self.processor.group(batch.records, results, payloads)
-        result = await self.processor.commit(prepared)
+        assert batch.prepared is not None
+        result = await self.processor.commit(batch.prepared)
         if not self.book.done(batch.epoch, batch.next_offsets):
             log.info("a batch of a previous assignment is durable; its offsets are not committed")
         self.on_done(result, batch.next_offsets)

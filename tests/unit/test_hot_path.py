@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from processor.adapters.memory import MemoryGraphStore, MemoryPublisher
+from processor.adapters.memory import Call, MemoryGraphStore, MemoryPublisher
 from processor.batch import BatchProcessor
 from processor.core.fold import Graph
 from processor.core.pipeline import Accepted, Classified, Limits, classify
@@ -264,3 +264,48 @@ def test_drain_raises_when_the_hot_path_failed() -> None:
 
     with pytest.raises(ValueError, match="a bug"):
         asyncio.run(run())
+
+
+def test_letters_of_the_next_batch_go_out_while_one_folds_and_none_twice() -> None:
+    """Batch 2 is published while batch 1 folds: its copy of a rule-rejected
+    event of batch 1 is a duplicate (batch 1 marks it first), not a second
+    dead letter; and no fold marks a rule-rejected event before its letter."""
+    internal_only = raw_event(inputs=[dataset("snowflake://acme", "A")])  # rule-rejected
+    good = event(1)
+    first, second = [internal_only, b"{"], [internal_only, good]
+    journal: list[Call] = []
+
+    async def run() -> Rig:
+        store = BlockingStore()
+        store.journal = journal
+        rig = Rig(store, batch_size=2)
+        rig.processor.publisher = MemoryPublisher(journal)
+        epoch = rig.hot.book.assigned({P0})
+        runner = asyncio.create_task(rig.hot.run())
+        await rig.hot.put(fetched(P0, 0, first + second), epoch)
+        await store.entered.wait()  # batch 1 folds (held) ...
+        await until(lambda: rig.hot._publishing is None and not rig.hot._classified.qsize())
+        store.release.set()  # ... while batch 2 was published
+        await until(lambda: len(rig.batches) == 2)
+        runner.cancel()
+        return rig
+
+    rig = asyncio.run(run())
+    publisher = rig.processor.publisher
+    assert isinstance(publisher, MemoryPublisher)
+    assert sorted(r.value or b"" for r in publisher.acked) == sorted([internal_only, b"{"])
+    (one, _), (two, _) = rig.batches
+    assert (one.rejected["mix_rule_internal_only"], one.rejected["invalid_json"]) == (1, 1)
+    assert (two.duplicate, two.accepted) == (1, 1)
+    assert rig.committable() == {P0: 4}
+    assert snapshot_hash(rig.store.graph.snapshot()) == snapshot_hash(pure_fold([good]).snapshot())
+    # the order of effects: letters of both batches, then the folds in order
+    steps = [c.operation for c in journal if c.operation in ("publish", "fold")]
+    assert steps == ["publish", "fold", "fold"]
+    internal_hash = classify(internal_only, RULE, Limits())
+    assert isinstance(internal_hash, Classified)
+    published = False
+    for call in journal:
+        published |= call.operation == "publish"
+        if call.operation == "fold" and internal_hash.content_hash in call.hashes:
+            assert published, "marked seen before its dead letter was acknowledged"
