@@ -12,6 +12,10 @@ Order of work for a batch (docs/design.md section 3):
 5. only then does the caller ack the records, so offsets are committed only
    past durable outcomes.
 
+Steps 2-3 of a batch may run ahead of its ``commit`` (``publish_dead_letters``),
+while the batch before it folds; the hashes that batch is about to mark then
+count as seen, as they will be when this batch folds after it.
+
 A failing dependency stops the batch at the step it reached and retries it
 with backoff, forever; nothing is dead-lettered for an outage. A crash between
 steps repeats a dead letter at worst, never loses an edge or a dead letter.
