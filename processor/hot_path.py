@@ -11,7 +11,7 @@ topic and its monitor. Three loops run side by side, each on its own batch:
   is one;
 * the **publish loop** runs steps 2-3 of docs/design.md section 3 for a batch
   (dedup check of its rule-rejected events, dead letters acknowledged by the
-  broker) while the batch before it folds. A hash that a batch ahead will mark
+  broker) while the batch before it folds, never further ahead. A hash that a batch ahead will mark
   counts as seen (``BatchProcessor.publish_dead_letters``), exactly as it
   would once that batch folded, and it folds before this one;
 * the **commit loop** folds the batches one at a time, in fetch order (one Lua
@@ -154,9 +154,11 @@ class HotPath:
             self._waiting.clear()
             self._waiting_count = 0
             self._has_room.set()
-            for queue in (self._classified, self._published):
-                while not queue.empty():
-                    self._drop(queue.get_nowait())
+            while not self._classified.empty():
+                self._drop(self._classified.get_nowait())
+            while not self._published.empty():
+                self._drop(self._published.get_nowait())
+                self._published.task_done()
             tasks = [t for t in (self._publishing, self._inflight) if t is not None]
             if tasks:
                 _, late = await asyncio.wait(tasks, timeout=self.settle_seconds)
@@ -246,6 +248,9 @@ class HotPath:
         """Steps 2-3 (dedup check, dead letters) of batch k+1 while batch k folds."""
         while True:
             batch = await self._classified.get()
+            # At most one batch ahead of the one folding: while a fold is
+            # retried (Redis down), letters stop after the batch behind it.
+            await self._published.join()
             if self._stale(batch):
                 self._drop(batch)
                 continue
@@ -277,6 +282,7 @@ class HotPath:
         """Step 4 (one Lua call per batch), one batch at a time, in fetch order."""
         while True:
             batch = await self._published.get()
+            self._published.task_done()
             if self._stale(batch):
                 self._drop(batch)
                 continue
