@@ -1,6 +1,10 @@
-"""Wiring: the faust app, its agent, timers and web views around the batch processor.
+"""Wiring: the faust app, its agents, timers and web views around the batch processor.
 
-The agent takes batches with ``noack_take`` and acks each record only after
+The input topics' records are taken from faust's consumer a whole fetch at a
+time and go to the hot path (``processor.hot_path``), which commits through an
+offset book of its own; the agent on those topics keeps faust subscribed to
+them, and processes any record that would still come its way as follows. It
+takes batches with ``noack_take`` and acks each record only after
 its batch's outcomes are durable; faust commits only acked offsets. Two faust
 behaviours are relied on or guarded against here:
 
