@@ -92,6 +92,21 @@ class RssSampler:
             return None
         return float(times.user + times.system)
 
+    def children_cpu_seconds(self) -> float | None:
+        """CPU time of the process's live children (the worker's classifier helpers)."""
+        total = 0.0
+        try:
+            children = self._proc.children(recursive=True)
+        except self._psutil.Error:
+            return None
+        for child in children:
+            try:
+                times = child.cpu_times()
+            except self._psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
     try:

@@ -1,6 +1,10 @@
-"""Wiring: the faust app, its agent, timers and web views around the batch processor.
+"""Wiring: the faust app, its agents, timers and web views around the batch processor.
 
-The agent takes batches with ``noack_take`` and acks each record only after
+The input topics' records are taken from faust's consumer a whole fetch at a
+time and go to the hot path (``processor.hot_path``), which commits through an
+offset book of its own; the agent on those topics keeps faust subscribed to
+them, and processes any record that would still come its way as follows. It
+takes batches with ``noack_take`` and acks each record only after
 its batch's outcomes are durable; faust commits only acked offsets. Two faust
 behaviours are relied on or guarded against here:
 
@@ -23,7 +27,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +42,7 @@ from processor.adapters.dlq_publisher import KafkaPublisher
 from processor.adapters.faust_compat import (
     LineageApp,
     committed_offset,
+    divert_fetches,
     guard_stale_acks,
     timestamp_ms,
 )
@@ -54,6 +59,7 @@ from processor.core.pipeline import Classified, Rejected
 from processor.core.timefmt import format_time, retention_floor
 from processor.errors import DependencyUnavailable
 from processor.graph_guard import GraphGuard
+from processor.hot_path import HotPath
 from processor.ports import BatchResult, InputRecord
 from processor.settings import Settings
 
@@ -115,6 +121,15 @@ class LineageWorker:
         self.pool = (
             ClassifierPool(self.rule, self.processor.limits, processes) if processes else None
         )
+        # The input topics' records: whole fetches, past faust's per-message path.
+        self.hot = HotPath(
+            self.processor,
+            self.pool,
+            topics=settings.input_topics,
+            batch_size=settings.batch_size,
+            settle_seconds=min(10.0, settings.kafka_session_timeout_ms / 2000),
+            on_done=self._hot_batch_done,
+        )
         self.metrics.build_info.labels(
             __version__, self.rule.mode.value, ",".join(self.rule.internal_globs)
         ).set(1)
@@ -156,10 +171,13 @@ class LineageWorker:
 
         @app.agent(topic, name="lineage-fold")
         async def fold(stream: Any) -> None:
-            # Two stages: while the commit task waits on Redis and the broker for
-            # batch k, this loop takes batch k+1 from faust and has it classified
-            # (in a helper process when there is one). Commits stay one at a
-            # time and in order; records are acked only after their commit.
+            # The subscription to the input topics. Their records go to the hot
+            # path (``divert_fetches`` below); should one come this way, it is
+            # processed all the same. Two stages: while the commit task waits on
+            # Redis and the broker for batch k, this loop takes batch k+1 from
+            # faust and has it classified (in a helper process when there is
+            # one). Commits stay one at a time and in order; records are acked
+            # only after their commit.
             quiet = stream.noack()
             queue: asyncio.Queue[PendingBatch] = asyncio.Queue(maxsize=2)
             committer = asyncio.create_task(worker.commit_loop(queue, quiet))
@@ -220,6 +238,10 @@ class LineageWorker:
             async def retention() -> None:
                 await worker.sweep_retention()
 
+        @app.task  # type: ignore[untyped-decorator]
+        async def hot_path() -> None:
+            await worker.hot.run()
+
         @app.task  # type: ignore[untyped-decorator]  # faust's task is untyped
         async def startup() -> None:
             if worker.pool is not None:
@@ -232,6 +254,7 @@ class LineageWorker:
         if tokens.enabled:
             require_bearer_token(app, tokens)
         guard_stale_acks(app)
+        divert_fetches(app, self.hot)
         return app
 
     @staticmethod
@@ -264,6 +287,13 @@ class LineageWorker:
             for rec in pending.records:
                 self.state.positions[(rec.topic, rec.partition)] = rec.offset + 1
             self.state.last_batch_at = time.time()
+
+    def _hot_batch_done(self, result: BatchResult, next_offsets: Mapping[Any, int]) -> None:
+        for listener in self.listeners:
+            listener(result)
+        for (topic, partition), offset in next_offsets.items():
+            self.state.positions[(topic, partition)] = offset
+        self.state.last_batch_at = time.time()
 
     async def load_generation(self) -> None:
         """Read the generation pointer, retrying while Redis is down."""

@@ -12,6 +12,10 @@ Order of work for a batch (docs/design.md section 3):
 5. only then does the caller ack the records, so offsets are committed only
    past durable outcomes.
 
+Steps 2-3 of a batch may run ahead of its ``commit`` (``publish_dead_letters``),
+while the batch before it folds; the hashes that batch is about to mark then
+count as seen, as they will be when this batch folds after it.
+
 A failing dependency stops the batch at the step it reached and retries it
 with backoff, forever; nothing is dead-lettered for an outage. A crash between
 steps repeats a dead letter at worst, never loses an edge or a dead letter.
@@ -29,7 +33,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -91,6 +95,8 @@ class PreparedBatch:
     firsts: list[Classified] = field(default_factory=list)  # each content hash once, in order
     in_batch_duplicates: int = 0
     cpu_seconds: float = 0.0
+    # Set once steps 2-3 are done (``publish_dead_letters``): the letters published.
+    dead: list[tuple[InputRecord, Rejected]] | None = None
 
 
 class BatchProcessor:
@@ -166,7 +172,7 @@ class BatchProcessor:
         result = BatchResult(duplicate=batch.in_batch_duplicates)
         # Set only once every dead letter of the batch is acknowledged: a retry
         # after a failure anywhere before that publishes the whole set again.
-        dead: list[tuple[InputRecord, Rejected]] | None = None
+        dead = batch.dead
 
         async def attempt() -> list[bool]:
             nonlocal dead
@@ -211,16 +217,36 @@ class BatchProcessor:
         self._observe(batch.records, result, batch.cpu_seconds + time.perf_counter() - started)
         return result
 
-    async def _dead_letters_of(self, batch: PreparedBatch) -> list[tuple[InputRecord, Rejected]]:
+    async def publish_dead_letters(
+        self, batch: PreparedBatch, marking: Container[str] = frozenset()
+    ) -> None:
+        """Steps 2 and 3 of a batch ahead of its ``commit``, which then only
+        folds: while the batch before it is being folded. ``marking``: the
+        content hashes that batches ahead of this one (their letters published,
+        their fold to come before this batch's) are about to mark; they count
+        as seen, as they will be by the time this batch folds. Retries outages
+        until the letters are acknowledged."""
+        if batch.dead is not None:
+            return
+
+        async def attempt() -> list[tuple[InputRecord, Rejected]]:
+            letters = await self._dead_letters_of(batch, marking)
+            await self.publisher.publish([self._dead_letter(r, j) for r, j in letters])
+            return letters
+
+        batch.dead = await self.retry_until_durable(attempt, BatchResult())
+
+    async def _dead_letters_of(
+        self, batch: PreparedBatch, marking: Container[str] = frozenset()
+    ) -> list[tuple[InputRecord, Rejected]]:
         """The batch's dead letters: every message rejected before step 4, and
-        the rule-rejected events the store has not seen (the others are
-        duplicates)."""
+        the rule-rejected events neither the store nor ``marking`` has (the
+        others are duplicates)."""
         pending = list(batch.pre_rejected)
-        if batch.rule_rejected:
-            seen = await self._redis(
-                "seen", self.store.seen([c.content_hash for _, c in batch.rule_rejected])
-            )
-            for (rec, c), was_seen in zip(batch.rule_rejected, seen, strict=True):
+        unmarked = [(rec, c) for rec, c in batch.rule_rejected if c.content_hash not in marking]
+        if unmarked:
+            seen = await self._redis("seen", self.store.seen([c.content_hash for _, c in unmarked]))
+            for (rec, c), was_seen in zip(unmarked, seen, strict=True):
                 if not was_seen:
                     assert isinstance(c.outcome, Rejected)
                     pending.append((rec, c.outcome))

@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -55,6 +56,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from processor import __version__
+from processor.adapters.classifier_pool import ClassifierPool
 from processor.adapters.connections import graph_store, kafka_options
 from processor.adapters.log_reader import LogReader, end_offsets
 from processor.adapters.redis_columns import column_snapshot
@@ -67,6 +69,8 @@ from processor.core.graph_loss import describe_truncation, origin_offsets, trunc
 from processor.core.snapshot import snapshot_hash
 from processor.core.snapshot_diff import first_differences
 from processor.errors import RebuildError, TruncatedLog
+from processor.hot_path import HotPath
+from processor.ports import BatchResult
 from processor.settings import Settings
 
 log = logging.getLogger("processor.rebuild")
@@ -236,6 +240,22 @@ class Rebuild:
             max_backoff=s.retry_max_backoff_seconds,
         )
         self._say(f"rebuilding generation {new} from the log (current: {current}) ...")
+        # The input topics go through the worker's batch path: classified in
+        # a helper process while the batch before is folded.
+        processes = s.classifier_processes
+        if processes is None:
+            processes = 1 if (os.cpu_count() or 1) >= 2 else 0
+        pool = ClassifierPool(processor.rule, processor.limits, processes) if processes else None
+        hot = HotPath(
+            processor,
+            pool,
+            topics=s.input_topics,
+            batch_size=s.batch_size,
+            settle_seconds=0.0,
+            on_done=self._folded,
+        )
+        epoch = hot.book.assigned([])  # outside any group: no offset to commit
+        runner = asyncio.create_task(hot.run())
         reader = await self._open_log()
         try:
             await self._check_graph()
@@ -251,12 +271,13 @@ class Rebuild:
                 for tp, records in batches.items():
                     if tp.topic == s.control_topic:
                         await processor.apply_control(records)
+                        place = f"{tp.topic}/{tp.partition}"
+                        self.progress.positions[place] = records[-1].offset + 1
                     else:
-                        result = await processor.process(records)
-                        self.progress.accepted += result.accepted
-                        self.progress.rejected += sum(result.rejected.values())
-                    self.progress.positions[f"{tp.topic}/{tp.partition}"] = records[-1].offset + 1
+                        await hot.put_records(list(records), epoch)
                     self.progress.messages += len(records)
+                if self.verify:
+                    await hot.drain(runner)  # reads no further than the live offsets
                 for tp, hw in reader.highwaters().items():
                     self.progress.ends[f"{tp.topic}/{tp.partition}"] = hw
                 if self.on_batch is not None:
@@ -268,6 +289,9 @@ class Rebuild:
                 if now - last_report >= PROGRESS_EVERY_S:
                     last_report = now
                     await self._report(new, "catching up")
+                # Quiet, or every PROGRESS_EVERY_S: try to finish, with the
+                # positions of what is folded (drained) only.
+                await hot.drain(runner)
                 if self.verify:
                     outcome = await self._try_verify(current, new, store)
                     if outcome is not None:
@@ -290,7 +314,21 @@ class Rebuild:
                 if why.startswith("the graph was lost"):
                     raise RebuildError(f"cannot switch: {why}; run it again")
         finally:
+            runner.cancel()
+            with contextlib.suppress(BaseException):
+                await runner
+            if pool is not None:
+                pool.close()
             await reader.close()
+
+    def _folded(self, result: BatchResult, next_offsets: Mapping[Any, int]) -> None:
+        """A batch of the input topics is durable in the new generation."""
+        self.progress.accepted += result.accepted
+        self.progress.rejected += sum(result.rejected.values())
+        for (topic, partition), offset in next_offsets.items():
+            place = f"{topic}/{partition}"
+            if offset > self.progress.positions.get(place, 0):
+                self.progress.positions[place] = offset
 
     async def _after_switch(self, current: str, new: str) -> RebuildResult:
         seconds = time.monotonic() - self.progress.started

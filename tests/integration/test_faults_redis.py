@@ -211,10 +211,11 @@ def test_redis_at_maxmemory_is_retried_alerted_and_recovered_without_dead_letter
     assert consumed(worker, stack.input_topic) == stalled
     assert worker.metric("lineage_redis_errors_total", operation="fold") > 0
     # Not committed past the failing batch (the one starting at offset ``stalled``),
-    # and nothing dead-lettered from beyond it.
+    # and nothing dead-lettered from beyond the batch after it (whose letters
+    # go out while the failing one folds: docs/architecture.md, the hot path).
     assert committed_offsets(stack.bootstrap, stack.group, stack.input_topic).get(0, 0) <= stalled
     dead = read_topic(stack.bootstrap, stack.dlq_topic)
-    assert all(int(r.headers["lineage.source.offset"]) < stalled + BATCH for r in dead)
+    assert all(int(r.headers["lineage.source.offset"]) < stalled + 2 * BATCH for r in dead)
     # The alerts that page for this are driven by metrics that did move.
     assert "lineage_redis_errors_total" in rules["LineageRedisErrors"]["expr"]
     assert "lineage_dependency_down" in rules["LineageDependencyDown"]["expr"]

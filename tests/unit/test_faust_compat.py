@@ -27,10 +27,12 @@ from processor.adapters import faust_compat
 from processor.adapters.faust_compat import (
     LineageApp,
     committed_offset,
+    divert_fetches,
     guard_stale_acks,
     timestamp_ms,
 )
 from processor.adapters.log_reader import to_record
+from processor.core.offset_book import OffsetBook
 
 CHECKED_WITH = "0.15.3"  # the faust-streaming these reaches were checked against
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -58,10 +60,10 @@ def _on_an_app(check: Callable[[LineageApp], None]) -> None:
     asyncio.run(run())
 
 
-def _record(timestamp: int = 1_772_000_000_123) -> Any:
+def _record(timestamp: int = 1_772_000_000_123, topic: str = "events", partition: int = 2) -> Any:
     return ConsumerRecord(
-        topic="events",
-        partition=2,
+        topic=topic,
+        partition=partition,
         offset=7,
         timestamp=timestamp,
         timestamp_type=0,
@@ -88,6 +90,16 @@ def test_the_private_names_relied_on_exist_with_their_signatures() -> None:
         (driver.Consumer, "_to_message"): ["self", "tp", "record"],
         (driver.Consumer, "ack"): ["self", "message"],
         (faust.App, "_new_transport"): ["self"],
+        # the fetch diversion
+        (driver.Consumer, "_getmany"): ["self", "active_partitions", "timeout"],
+        (driver.Consumer, "on_partitions_assigned"): ["self", "assigned", "generation_id"],
+        (driver.Consumer, "on_partitions_revoked"): ["self", "revoked"],
+        (driver.Consumer, "wait_empty"): ["self"],
+        (driver.Consumer, "_filter_tps_with_pending_acks"): ["self", "topics"],
+        (driver.Consumer, "_filter_committable_offsets"): ["self", "tps"],
+        (driver.Consumer, "seek_to_committed"): ["self"],
+        (driver.Consumer, "highwater"): ["self", "tp"],
+        (driver.AIOKafkaConsumerThread, "seek_to_beginning"): ["self", "partitions"],
     }
     for (owner, name), params in expected.items():
         method = getattr(owner, name, None)
@@ -174,3 +186,54 @@ def test_the_module_names_every_reach_it_makes() -> None:
     doc = faust_compat.__doc__ or ""
     assert used, "no private name found: the pattern is wrong"
     assert {name for name in used if name not in doc} == set()
+
+
+class _Sink:
+    topics = frozenset({"events"})
+
+    def __init__(self) -> None:
+        self.book = OffsetBook()
+
+    async def put(self, fetched: Any, epoch: int) -> None:
+        raise AssertionError("not called here")
+
+    async def settle(self) -> None:
+        raise AssertionError("not called here")
+
+
+def test_the_diverted_offsets_join_fausts_commits() -> None:
+    def check(app: LineageApp) -> None:
+        consumer: Any = app.consumer
+        sink = _Sink()
+        divert_fetches(app, sink)
+        mine, control = TP("events", 0), TP("control", 0)
+        epoch = sink.book.assigned({mine, control})
+        sink.book.done(epoch, {("events", 0): 42})
+        # faust's own acks for the control topic, and our durable offset
+        app.topics._acking_topics.add("control")
+        current = consumer._to_message(control, _record(topic="control", partition=0))
+        consumer.ack(current)
+        tps = list(consumer._filter_tps_with_pending_acks())
+        assert set(tps) == {mine, control}
+        assert consumer._filter_committable_offsets(tps) == {mine: 42, control: 8}
+        # once committed, it is not offered again
+        consumer._committed_offset[mine] = 42
+        assert consumer._filter_committable_offsets([mine]) == {}
+
+    _on_an_app(check)
+
+
+def test_fausts_monitor_counts_the_diverted_records() -> None:
+    def check(app: LineageApp) -> None:
+        consumer: Any = app.consumer
+        monitor: Any = app.monitor
+        consumer.highwater = lambda tp: 99  # the consumer thread is not started here
+        tp = TP("events", 2)
+        consumer.count_in_monitor({tp: [_record(), _record()]})
+        assert monitor.messages_received_total == 2
+        assert monitor.messages_received_by_topic["events"] == 2
+        assert monitor.tp_read_offsets[tp] == 7
+        assert monitor.tp_end_offsets[tp] == 99
+        assert tp in monitor.stream_inbound_time
+
+    _on_an_app(check)

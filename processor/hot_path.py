@@ -1,0 +1,304 @@
+"""The live worker's input path: whole fetched batches, past faust's per-message machinery.
+
+faust's consumer hands every fetch of the input topics here as it came from
+aiokafka (``adapters.faust_compat``: the fetch diversion); faust keeps the
+group membership, the rebalance callbacks, the commit timer, the control
+topic and its monitor. Three loops run side by side, each on its own batch:
+
+* the **classify loop** takes up to ``batch_size`` fetched records (never
+  waiting to fill a batch: a fetch already is one, and waiting only adds
+  latency) and starts their classification, in a helper process when there
+  is one;
+* the **publish loop** runs steps 2-3 of docs/design.md section 3 for a batch
+  (dedup check of its rule-rejected events, dead letters acknowledged by the
+  broker) while the batch before it folds, never further ahead. A hash that a batch ahead will mark
+  counts as seen (``BatchProcessor.publish_dead_letters``), exactly as it
+  would once that batch folded, and it folds before this one;
+* the **commit loop** folds the batches one at a time, in fetch order (one Lua
+  call each: step 4), and only then records their offsets in the
+  :class:`~processor.core.offset_book.OffsetBook`, from which faust's commit
+  timer commits them.
+
+A batch carries the book's epoch of its fetch; after a rebalance (or a
+:meth:`HotPath.settle`) it is stale: dropped wherever it is found and never
+recorded, so no offset is committed from a batch of an old assignment.
+Backpressure: :meth:`HotPath.put` waits while two batches' worth of records
+are waiting, which holds faust's fetcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from processor.adapters.classifier_pool import ClassifierPool
+from processor.adapters.log_reader import to_record
+from processor.batch import BatchProcessor, PreparedBatch
+from processor.core.offset_book import OffsetBook
+from processor.core.pipeline import Classified, Rejected
+from processor.ports import BatchResult, InputRecord
+
+log = logging.getLogger("processor.hot_path")
+
+Done = Callable[[BatchResult, Mapping[Any, int]], None]
+
+
+@dataclass(slots=True)
+class HotBatch:
+    """A batch between the two loops."""
+
+    epoch: int
+    records: list[InputRecord]
+    next_offsets: dict[Any, int]  # (topic, partition) -> highest offset + 1
+    work: asyncio.Future[tuple[list[Rejected | Classified], list[bytes]]] | None
+    prepared: PreparedBatch | None
+
+
+def next_offsets(records: Sequence[InputRecord]) -> dict[Any, int]:
+    """Per (topic, partition), the offset after the highest of ``records``."""
+    out: dict[Any, int] = {}
+    for rec in records:
+        place = (rec.topic, rec.partition)
+        if rec.offset >= out.get(place, 0):
+            out[place] = rec.offset + 1
+    return out
+
+
+class HotPath:
+    """Fetched records in, durable batches and committable offsets out."""
+
+    def __init__(
+        self,
+        processor: BatchProcessor,
+        pool: ClassifierPool | None,
+        *,
+        topics: Sequence[str],
+        batch_size: int,
+        settle_seconds: float,
+        on_done: Done,
+    ) -> None:
+        self.processor = processor
+        self.pool = pool
+        self.topics = frozenset(topics)
+        self.batch_size = batch_size
+        self.settle_seconds = settle_seconds
+        self.on_done = on_done
+        self.book = OffsetBook()
+        self._waiting: deque[tuple[int, list[InputRecord]]] = deque()
+        self._waiting_count = 0
+        self._has_data = asyncio.Event()
+        self._has_room = asyncio.Event()
+        self._has_room.set()
+        self._classified: asyncio.Queue[HotBatch] = asyncio.Queue(maxsize=2)
+        self._published: asyncio.Queue[HotBatch] = asyncio.Queue(maxsize=1)
+        self._closing = False
+        self._publishing: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Task[None] | None = None
+        # content hash -> batches published and not yet folded that mark it
+        self._marking: dict[str, int] = {}
+        self._outstanding = 0  # records taken and not yet durable or dropped
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- the consumer's side (``faust_compat.FetchSink``) ------------------------
+
+    async def put(self, fetched: Mapping[Any, Sequence[Any]], epoch: int) -> None:
+        """Take a fetch's records; waits while two batches' worth are waiting."""
+        records: list[InputRecord] = [
+            to_record(r, timestamp_ms=r.timestamp) for recs in fetched.values() for r in recs
+        ]
+        await self.put_records(records, epoch)
+
+    async def put_records(self, records: list[InputRecord], epoch: int) -> None:
+        """Take records (in offset order per partition) fetched in ``epoch``."""
+        while self._waiting_count >= 2 * self.batch_size:
+            self._has_room.clear()
+            await self._has_room.wait()
+        if self._closing or not records:
+            return  # settling: the rebalance or the stop resets the positions
+        self._waiting.append((epoch, records))
+        self._waiting_count += len(records)
+        self._count(len(records))
+        self._has_data.set()
+
+    def _count(self, n: int) -> None:
+        self._outstanding += n
+        if self._outstanding:
+            self._idle.clear()
+        else:
+            self._idle.set()
+
+    async def drain(self, runner: asyncio.Task[None]) -> None:
+        """Wait until every record taken is durable or dropped (``runner``: the
+        task of :meth:`run`, whose failure is raised here)."""
+        while not self._idle.is_set():
+            idle = asyncio.ensure_future(self._idle.wait())
+            await asyncio.wait([idle, runner], return_when=asyncio.FIRST_COMPLETED)
+            idle.cancel()
+            if runner.done():
+                runner.result()
+                raise RuntimeError("the hot path stopped")
+
+    async def settle(self) -> None:
+        """Before a revoke or a stop: drop every waiting batch, give the ones
+        being published and committed ``settle_seconds`` to become durable (then
+        cancel them: they run again after the rebalance), and make everything
+        fetched so far stale."""
+        self._closing = True
+        try:
+            self._count(-self._waiting_count)
+            self._waiting.clear()
+            self._waiting_count = 0
+            self._has_room.set()
+            while not self._classified.empty():
+                self._drop(self._classified.get_nowait())
+            while not self._published.empty():
+                self._drop(self._published.get_nowait())
+                self._published.task_done()
+            tasks = [t for t in (self._publishing, self._inflight) if t is not None]
+            if tasks:
+                _, late = await asyncio.wait(tasks, timeout=self.settle_seconds)
+                if late:
+                    log.warning("batch not durable after %.1f s: cancelled", self.settle_seconds)
+                    for task in late:
+                        task.cancel()
+                    await asyncio.wait(late)
+            self.book.fence()
+        finally:
+            self._closing = False
+
+    # -- the three loops ---------------------------------------------------------
+
+    async def run(self) -> None:
+        """The loops until cancelled; a bug in one ends them all."""
+        loops = [
+            asyncio.create_task(self.classify_loop()),
+            asyncio.create_task(self.publish_loop()),
+            asyncio.create_task(self.commit_loop()),
+        ]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            for task in (*loops, self._publishing, self._inflight):
+                if task is not None:
+                    task.cancel()
+
+    def _take(self) -> tuple[int, list[InputRecord]]:
+        """Up to ``batch_size`` waiting records of one epoch, oldest first."""
+        epoch = self._waiting[0][0]
+        out: list[InputRecord] = []
+        while self._waiting and self._waiting[0][0] == epoch and len(out) < self.batch_size:
+            _, records = self._waiting[0]
+            room = self.batch_size - len(out)
+            if len(records) <= room:
+                out += records
+                self._waiting.popleft()
+            else:
+                out += records[:room]
+                self._waiting[0] = (epoch, records[room:])
+        self._waiting_count -= len(out)
+        if self._waiting_count < 2 * self.batch_size:
+            self._has_room.set()
+        if not self._waiting:
+            self._has_data.clear()
+        return epoch, out
+
+    async def classify_loop(self) -> None:
+        while True:
+            await self._has_data.wait()
+            if not self._waiting:
+                self._has_data.clear()
+                continue
+            epoch, records = self._take()
+            if epoch != self.book.epoch:
+                self._count(-len(records))
+                continue
+            if self.pool is not None:
+                work = asyncio.ensure_future(self.pool.classify([r.value for r in records]))
+                batch = HotBatch(epoch, records, next_offsets(records), work, None)
+            else:
+                prepared = self.processor.prepare(records)
+                batch = HotBatch(epoch, records, next_offsets(records), None, prepared)
+            await self._classified.put(batch)
+
+    def _stale(self, batch: HotBatch) -> bool:
+        return self._closing or batch.epoch != self.book.epoch
+
+    def _drop(self, batch: HotBatch) -> None:
+        if batch.work is not None:
+            batch.work.cancel()
+        if batch.prepared is not None and batch.prepared.dead is not None:
+            self._unmark(batch.prepared)
+        self._count(-len(batch.records))
+
+    def _unmark(self, prepared: PreparedBatch) -> None:
+        marking = self._marking
+        for c in prepared.firsts:
+            left = marking.get(c.content_hash, 0) - 1
+            if left > 0:
+                marking[c.content_hash] = left
+            else:
+                marking.pop(c.content_hash, None)
+
+    async def publish_loop(self) -> None:
+        """Steps 2-3 (dedup check, dead letters) of batch k+1 while batch k folds."""
+        while True:
+            batch = await self._classified.get()
+            # At most one batch ahead of the one folding: while a fold is
+            # retried (Redis down), letters stop after the batch behind it.
+            await self._published.join()
+            if self._stale(batch):
+                self._drop(batch)
+                continue
+            task = asyncio.create_task(self._publish(batch))
+            self._publishing = task
+            try:
+                await asyncio.wait([task])
+            finally:
+                self._publishing = None
+            if task.cancelled():
+                self._drop(batch)
+                continue
+            task.result()  # a bug: surface it
+            await self._published.put(batch)
+
+    async def _publish(self, batch: HotBatch) -> None:
+        prepared = batch.prepared
+        if prepared is None:
+            assert batch.work is not None
+            results, payloads = await batch.work
+            prepared = batch.prepared = self.processor.group(batch.records, results, payloads)
+        await self.processor.publish_dead_letters(prepared, self._marking)
+        # Folded before any later batch: its marks count as seen for those.
+        marking = self._marking
+        for c in prepared.firsts:
+            marking[c.content_hash] = marking.get(c.content_hash, 0) + 1
+
+    async def commit_loop(self) -> None:
+        """Step 4 (one Lua call per batch), one batch at a time, in fetch order."""
+        while True:
+            batch = await self._published.get()
+            self._published.task_done()
+            if self._stale(batch):
+                self._drop(batch)
+                continue
+            task = asyncio.create_task(self._commit(batch))
+            self._inflight = task
+            try:
+                await asyncio.wait([task])
+            finally:
+                self._inflight = None
+                self._drop(batch)  # durable or cancelled: no longer outstanding
+            if not task.cancelled():
+                task.result()  # a bug: surface it
+
+    async def _commit(self, batch: HotBatch) -> None:
+        assert batch.prepared is not None
+        result = await self.processor.commit(batch.prepared)
+        if not self.book.done(batch.epoch, batch.next_offsets):
+            log.info("a batch of a previous assignment is durable; its offsets are not committed")
+        self.on_done(result, batch.next_offsets)
