@@ -148,8 +148,7 @@ class GraphHandlers:
     async def _lineage(self, query: Query, direction: Direction) -> Answer:
         ns, name = text_param(query, "namespace"), text_param(query, "name")
         depth, limit, types = _depth(query), _limit(query), types_param(query)
-        walk = queries.upstream if direction == "upstream" else queries.downstream
-        result = await walk(self.reader, ns, name, depth, limit, types=types)
+        result = await queries.lineage(direction, self.reader, ns, name, depth, limit, types=types)
         return Answer(lineage_json(result, direction))
 
     async def impact(self, query: Query) -> Answer:
