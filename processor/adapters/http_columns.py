@@ -4,8 +4,9 @@ the column snapshot, the column queries and the Marquez-compatible
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
 
 import faust
 from faust.web import Request, Response, View
@@ -20,17 +21,12 @@ from processor.adapters.http_graph import (
     json_view,
     text_param,
 )
+from processor.adapters.http_snapshot import snapshot_response
 from processor.adapters.redis_columns import RedisColumnReader, column_snapshot
 from processor.core.api_bounds import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEPTH_CAP, MAX_NODES_LIMIT
 from processor.core.column_queries import column_lineage
 from processor.core.graph_reader import Direction
 from processor.core.marquez_columns import column_lineage_graph, parse_column_node_id
-from processor.core.snapshot import canonical_bytes
-from processor.core.timefmt import format_time, normalize_time
-from processor.errors import DependencyUnavailable
-
-HASH_HEADER = "X-Snapshot-SHA256"
-AS_OF_HEADER = "X-Snapshot-As-Of"
 
 
 class ColumnHandlers:
@@ -92,21 +88,9 @@ def register_column_views(app: faust.App, worker: HttpBackend) -> None:
         count alone with ``?hash=1``; ``asOf`` as for the snapshot."""
 
         async def get(self, request: Request) -> Response:
-            raw = request.query.get("asOf")
-            try:
-                as_of = normalize_time(str(raw)) if raw else format_time(datetime.now(UTC))
-            except ValueError as exc:
-                return self.json({"error": f"asOf: {exc}", "parameter": "asOf"}, status=400)
-            try:
-                snapshot = await column_snapshot(worker.store, worker.floor(as_of))
-            except DependencyUnavailable as exc:
-                return self.json({"error": f"graph store unavailable: {exc}"}, status=503)
-            body = canonical_bytes(snapshot)
-            digest = hashlib.sha256(body).hexdigest()
-            headers = {HASH_HEADER: digest, AS_OF_HEADER: as_of}
-            if str(request.query.get("hash", "")).lower() in ("1", "true", "yes"):
-                return self.json(
-                    {"sha256": digest, "columnEdges": len(snapshot["columnEdges"]), "asOf": as_of},
-                    headers=headers,
-                )
-            return self.bytes(body, content_type="application/json", headers=headers)
+            read = partial(column_snapshot, worker.store)
+            return await snapshot_response(self, request, worker, read, _column_counts)
+
+
+def _column_counts(snapshot: Mapping[str, Any]) -> dict[str, int]:
+    return {"columnEdges": len(snapshot["columnEdges"])}
