@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -39,3 +39,14 @@ def register(target: object, specs: Mapping[str, Spec], registry: CollectorRegis
         for value in spec.preset:
             metric.labels(value)
         setattr(target, attr, metric)
+
+
+class SpecMetrics:
+    """Metrics made from the subclass's ``SPECS`` in ``registry`` (a new one by
+    default); the subclass declares each key as an attribute of the metric's type."""
+
+    SPECS: ClassVar[Mapping[str, Spec]] = {}
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        register(self, self.SPECS, self.registry)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-from processor.adapters.metric_specs import Spec, register
+from processor.adapters.metric_specs import Spec, SpecMetrics
 from processor.core.columns import COLUMN_DROP_REASONS
 from processor.core.reasons import Reason
 
@@ -175,8 +175,10 @@ _SPECS: dict[str, Spec] = {
 }
 
 
-class Metrics:
+class Metrics(SpecMetrics):
     """The ``lineage_*`` metrics, registered in ``registry``."""
+
+    SPECS = _SPECS
 
     events_consumed: Counter
     events_accepted: Counter
@@ -210,10 +212,6 @@ class Metrics:
     rebuild_rate: Gauge
     rebuild_generation: Gauge
     build_info: Gauge
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        register(self, _SPECS, self.registry)
 
     def observe_rebuild(self, progress: dict[str, Any] | None) -> None:
         """Export a rebuild's progress record (``RedisGraphStore.rebuild_progress``)."""

@@ -7,9 +7,9 @@ section 3 and the gateway's own (``empty_body``, ``unsupported_content_type``...
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import Counter, Histogram
 
-from processor.adapters.metric_specs import Spec, register
+from processor.adapters.metric_specs import Spec, SpecMetrics
 from processor.core.reasons import Reason
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -57,8 +57,10 @@ _SPECS: dict[str, Spec] = {
 }
 
 
-class IngestMetrics:
+class IngestMetrics(SpecMetrics):
     """The ``lineage_ingest_*`` metrics, registered in ``registry``."""
+
+    SPECS = _SPECS
 
     requests: Counter
     request_seconds: Histogram
@@ -66,7 +68,3 @@ class IngestMetrics:
     deletes_published: Counter
     events_rejected: Counter
     publish_errors: Counter
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        register(self, _SPECS, self.registry)
