@@ -4,7 +4,6 @@ Marquez-shaped lineage are in ``http_graph``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -85,5 +84,5 @@ def register_views(app: faust.App, worker: HttpBackend) -> None:
     register_ui_views(app, worker)
 
 
-def _graph_counts(snapshot: Mapping[str, Any]) -> dict[str, int]:
+def _graph_counts(snapshot: dict[str, Any]) -> dict[str, int]:
     return {"nodes": len(snapshot["nodes"]), "edges": len(snapshot["edges"])}

@@ -4,9 +4,7 @@ the column snapshot, the column queries and the Marquez-compatible
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import partial
-from typing import Any
 
 import faust
 from faust.web import Request, Response, View
@@ -25,6 +23,7 @@ from processor.adapters.http_snapshot import snapshot_response
 from processor.adapters.redis_columns import RedisColumnReader, column_snapshot
 from processor.core.api_bounds import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEPTH_CAP, MAX_NODES_LIMIT
 from processor.core.column_queries import column_lineage
+from processor.core.column_snapshot import column_counts
 from processor.core.graph_reader import Direction
 from processor.core.marquez_columns import column_lineage_graph, parse_column_node_id
 
@@ -89,8 +88,4 @@ def register_column_views(app: faust.App, worker: HttpBackend) -> None:
 
         async def get(self, request: Request) -> Response:
             read = partial(column_snapshot, worker.store)
-            return await snapshot_response(self, request, worker, read, _column_counts)
-
-
-def _column_counts(snapshot: Mapping[str, Any]) -> dict[str, int]:
-    return {"columnEdges": len(snapshot["columnEdges"])}
+            return await snapshot_response(self, request, worker, read, column_counts)

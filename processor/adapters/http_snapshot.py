@@ -5,7 +5,7 @@ with ``?hash=1`` the hash with the counts alone."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ AS_OF_HEADER = "X-Snapshot-As-Of"
 # Reads the snapshot as of a retention cutoff ("" for none).
 SnapshotRead = Callable[[str], Awaitable[dict[str, Any]]]
 # The counts the hash-only answer gives, by its field names.
-SnapshotCounts = Callable[[Mapping[str, Any]], dict[str, int]]
+SnapshotCounts = Callable[[dict[str, Any]], dict[str, int]]
 
 
 async def snapshot_response(
