@@ -21,7 +21,7 @@ from processor.adapters.http_graph import (
 )
 from processor.adapters.http_snapshot import snapshot_response
 from processor.adapters.redis_columns import RedisColumnReader, column_snapshot
-from processor.core.api_bounds import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEPTH_CAP, MAX_NODES_LIMIT
+from processor.core.api_bounds import DEPTH, NODES
 from processor.core.column_queries import column_lineage
 from processor.core.column_snapshot import column_counts
 from processor.core.graph_reader import Direction
@@ -47,8 +47,8 @@ class ColumnHandlers:
     async def _walk(self, query: Query, direction: Direction) -> Answer:
         ns, name = text_param(query, "namespace"), text_param(query, "name")
         field = text_param(query, "field", required=False) or None
-        depth = int_param(query, "depth", DEFAULT_DEPTH, 1, DEPTH_CAP)
-        limit = int_param(query, "limit", DEFAULT_MAX_NODES, 1, MAX_NODES_LIMIT)
+        depth = int_param(query, "depth", DEPTH)
+        limit = int_param(query, "limit", NODES)
         result = await column_lineage(self.reader, ns, name, field, direction, depth, limit)
         return Answer(result.as_json())
 
@@ -57,7 +57,7 @@ class ColumnHandlers:
             ref = parse_column_node_id(text_param(query, "nodeId"))
         except ValueError as exc:
             raise BadParameter("nodeId", str(exc)) from None
-        depth = int_param(query, "depth", DEFAULT_DEPTH, 1, DEPTH_CAP)
+        depth = int_param(query, "depth", DEPTH)
         with_down = query.get("withDownstream", "false").lower()
         if with_down not in ("true", "false"):
             raise BadParameter(

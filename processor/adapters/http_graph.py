@@ -24,16 +24,7 @@ from processor.adapters.http_backend import HttpBackend
 from processor.adapters.redis_reader import RedisGraphReader
 from processor.adapters.redis_search import search_datasets
 from processor.core import queries
-from processor.core.api_bounds import (
-    DEFAULT_DEPTH,
-    DEFAULT_MAX_NODES,
-    DEFAULT_PAGE,
-    DEPTH_CAP,
-    MAX_NODES_LIMIT,
-    MAX_PAGE,
-    MAX_SEARCH_TEXT,
-    MAX_TEXT,
-)
+from processor.core.api_bounds import DEPTH, MAX_SEARCH_TEXT, MAX_TEXT, NODES, PAGE, Bound
 from processor.core.graph_reader import Direction
 from processor.core.marquez import lineage_graph, parse_node_id
 from processor.core.query_results import LineageResult
@@ -48,6 +39,7 @@ TRUNCATED_HEADER = "X-Lineage-Truncated"
 
 Query = Mapping[str, str]
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+_OFFSET = Bound(0, 0, 2**31 - 1)  # a search page's first match
 
 
 class BadParameter(ValueError):
@@ -91,16 +83,16 @@ def text_param(
     return value
 
 
-def int_param(query: Query, name: str, default: int, low: int, high: int) -> int:
-    """An integer parameter within ``low..high``, ``default`` when absent."""
+def int_param(query: Query, name: str, bound: Bound) -> int:
+    """An integer parameter within ``bound``'s range, its default when absent."""
     raw = query.get(name)
     if raw is None or raw == "":
-        return default
+        return bound.default
     if _INTEGER.fullmatch(raw) is None:
         raise BadParameter(name, f"{name} must be an integer, got {raw!r}")
     value = int(raw)
-    if not low <= value <= high:
-        raise BadParameter(name, f"{name} must be from {low} to {high}, got {value}")
+    if not bound.low <= value <= bound.high:
+        raise BadParameter(name, f"{name} must be from {bound.low} to {bound.high}, got {value}")
     return value
 
 
@@ -119,11 +111,11 @@ def types_param(query: Query) -> TypeFilter | None:
 
 
 def _depth(query: Query) -> int:
-    return int_param(query, "depth", DEFAULT_DEPTH, 1, DEPTH_CAP)
+    return int_param(query, "depth", DEPTH)
 
 
 def _limit(query: Query) -> int:
-    return int_param(query, "limit", DEFAULT_MAX_NODES, 1, MAX_NODES_LIMIT)
+    return int_param(query, "limit", NODES)
 
 
 # --- answers ---------------------------------------------------------------
@@ -174,8 +166,8 @@ class GraphHandlers:
 
     async def datasets(self, query: Query) -> Answer:
         text = text_param(query, "q", required=False, max_length=MAX_SEARCH_TEXT)
-        offset = int_param(query, "offset", 0, 0, 2**31 - 1)
-        limit = int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        offset = int_param(query, "offset", _OFFSET)
+        limit = int_param(query, "limit", PAGE)
         types = types_param(query)
         page = await search_datasets(
             self.worker.store, text, offset=offset, limit=limit, types=types
