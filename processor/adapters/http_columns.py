@@ -15,6 +15,8 @@ from processor.adapters.http_graph import (
     Answer,
     BadParameter,
     Query,
+    WalkHandlers,
+    dataset_param,
     int_param,
     json_view,
     text_param,
@@ -28,24 +30,15 @@ from processor.core.graph_reader import Direction
 from processor.core.marquez_columns import column_lineage_graph, parse_column_node_id
 
 
-class ColumnHandlers:
+class ColumnHandlers(WalkHandlers):
     """The column query handlers over one worker's store."""
-
-    def __init__(self, worker: HttpBackend) -> None:
-        self.worker = worker
 
     @property
     def reader(self) -> RedisColumnReader:
         return RedisColumnReader(self.worker.store, floor=self.worker.floor())
 
-    async def upstream(self, query: Query) -> Answer:
-        return await self._walk(query, "upstream")
-
-    async def downstream(self, query: Query) -> Answer:
-        return await self._walk(query, "downstream")
-
-    async def _walk(self, query: Query, direction: Direction) -> Answer:
-        ns, name = text_param(query, "namespace"), text_param(query, "name")
+    async def walk(self, query: Query, direction: Direction) -> Answer:
+        ns, name = dataset_param(query)
         field = text_param(query, "field", required=False) or None
         depth = int_param(query, "depth", DEPTH)
         limit = int_param(query, "limit", NODES)

@@ -96,6 +96,11 @@ def int_param(query: Query, name: str, bound: Bound) -> int:
     return value
 
 
+def dataset_param(query: Query) -> tuple[str, str]:
+    """The required ``namespace`` and ``name`` of the dataset a query starts from."""
+    return text_param(query, "namespace"), text_param(query, "name")
+
+
 def types_param(query: Query) -> TypeFilter | None:
     """The ``types`` filter (docs/design.md section 5b): None when absent; an
     empty value or an empty entry is a 400."""
@@ -121,30 +126,38 @@ def _limit(query: Query) -> int:
 # --- answers ---------------------------------------------------------------
 
 
-class GraphHandlers:
-    """The request handlers over one worker's store."""
+class WalkHandlers:
+    """Handlers over one worker's store whose upstream and downstream routes
+    differ by the direction of the walk alone."""
 
     def __init__(self, worker: HttpBackend) -> None:
         self.worker = worker
+
+    async def upstream(self, query: Query) -> Answer:
+        return await self.walk(query, "upstream")
+
+    async def downstream(self, query: Query) -> Answer:
+        return await self.walk(query, "downstream")
+
+    async def walk(self, query: Query, direction: Direction) -> Answer:
+        raise NotImplementedError
+
+
+class GraphHandlers(WalkHandlers):
+    """The request handlers of the dataset graph."""
 
     @property
     def reader(self) -> RedisGraphReader:
         return RedisGraphReader(self.worker.store, floor=self.worker.floor())
 
-    async def upstream(self, query: Query) -> Answer:
-        return await self._lineage(query, "upstream")
-
-    async def downstream(self, query: Query) -> Answer:
-        return await self._lineage(query, "downstream")
-
-    async def _lineage(self, query: Query, direction: Direction) -> Answer:
-        ns, name = text_param(query, "namespace"), text_param(query, "name")
+    async def walk(self, query: Query, direction: Direction) -> Answer:
+        ns, name = dataset_param(query)
         depth, limit, types = _depth(query), _limit(query), types_param(query)
         result = await queries.lineage(direction, self.reader, ns, name, depth, limit, types=types)
         return Answer(lineage_json(result, direction))
 
     async def impact(self, query: Query) -> Answer:
-        ns, name = text_param(query, "namespace"), text_param(query, "name")
+        ns, name = dataset_param(query)
         depth, limit, types = _depth(query), _limit(query), types_param(query)
         result = await queries.impact(self.reader, ns, name, depth, limit, types=types)
         return Answer(impact_json(result))
