@@ -30,12 +30,10 @@ from processor.core.graph_reader import Direction
 from processor.core.marquez_columns import column_lineage_graph, parse_column_node_id
 
 
-class ColumnHandlers(WalkHandlers):
+class ColumnHandlers(WalkHandlers[RedisColumnReader]):
     """The column query handlers over one worker's store."""
 
-    @property
-    def reader(self) -> RedisColumnReader:
-        return RedisColumnReader(self.worker.store, floor=self.worker.floor())
+    reader_type = RedisColumnReader
 
     async def walk(self, query: Query, direction: Direction) -> Answer:
         ns, name = dataset_param(query)

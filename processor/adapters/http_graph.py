@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import faust
 import orjson
@@ -23,6 +23,7 @@ from faust.web import Request, Response, View
 from processor.adapters.http_backend import HttpBackend
 from processor.adapters.redis_reader import RedisGraphReader
 from processor.adapters.redis_search import search_datasets
+from processor.adapters.redis_store import RedisGraphStore
 from processor.core import queries
 from processor.core.api_bounds import DEPTH, MAX_SEARCH_TEXT, MAX_TEXT, NODES, PAGE, Bound
 from processor.core.graph_reader import Direction
@@ -126,12 +127,28 @@ def _limit(query: Query) -> int:
 # --- answers ---------------------------------------------------------------
 
 
-class WalkHandlers:
+R = TypeVar("R", covariant=True)
+
+
+class ReaderType(Protocol[R]):
+    """A reader class over the store, with a retention cutoff."""
+
+    def __call__(self, store: RedisGraphStore, *, floor: str) -> R: ...
+
+
+class WalkHandlers(Generic[R]):
     """Handlers over one worker's store whose upstream and downstream routes
-    differ by the direction of the walk alone."""
+    differ by the direction of the walk alone; ``reader_type`` reads the store."""
+
+    reader_type: ReaderType[R]
 
     def __init__(self, worker: HttpBackend) -> None:
         self.worker = worker
+
+    @property
+    def reader(self) -> R:
+        """A reader of the current generation, with the retention cutoff of now."""
+        return self.reader_type(self.worker.store, floor=self.worker.floor())
 
     async def upstream(self, query: Query) -> Answer:
         return await self.walk(query, "upstream")
@@ -143,12 +160,10 @@ class WalkHandlers:
         raise NotImplementedError
 
 
-class GraphHandlers(WalkHandlers):
+class GraphHandlers(WalkHandlers[RedisGraphReader]):
     """The request handlers of the dataset graph."""
 
-    @property
-    def reader(self) -> RedisGraphReader:
-        return RedisGraphReader(self.worker.store, floor=self.worker.floor())
+    reader_type = RedisGraphReader
 
     async def walk(self, query: Query, direction: Direction) -> Answer:
         ns, name = dataset_param(query)
