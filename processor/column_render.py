@@ -8,6 +8,7 @@ from collections import defaultdict
 
 from processor.core.column_queries import Column, ColumnLineage, column_order
 from processor.core.column_snapshot import ColumnEdgeRecord
+from processor.text_tree import tree_lines
 
 
 def column_label(c: Column) -> str:
@@ -24,6 +25,11 @@ def transformation_badges(e: ColumnEdgeRecord) -> str:
     return ", ".join(parts) or "no transformation given"
 
 
+def _describe(edge: ColumnEdgeRecord) -> str:
+    jobs = ", ".join(f"{ns}/{nm}" for ns, nm in sorted(edge.jobs))
+    return f"{transformation_badges(edge)}; {jobs}; last {edge.last_seen}"
+
+
 def column_tree(result: ColumnLineage) -> str:
     """Each root and what it reaches, indented; a column reached twice is
     shown once in full and then as ``(see above)``."""
@@ -33,27 +39,14 @@ def column_tree(result: ColumnLineage) -> str:
         parent, child = (e.target, e.source) if upstream else (e.source, e.target)
         children[parent].append((child, e))
     arrow = "<-" if upstream else "->"
-    lines: list[str] = []
-    shown: set[Column] = set()
-
-    def walk(node: Column, indent: str) -> None:
-        kids = sorted(children.get(node, []), key=lambda item: column_order(item[0]))
-        for i, (child, edge) in enumerate(kids):
-            last = i == len(kids) - 1
-            jobs = ", ".join(f"{ns}/{nm}" for ns, nm in sorted(edge.jobs))
-            again = " (see above)" if child in shown else ""
-            lines.append(
-                f"{indent}{'└─' if last else '├─'}{arrow} {column_label(child)}  "
-                f"[{transformation_badges(edge)}; {jobs}; last {edge.last_seen}]{again}"
-            )
-            if not again:
-                shown.add(child)
-                walk(child, indent + ("   " if last else "│  "))
-
-    for root in result.roots:
-        lines.append(column_label(root))
-        shown.add(root)
-        walk(root, "")
+    lines = tree_lines(
+        result.roots,
+        children,
+        arrow=arrow,
+        label=column_label,
+        describe=_describe,
+        order=column_order,
+    )
     if result.truncated:
         lines.append(f"(truncated: more than {len(result.columns)} columns; narrow the depth)")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from typing import Any
 
 from processor.core.graph_reader import Direction
 from processor.core.query_results import ImpactResult, LineageResult, QueryEdge
+from processor.text_tree import tree_lines
 
 Dataset = tuple[str, str]
 
@@ -38,6 +39,15 @@ def _label(ds: Dataset) -> str:
     return f"{ds[0]}/{ds[1]}"
 
 
+def _describe(edge: QueryEdge) -> str:
+    jobs = ", ".join(f"{ns}/{nm}" for ns, nm in edge.jobs)
+    return f"{jobs}; {edge.events} events; last {edge.last_seen}"
+
+
+def _identity(ds: Dataset) -> Dataset:
+    return ds
+
+
 def lineage_tree(result: LineageResult, direction: Direction) -> str:
     """The result as an indented tree from the root; a dataset reached twice is
     shown once in full and then as ``(see above)``."""
@@ -47,24 +57,9 @@ def lineage_tree(result: LineageResult, direction: Direction) -> str:
         children[parent].append((child, e))
     arrow = "->" if direction == "downstream" else "<-"
     root: Dataset = (result.root.namespace, result.root.name)
-    lines = [_label(root)]
-    shown = {root}
-
-    def walk(node: Dataset, indent: str) -> None:
-        kids = sorted(children.get(node, []), key=lambda item: item[0])
-        for i, (child, edge) in enumerate(kids):
-            last = i == len(kids) - 1
-            jobs = ", ".join(f"{ns}/{nm}" for ns, nm in edge.jobs)
-            again = " (see above)" if child in shown else ""
-            lines.append(
-                f"{indent}{'└─' if last else '├─'}{arrow} {_label(child)}  "
-                f"[{jobs}; {edge.events} events; last {edge.last_seen}]{again}"
-            )
-            if not again:
-                shown.add(child)
-                walk(child, indent + ("   " if last else "│  "))
-
-    walk(root, "")
+    lines = tree_lines(
+        [root], children, arrow=arrow, label=_label, describe=_describe, order=_identity
+    )
     if result.truncated:
         lines.append(f"(truncated: more than {len(result.nodes)} datasets; narrow the depth)")
     return "\n".join(lines)

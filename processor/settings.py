@@ -240,17 +240,12 @@ class Settings(BaseSettings):
         # Combinations that would fail later, at the first connection, with an
         # error far from the setting that caused it.
         tls_redis = self.redis_url.lower().startswith("rediss://")
-        redis_tls = {
-            "LINEAGE_REDIS_TLS_CA_FILE": self.redis_tls_ca_file,
-            "LINEAGE_REDIS_TLS_CERT_FILE": self.redis_tls_cert_file,
-            "LINEAGE_REDIS_TLS_KEY_FILE": self.redis_tls_key_file,
-        }
-        used = [name for name, value in redis_tls.items() if value is not None]
+        used = self._files_set("redis_tls")
         if not self.redis_tls_verify:
             used.append("LINEAGE_REDIS_TLS_VERIFY")
         if used and not tls_redis:
             raise ValueError(f"{', '.join(used)}: TLS settings need a rediss:// LINEAGE_REDIS_URL")
-        _pair("LINEAGE_REDIS_TLS", self.redis_tls_cert_file, self.redis_tls_key_file)
+        self._pair("redis_tls")
         protocol = self.kafka_security_protocol
         sasl = protocol.startswith("SASL_")
         if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
@@ -263,22 +258,28 @@ class Settings(BaseSettings):
                 "LINEAGE_KAFKA_SASL_USERNAME/PASSWORD are set but "
                 f"LINEAGE_KAFKA_SECURITY_PROTOCOL is {protocol}: set SASL_SSL or SASL_PLAINTEXT"
             )
-        kafka_ssl = [
-            name
-            for name, value in {
-                "LINEAGE_KAFKA_SSL_CA_FILE": self.kafka_ssl_ca_file,
-                "LINEAGE_KAFKA_SSL_CERT_FILE": self.kafka_ssl_cert_file,
-                "LINEAGE_KAFKA_SSL_KEY_FILE": self.kafka_ssl_key_file,
-            }.items()
-            if value is not None
-        ]
+        kafka_ssl = self._files_set("kafka_ssl")
         if kafka_ssl and not protocol.endswith("SSL"):
             raise ValueError(
                 f"{', '.join(kafka_ssl)}: need LINEAGE_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL, "
                 f"not {protocol}"
             )
-        _pair("LINEAGE_KAFKA_SSL", self.kafka_ssl_cert_file, self.kafka_ssl_key_file)
+        self._pair("kafka_ssl")
         return self
+
+    def _files_set(self, group: str) -> list[str]:
+        """The variables of the group's CA, certificate and key files that are set."""
+        return [
+            f"LINEAGE_{group}_{part}_FILE".upper()
+            for part in ("ca", "cert", "key")
+            if getattr(self, f"{group}_{part}_file") is not None
+        ]
+
+    def _pair(self, group: str) -> None:
+        cert, key = (getattr(self, f"{group}_{part}_file") for part in ("cert", "key"))
+        if (cert is None) != (key is None):
+            prefix = f"LINEAGE_{group.upper()}"
+            raise ValueError(f"{prefix}_CERT_FILE and {prefix}_KEY_FILE go together: set both")
 
     @field_serializer("redis_url")
     def _masked_url(self, value: str) -> str:
@@ -318,8 +319,3 @@ class Settings(BaseSettings):
             max_column_edges_per_event=self.max_column_edges_per_event,
             strict_profile=self.strict_profile,
         )
-
-
-def _pair(prefix: str, cert: object, key: object) -> None:
-    if (cert is None) != (key is None):
-        raise ValueError(f"{prefix}_CERT_FILE and {prefix}_KEY_FILE go together: set both")

@@ -4,8 +4,6 @@ Marquez-shaped lineage are in ``http_graph``."""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -16,14 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from processor.adapters.http_backend import HttpBackend
 from processor.adapters.http_columns import register_column_views
 from processor.adapters.http_graph import register_graph_views
+from processor.adapters.http_snapshot import snapshot_response
 from processor.adapters.http_ui import register_ui_views
 from processor.adapters.openapi import openapi_document
-from processor.core.snapshot import canonical_bytes
-from processor.core.timefmt import format_time, normalize_time
-from processor.errors import DependencyUnavailable
-
-HASH_HEADER = "X-Snapshot-SHA256"
-AS_OF_HEADER = "X-Snapshot-As-Of"
 
 
 def register_views(app: faust.App, worker: HttpBackend) -> None:
@@ -73,29 +66,9 @@ def register_views(app: faust.App, worker: HttpBackend) -> None:
         what it still showed)."""
 
         async def get(self, request: Request) -> Response:
-            raw = request.query.get("asOf")
-            try:
-                as_of = normalize_time(str(raw)) if raw else format_time(datetime.now(UTC))
-            except ValueError as exc:
-                return self.json({"error": f"asOf: {exc}", "parameter": "asOf"}, status=400)
-            try:
-                snapshot = await worker.store.snapshot(worker.floor(as_of))
-            except DependencyUnavailable as exc:
-                return self.json({"error": f"graph store unavailable: {exc}"}, status=503)
-            body = canonical_bytes(snapshot)
-            digest = hashlib.sha256(body).hexdigest()
-            headers = {HASH_HEADER: digest, AS_OF_HEADER: as_of}
-            if _wants_hash_only(request):
-                return self.json(
-                    {
-                        "sha256": digest,
-                        "nodes": len(snapshot["nodes"]),
-                        "edges": len(snapshot["edges"]),
-                        "asOf": as_of,
-                    },
-                    headers=headers,
-                )
-            return self.bytes(body, content_type="application/json", headers=headers)
+            return await snapshot_response(
+                self, request, worker, worker.store.snapshot, _graph_counts
+            )
 
     openapi = orjson.dumps(openapi_document())
 
@@ -111,6 +84,5 @@ def register_views(app: faust.App, worker: HttpBackend) -> None:
     register_ui_views(app, worker)
 
 
-def _wants_hash_only(request: Any) -> bool:
-    value = request.query.get("hash", "")
-    return str(value).lower() in ("1", "true", "yes")
+def _graph_counts(snapshot: dict[str, Any]) -> dict[str, int]:
+    return {"nodes": len(snapshot["nodes"]), "edges": len(snapshot["edges"])}

@@ -4,8 +4,7 @@ the column snapshot, the column queries and the Marquez-compatible
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
+from functools import partial
 
 import faust
 from faust.web import Request, Response, View
@@ -16,44 +15,31 @@ from processor.adapters.http_graph import (
     Answer,
     BadParameter,
     Query,
+    WalkHandlers,
+    dataset_param,
     int_param,
     json_view,
     text_param,
 )
+from processor.adapters.http_snapshot import snapshot_response
 from processor.adapters.redis_columns import RedisColumnReader, column_snapshot
-from processor.core.api_bounds import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEPTH_CAP, MAX_NODES_LIMIT
+from processor.core.api_bounds import DEPTH, NODES
 from processor.core.column_queries import column_lineage
+from processor.core.column_snapshot import column_counts
 from processor.core.graph_reader import Direction
 from processor.core.marquez_columns import column_lineage_graph, parse_column_node_id
-from processor.core.snapshot import canonical_bytes
-from processor.core.timefmt import format_time, normalize_time
-from processor.errors import DependencyUnavailable
-
-HASH_HEADER = "X-Snapshot-SHA256"
-AS_OF_HEADER = "X-Snapshot-As-Of"
 
 
-class ColumnHandlers:
+class ColumnHandlers(WalkHandlers[RedisColumnReader]):
     """The column query handlers over one worker's store."""
 
-    def __init__(self, worker: HttpBackend) -> None:
-        self.worker = worker
+    reader_type = RedisColumnReader
 
-    @property
-    def reader(self) -> RedisColumnReader:
-        return RedisColumnReader(self.worker.store, floor=self.worker.floor())
-
-    async def upstream(self, query: Query) -> Answer:
-        return await self._walk(query, "upstream")
-
-    async def downstream(self, query: Query) -> Answer:
-        return await self._walk(query, "downstream")
-
-    async def _walk(self, query: Query, direction: Direction) -> Answer:
-        ns, name = text_param(query, "namespace"), text_param(query, "name")
+    async def walk(self, query: Query, direction: Direction) -> Answer:
+        ns, name = dataset_param(query)
         field = text_param(query, "field", required=False) or None
-        depth = int_param(query, "depth", DEFAULT_DEPTH, 1, DEPTH_CAP)
-        limit = int_param(query, "limit", DEFAULT_MAX_NODES, 1, MAX_NODES_LIMIT)
+        depth = int_param(query, "depth", DEPTH)
+        limit = int_param(query, "limit", NODES)
         result = await column_lineage(self.reader, ns, name, field, direction, depth, limit)
         return Answer(result.as_json())
 
@@ -62,7 +48,7 @@ class ColumnHandlers:
             ref = parse_column_node_id(text_param(query, "nodeId"))
         except ValueError as exc:
             raise BadParameter("nodeId", str(exc)) from None
-        depth = int_param(query, "depth", DEFAULT_DEPTH, 1, DEPTH_CAP)
+        depth = int_param(query, "depth", DEPTH)
         with_down = query.get("withDownstream", "false").lower()
         if with_down not in ("true", "false"):
             raise BadParameter(
@@ -92,21 +78,5 @@ def register_column_views(app: faust.App, worker: HttpBackend) -> None:
         count alone with ``?hash=1``; ``asOf`` as for the snapshot."""
 
         async def get(self, request: Request) -> Response:
-            raw = request.query.get("asOf")
-            try:
-                as_of = normalize_time(str(raw)) if raw else format_time(datetime.now(UTC))
-            except ValueError as exc:
-                return self.json({"error": f"asOf: {exc}", "parameter": "asOf"}, status=400)
-            try:
-                snapshot = await column_snapshot(worker.store, worker.floor(as_of))
-            except DependencyUnavailable as exc:
-                return self.json({"error": f"graph store unavailable: {exc}"}, status=503)
-            body = canonical_bytes(snapshot)
-            digest = hashlib.sha256(body).hexdigest()
-            headers = {HASH_HEADER: digest, AS_OF_HEADER: as_of}
-            if str(request.query.get("hash", "")).lower() in ("1", "true", "yes"):
-                return self.json(
-                    {"sha256": digest, "columnEdges": len(snapshot["columnEdges"]), "asOf": as_of},
-                    headers=headers,
-                )
-            return self.bytes(body, content_type="application/json", headers=headers)
+            read = partial(column_snapshot, worker.store)
+            return await snapshot_response(self, request, worker, read, column_counts)

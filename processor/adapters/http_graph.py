@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import faust
 import orjson
@@ -23,17 +23,9 @@ from faust.web import Request, Response, View
 from processor.adapters.http_backend import HttpBackend
 from processor.adapters.redis_reader import RedisGraphReader
 from processor.adapters.redis_search import search_datasets
+from processor.adapters.redis_store import RedisGraphStore
 from processor.core import queries
-from processor.core.api_bounds import (
-    DEFAULT_DEPTH,
-    DEFAULT_MAX_NODES,
-    DEFAULT_PAGE,
-    DEPTH_CAP,
-    MAX_NODES_LIMIT,
-    MAX_PAGE,
-    MAX_SEARCH_TEXT,
-    MAX_TEXT,
-)
+from processor.core.api_bounds import DEPTH, MAX_SEARCH_TEXT, MAX_TEXT, NODES, PAGE, Bound
 from processor.core.graph_reader import Direction
 from processor.core.marquez import lineage_graph, parse_node_id
 from processor.core.query_results import LineageResult
@@ -48,6 +40,7 @@ TRUNCATED_HEADER = "X-Lineage-Truncated"
 
 Query = Mapping[str, str]
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+_OFFSET = Bound(0, 0, 2**31 - 1)  # a search page's first match
 
 
 class BadParameter(ValueError):
@@ -91,17 +84,22 @@ def text_param(
     return value
 
 
-def int_param(query: Query, name: str, default: int, low: int, high: int) -> int:
-    """An integer parameter within ``low..high``, ``default`` when absent."""
+def int_param(query: Query, name: str, bound: Bound) -> int:
+    """An integer parameter within ``bound``'s range, its default when absent."""
     raw = query.get(name)
     if raw is None or raw == "":
-        return default
+        return bound.default
     if _INTEGER.fullmatch(raw) is None:
         raise BadParameter(name, f"{name} must be an integer, got {raw!r}")
     value = int(raw)
-    if not low <= value <= high:
-        raise BadParameter(name, f"{name} must be from {low} to {high}, got {value}")
+    if not bound.low <= value <= bound.high:
+        raise BadParameter(name, f"{name} must be from {bound.low} to {bound.high}, got {value}")
     return value
+
+
+def dataset_param(query: Query) -> tuple[str, str]:
+    """The required ``namespace`` and ``name`` of the dataset a query starts from."""
+    return text_param(query, "namespace"), text_param(query, "name")
 
 
 def types_param(query: Query) -> TypeFilter | None:
@@ -119,41 +117,62 @@ def types_param(query: Query) -> TypeFilter | None:
 
 
 def _depth(query: Query) -> int:
-    return int_param(query, "depth", DEFAULT_DEPTH, 1, DEPTH_CAP)
+    return int_param(query, "depth", DEPTH)
 
 
 def _limit(query: Query) -> int:
-    return int_param(query, "limit", DEFAULT_MAX_NODES, 1, MAX_NODES_LIMIT)
+    return int_param(query, "limit", NODES)
 
 
 # --- answers ---------------------------------------------------------------
 
 
-class GraphHandlers:
-    """The request handlers over one worker's store."""
+R = TypeVar("R", covariant=True)
+
+
+class ReaderType(Protocol[R]):
+    """A reader class over the store, with a retention cutoff."""
+
+    def __call__(self, store: RedisGraphStore, *, floor: str) -> R: ...
+
+
+class WalkHandlers(Generic[R]):
+    """Handlers over one worker's store whose upstream and downstream routes
+    differ by the direction of the walk alone; ``reader_type`` reads the store."""
+
+    reader_type: ReaderType[R]
 
     def __init__(self, worker: HttpBackend) -> None:
         self.worker = worker
 
     @property
-    def reader(self) -> RedisGraphReader:
-        return RedisGraphReader(self.worker.store, floor=self.worker.floor())
+    def reader(self) -> R:
+        """A reader of the current generation, with the retention cutoff of now."""
+        return self.reader_type(self.worker.store, floor=self.worker.floor())
 
     async def upstream(self, query: Query) -> Answer:
-        return await self._lineage(query, "upstream")
+        return await self.walk(query, "upstream")
 
     async def downstream(self, query: Query) -> Answer:
-        return await self._lineage(query, "downstream")
+        return await self.walk(query, "downstream")
 
-    async def _lineage(self, query: Query, direction: Direction) -> Answer:
-        ns, name = text_param(query, "namespace"), text_param(query, "name")
+    async def walk(self, query: Query, direction: Direction) -> Answer:
+        raise NotImplementedError
+
+
+class GraphHandlers(WalkHandlers[RedisGraphReader]):
+    """The request handlers of the dataset graph."""
+
+    reader_type = RedisGraphReader
+
+    async def walk(self, query: Query, direction: Direction) -> Answer:
+        ns, name = dataset_param(query)
         depth, limit, types = _depth(query), _limit(query), types_param(query)
-        walk = queries.upstream if direction == "upstream" else queries.downstream
-        result = await walk(self.reader, ns, name, depth, limit, types=types)
+        result = await queries.lineage(direction, self.reader, ns, name, depth, limit, types=types)
         return Answer(lineage_json(result, direction))
 
     async def impact(self, query: Query) -> Answer:
-        ns, name = text_param(query, "namespace"), text_param(query, "name")
+        ns, name = dataset_param(query)
         depth, limit, types = _depth(query), _limit(query), types_param(query)
         result = await queries.impact(self.reader, ns, name, depth, limit, types=types)
         return Answer(impact_json(result))
@@ -175,8 +194,8 @@ class GraphHandlers:
 
     async def datasets(self, query: Query) -> Answer:
         text = text_param(query, "q", required=False, max_length=MAX_SEARCH_TEXT)
-        offset = int_param(query, "offset", 0, 0, 2**31 - 1)
-        limit = int_param(query, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+        offset = int_param(query, "offset", _OFFSET)
+        limit = int_param(query, "limit", PAGE)
         types = types_param(query)
         page = await search_datasets(
             self.worker.store, text, offset=offset, limit=limit, types=types

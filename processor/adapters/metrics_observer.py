@@ -10,6 +10,22 @@ from datetime import datetime
 from processor.adapters.metrics import Metrics
 from processor.ports import BatchResult, InputRecord
 
+# A batch's counts (``BatchResult`` fields) and the metrics they add to: totals,
+# and counters by one label (event type or reason).
+_TOTALS = (
+    ("accepted", "events_accepted"),
+    ("duplicate", "events_duplicate"),
+    ("edges_folded", "edges_folded"),
+    ("deletes", "deletes_applied"),
+    ("column_edges_folded", "column_edges_folded"),
+)
+_BY_LABEL = (
+    ("ignored", "events_ignored"),
+    ("rejected", "events_rejected"),
+    ("skipped", "edges_skipped"),
+    ("column_dropped", "column_dropped"),
+)
+
 
 class MetricsObserver:
     """Counts outcomes, times store calls and flags outages in ``metrics``;
@@ -40,24 +56,12 @@ class MetricsObserver:
         topics = Counter(rec.topic for rec in records)
         for topic, n in topics.items():
             m.events_consumed.labels(topic).inc(n)
-        if result.accepted:
-            m.events_accepted.inc(result.accepted)
-        if result.duplicate:
-            m.events_duplicate.inc(result.duplicate)
-        for event_type, n in result.ignored.items():
-            m.events_ignored.labels(event_type).inc(n)
-        for reason, n in result.rejected.items():
-            m.events_rejected.labels(reason).inc(n)
-        if result.edges_folded:
-            m.edges_folded.inc(result.edges_folded)
-        if result.deletes:
-            m.deletes_applied.inc(result.deletes)
-        for reason, n in result.skipped.items():
-            m.edges_skipped.labels(reason).inc(n)
-        if result.column_edges_folded:
-            m.column_edges_folded.inc(result.column_edges_folded)
-        for reason, n in result.column_dropped.items():
-            m.column_dropped.labels(reason).inc(n)
+        for field, metric in _TOTALS:
+            if n := getattr(result, field):
+                getattr(m, metric).inc(n)
+        for field, metric in _BY_LABEL:
+            for label, n in getattr(result, field).items():
+                getattr(m, metric).labels(label).inc(n)
         m.batch_seconds.observe(seconds)
         m.batch_size.observe(len(records))
         now = self.clock()

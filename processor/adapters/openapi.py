@@ -17,15 +17,12 @@ from processor.adapters.http_auth import is_public
 from processor.adapters.openapi_columns import column_paths, column_schemas
 from processor.adapters.openapi_schemas import STR, ref, schemas
 from processor.core.api_bounds import (
-    DEFAULT_DEPTH,
-    DEFAULT_MAX_NODES,
     DEFAULT_MAX_PATHS,
-    DEFAULT_PAGE,
-    DEPTH_CAP,
-    MAX_NODES_LIMIT,
-    MAX_PAGE,
+    DEPTH,
     MAX_SEARCH_TEXT,
     MAX_TEXT,
+    NODES,
+    PAGE,
 )
 
 
@@ -48,12 +45,12 @@ def _json(description: str, schema: str) -> dict[str, Any]:
 _DEPTH = _param(
     "depth",
     "Hops from the root (datasets).",
-    {"type": "integer", "minimum": 1, "maximum": DEPTH_CAP, "default": DEFAULT_DEPTH},
+    DEPTH.schema(),
 )
 _LIMIT = _param(
     "limit",
     "Maximum nodes in the answer; past it the answer is cut level by level and marked truncated.",
-    {"type": "integer", "minimum": 1, "maximum": MAX_NODES_LIMIT, "default": DEFAULT_MAX_NODES},
+    NODES.schema(),
 )
 _TYPES = _param(
     "types",
@@ -232,12 +229,7 @@ def _document() -> dict[str, Any]:
                         _param(
                             "limit",
                             "Page size.",
-                            {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": MAX_PAGE,
-                                "default": DEFAULT_PAGE,
-                            },
+                            PAGE.schema(),
                         ),
                         _TYPES,
                     ],

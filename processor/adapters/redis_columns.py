@@ -5,7 +5,7 @@ retention sweep of column edges. ``lua/fold.lua`` writes them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -30,17 +30,6 @@ async def column_edge_count(store: RedisGraphStore) -> int:
         return int(await store.client.scard(store.keys.column_edges))
     except RedisError as exc:
         raise unavailable(exc) from exc
-
-
-async def _column_ids(store: RedisGraphStore) -> AsyncIterator[list[str]]:
-    cursor = 0
-    key = store.keys.column_edges
-    while True:
-        cursor, members = await store.client.sscan(key, cursor=cursor, count=_CHUNK)
-        if members:
-            yield [m.decode() if isinstance(m, bytes) else m for m in members]
-        if cursor == 0:
-            return
 
 
 async def read_column_rows(store: RedisGraphStore, ids: Sequence[str]) -> list[dict[bytes, bytes]]:
@@ -121,7 +110,7 @@ async def read_columns(store: RedisGraphStore) -> list[ColumnEdgeRecord]:
     """Every column edge of the current generation, as records."""
     try:
         rows: list[dict[bytes, bytes]] = []
-        async for chunk in _column_ids(store):
+        async for chunk in store.member_chunks(store.keys.column_edges):
             rows += await read_column_rows(store, chunk)
         return await records_of(store, rows)
     except RedisError as exc:

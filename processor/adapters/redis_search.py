@@ -41,7 +41,9 @@ A graph folded before the indexes existed has an empty ``names`` ZSET and no
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -112,19 +114,12 @@ async def _scan(
     store: RedisGraphStore, key: str, needle: bytes, offset: int, limit: int
 ) -> tuple[int, list[bytes]]:
     """(number of matches, the matches of the page) by chunked ``lua/search.lua`` calls."""
-    script = store.scripts.search
-    chunk = SEARCH_CHUNK
-    start: bytes = b"-"
     total = 0
     page: list[bytes] = []
-    while True:
-        reply = await script(keys=[key], args=[start, chunk, needle, total, offset, offset + limit])
-        found, read, last = int(reply[0]), int(reply[1]), reply[2]
-        total += found
+    async for reply in _chunks(store, key, needle, (offset, offset + limit)):
+        total += int(reply[0])
         page.extend(reply[3:])
-        if read < chunk:
-            return total, page
-        start = b"(" + last
+    return total, page
 
 
 async def _scan_typed(
@@ -137,22 +132,34 @@ async def _scan_typed(
 ) -> tuple[tuple[NodeRecord, ...], int]:
     """(the page, number of matches) of a search by text and type: each chunk's
     text matches (all of them) are typed by one pipelined read."""
-    script = store.scripts.search
-    chunk = SEARCH_CHUNK
-    start: bytes = b"-"
     total = 0
     page: list[NodeRecord] = []
-    while True:
-        reply = await script(keys=[key], args=[start, chunk, needle, 0, 0, chunk])
-        read, last = int(reply[1]), reply[2]
+    async for reply in _chunks(store, key, needle, None):
         for record in await _records(store, reply[3:]):
             if node_type(record) in types:
                 if offset <= total < offset + limit:
                     page.append(record)
                 total += 1
-        if read < chunk:
-            return tuple(page), total
-        start = b"(" + last
+    return tuple(page), total
+
+
+async def _chunks(
+    store: RedisGraphStore, key: str, needle: bytes, page: tuple[int, int] | None
+) -> AsyncIterator[list[Any]]:
+    """The replies of ``lua/search.lua`` over the index, a chunk at a time, to
+    its end: [found, read, last member, matches...]. ``page``: the (first, end)
+    running indexes of the matches to return; None: every match of each chunk."""
+    script = store.scripts.search
+    start: bytes = b"-"
+    found = 0
+    while True:
+        window = (found, *page) if page else (0, 0, SEARCH_CHUNK)
+        reply = await script(keys=[key], args=[start, SEARCH_CHUNK, needle, *window])
+        yield reply
+        if int(reply[1]) < SEARCH_CHUNK:
+            return
+        found += int(reply[0])
+        start = b"(" + reply[2]
 
 
 async def _records(store: RedisGraphStore, members: list[bytes]) -> tuple[NodeRecord, ...]:

@@ -205,9 +205,9 @@ class RedisGraphStore:
             raise unavailable(exc) from exc
         return int(nodes), int(edges)
 
-    async def _edge_ids(self) -> AsyncIterator[list[str]]:
+    async def member_chunks(self, key: str) -> AsyncIterator[list[str]]:
+        """The members of the set ``key``, a chunk at a time (SSCAN: no long call)."""
         cursor = 0
-        key = self.keys.edges
         while True:
             cursor, members = await self.client.sscan(key, cursor=cursor, count=_CHUNK)
             if members:
@@ -222,7 +222,7 @@ class RedisGraphStore:
         rows: list[dict[bytes, bytes]] = []
         node_ids: set[str] = set()
         try:
-            async for chunk in self._edge_ids():
+            async for chunk in self.member_chunks(self.keys.edges):
                 async with self.client.pipeline(transaction=False) as pipe:
                     for eid in chunk:
                         pipe.hgetall(keys.edge(eid))

@@ -16,7 +16,8 @@ from typing import Any, get_args
 from processor import __version__
 from processor.cli import columns, dev, dlq, graph, publish, rebuild, worker
 from processor.cli.settings_loader import load_settings
-from processor.core.api_bounds import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEFAULT_PAGE, DEPTH_CAP
+from processor.cli.walk_options import add_walk_options
+from processor.core.api_bounds import DEFAULT_PAGE
 from processor.core.graph_reader import Direction
 from processor.errors import ConfigurationError, DependencyUnavailable, LineageError
 
@@ -101,23 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("direction", choices=[*get_args(Direction), "impact"])
     p.add_argument("namespace")
     p.add_argument("name")
-    p.add_argument(
-        "--depth",
-        type=int,
-        default=DEFAULT_DEPTH,
-        help=f"levels to follow (1-{DEPTH_CAP}, default {DEFAULT_DEPTH})",
-    )
-    p.add_argument(
-        "--limit",
-        type=int,
-        default=DEFAULT_MAX_NODES,
-        help=f"most datasets shown (default {DEFAULT_MAX_NODES})",
-    )
-    p.add_argument(
-        "--format",
-        choices=["table", "json", "dot"],
-        default="table",
-        help="a readable tree (default), JSON, or Graphviz dot (upstream/downstream)",
+    add_walk_options(
+        p, "datasets", "a readable tree (default), JSON, or Graphviz dot (upstream/downstream)"
     )
     p.add_argument(
         "--types",

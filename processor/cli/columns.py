@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import json
 
-from processor.core.api_bounds import DEFAULT_DEPTH, DEFAULT_MAX_NODES, DEPTH_CAP
+from processor.cli.walk_options import add_walk_options
 from processor.errors import ConfigurationError
 from processor.settings import Settings
 
@@ -23,24 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("namespace")
     p.add_argument("name")
     p.add_argument("field", nargs="?", default=None, help="a column (default: every column)")
-    p.add_argument(
-        "--depth",
-        type=int,
-        default=DEFAULT_DEPTH,
-        help=f"levels to follow (1-{DEPTH_CAP}, default {DEFAULT_DEPTH})",
-    )
-    p.add_argument(
-        "--limit",
-        type=int,
-        default=DEFAULT_MAX_NODES,
-        help=f"most columns shown (default {DEFAULT_MAX_NODES})",
-    )
-    p.add_argument(
-        "--format",
-        choices=["table", "json", "dot"],
-        default="table",
-        help="a readable tree (default), JSON, or Graphviz dot",
-    )
+    add_walk_options(p, "columns", "a readable tree (default), JSON, or Graphviz dot")
     return p
 
 

@@ -118,9 +118,8 @@ def lineage(args: argparse.Namespace, settings: Settings) -> int:
                     return json.dumps(render.impact_json(found), indent=2, ensure_ascii=False)
                 return render.impact_table(found)
             direction: Direction = args.direction
-            query = queries.upstream if direction == "upstream" else queries.downstream
-            result = await query(
-                reader, args.namespace, args.name, args.depth, args.limit, types=types
+            result = await queries.lineage(
+                direction, reader, args.namespace, args.name, args.depth, args.limit, types=types
             )
             if args.format == "json":
                 return json.dumps(

@@ -3,6 +3,9 @@ their OpenAPI document and the CLI."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 DEPTH_CAP = 20  # hops from the root
 DEFAULT_DEPTH = 20
 DEFAULT_MAX_NODES = 1000  # nodes of a lineage answer
@@ -15,3 +18,27 @@ MAX_PAGE = 1000
 # every dataset name, so it gets a tighter bound.
 MAX_TEXT = 4096
 MAX_SEARCH_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class Bound:
+    """An integer query parameter's default and range, checked by the HTTP
+    views and stated in the OpenAPI document."""
+
+    default: int
+    low: int
+    high: int
+
+    def schema(self) -> dict[str, Any]:
+        """The parameter's JSON schema."""
+        return {
+            "type": "integer",
+            "minimum": self.low,
+            "maximum": self.high,
+            "default": self.default,
+        }
+
+
+DEPTH = Bound(DEFAULT_DEPTH, 1, DEPTH_CAP)
+NODES = Bound(DEFAULT_MAX_NODES, 1, MAX_NODES_LIMIT)
+PAGE = Bound(DEFAULT_PAGE, 1, MAX_PAGE)

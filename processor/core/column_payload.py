@@ -11,7 +11,7 @@ in the same call as the batch's marks and dataset edges.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -34,6 +34,14 @@ def parse_transformation(text: str) -> Transformation:
     return (kind, subtype, bool(masking))
 
 
+K = TypeVar("K")
+
+
+def _index(table: dict[K, int], item: K) -> int:
+    """``item``'s place in ``table``, given the next one when it is new."""
+    return table.setdefault(item, len(table))
+
+
 def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
     """The payload keys of the batch's joined column edges (module doc)."""
     jobs: dict[tuple[str, str], int] = {}
@@ -41,18 +49,8 @@ def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
     names: dict[str, str] = {}
     rows = []
     for cid, e in columns.edges.items():
-        job_ix = []
-        for job in e.jobs:
-            i = jobs.get(job)
-            if i is None:
-                i = jobs[job] = len(jobs)
-            job_ix.append(i)
-        trans_ix = []
-        for t in e.transformations:
-            i = trans.get(t)
-            if i is None:
-                i = trans[t] = len(trans)
-            trans_ix.append(i)
+        job_ix = [_index(jobs, job) for job in e.jobs]
+        trans_ix = [_index(trans, t) for t in e.transformations]
         for nid in (e.source_id, e.target_id):
             if nid not in names:
                 names[nid] = job_field(*columns.datasets[nid])

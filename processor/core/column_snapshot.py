@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from processor.core.columns import ColumnGraph, Transformation
+from processor.core.snapshot import QualifiedName
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +90,9 @@ def column_counts(snapshot: dict[str, Any]) -> dict[str, int]:
     return {"columnEdges": len(snapshot["columnEdges"])}
 
 
-class ColumnRef(BaseModel):
+class ColumnRef(QualifiedName):
     """A column; ``field`` null on a target: the dataset as a whole."""
 
-    model_config = ConfigDict(extra="forbid")
-    namespace: str
-    name: str
     field: str | None
 
 
@@ -107,12 +105,8 @@ class ColumnTransformation(BaseModel):
     masking: bool
 
 
-class ColumnJob(BaseModel):
+class ColumnJob(QualifiedName):
     """A job that produced the column edge."""
-
-    model_config = ConfigDict(extra="forbid")
-    namespace: str
-    name: str
 
 
 class ColumnSnapshotEdge(BaseModel):

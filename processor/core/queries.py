@@ -36,6 +36,7 @@ Conventions shared by every query:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 
 from processor.core.api_bounds import (
     DEFAULT_DEPTH,
@@ -72,7 +73,8 @@ def _check_positive(label: str, value: int) -> None:
         raise ValueError(f"{label} must be a positive integer, got {value!r}")
 
 
-async def upstream(
+async def lineage(
+    direction: Direction,
     reader: GraphReader,
     namespace: str,
     name: str,
@@ -82,24 +84,14 @@ async def upstream(
     depth_cap: int = DEPTH_CAP,
     types: TypeFilter | None = None,
 ) -> LineageResult:
-    """The datasets ``namespace``/``name`` is derived from, up to ``depth`` hops."""
-    result = await _lineage(reader, (namespace, name), "upstream", depth, max_nodes, depth_cap)
+    """The datasets ``namespace``/``name`` is derived from (``upstream``) or
+    that are derived from it (``downstream``), up to ``depth`` hops."""
+    result = await _lineage(reader, (namespace, name), direction, depth, max_nodes, depth_cap)
     return result if types is None else filter_lineage(result, types)
 
 
-async def downstream(
-    reader: GraphReader,
-    namespace: str,
-    name: str,
-    depth: int = DEFAULT_DEPTH,
-    max_nodes: int = DEFAULT_MAX_NODES,
-    *,
-    depth_cap: int = DEPTH_CAP,
-    types: TypeFilter | None = None,
-) -> LineageResult:
-    """The datasets derived from ``namespace``/``name``, up to ``depth`` hops."""
-    result = await _lineage(reader, (namespace, name), "downstream", depth, max_nodes, depth_cap)
-    return result if types is None else filter_lineage(result, types)
+upstream = partial(lineage, "upstream")
+downstream = partial(lineage, "downstream")
 
 
 async def impact(

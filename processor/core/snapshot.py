@@ -118,12 +118,16 @@ def snapshot_hash(snapshot: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(snapshot)).hexdigest()
 
 
-class SnapshotDataset(BaseModel):
-    """A dataset reference inside an edge."""
+class QualifiedName(BaseModel):
+    """A namespace and a name: what names a dataset or a job."""
 
     model_config = ConfigDict(extra="forbid")
     namespace: str
     name: str
+
+
+class SnapshotDataset(QualifiedName):
+    """A dataset reference inside an edge."""
 
 
 class SnapshotNode(BaseModel):

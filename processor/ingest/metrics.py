@@ -7,56 +7,64 @@ section 3 and the gateway's own (``empty_body``, ``unsupported_content_type``...
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import Counter, Histogram
 
+from processor.adapters.metric_specs import Spec, SpecMetrics
 from processor.core.reasons import Reason
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
-class IngestMetrics:
+_SPECS: dict[str, Spec] = {
+    "requests": Spec(
+        Counter,
+        "lineage_ingest_requests",
+        "HTTP requests answered by the ingest gateway, by route, method and status",
+        ("route", "method", "status"),
+    ),
+    "request_seconds": Spec(
+        Histogram,
+        "lineage_ingest_request_seconds",
+        "Time from a request's arrival to its answer, by route",
+        ("route",),
+        _LATENCY_BUCKETS,
+    ),
+    "events_published": Spec(
+        Counter,
+        "lineage_ingest_events_published",
+        "Events acknowledged by the broker on the input topic, by route",
+        ("route",),
+    ),
+    "deletes_published": Spec(
+        Counter,
+        "lineage_ingest_deletes_published",
+        "Delete requests acknowledged by the broker on the control topic",
+    ),
+    "events_rejected": Spec(
+        Counter,
+        "lineage_ingest_events_rejected",
+        "Events refused at the gateway (not published), by reason",
+        ("reason",),
+        preset=[r.value for r in (Reason.TOO_LARGE, Reason.INVALID_JSON, Reason.INVALID_EVENT)],
+    ),
+    "publish_errors": Spec(
+        Counter,
+        "lineage_ingest_publish_errors",
+        "Publishes that failed or timed out (answered 503), by topic kind",
+        ("kind",),
+        preset=("events", "control"),
+    ),
+}
+
+
+class IngestMetrics(SpecMetrics):
     """The ``lineage_ingest_*`` metrics, registered in ``registry``."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        self.requests = Counter(
-            "lineage_ingest_requests",
-            "HTTP requests answered by the ingest gateway, by route, method and status",
-            ["route", "method", "status"],
-            registry=r,
-        )
-        self.request_seconds = Histogram(
-            "lineage_ingest_request_seconds",
-            "Time from a request's arrival to its answer, by route",
-            ["route"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.events_published = Counter(
-            "lineage_ingest_events_published",
-            "Events acknowledged by the broker on the input topic, by route",
-            ["route"],
-            registry=r,
-        )
-        self.deletes_published = Counter(
-            "lineage_ingest_deletes_published",
-            "Delete requests acknowledged by the broker on the control topic",
-            registry=r,
-        )
-        self.events_rejected = Counter(
-            "lineage_ingest_events_rejected",
-            "Events refused at the gateway (not published), by reason",
-            ["reason"],
-            registry=r,
-        )
-        for reason in (Reason.TOO_LARGE, Reason.INVALID_JSON, Reason.INVALID_EVENT):
-            self.events_rejected.labels(reason.value)
-        self.publish_errors = Counter(
-            "lineage_ingest_publish_errors",
-            "Publishes that failed or timed out (answered 503), by topic kind",
-            ["kind"],
-            registry=r,
-        )
-        for kind in ("events", "control"):
-            self.publish_errors.labels(kind)
+    SPECS = _SPECS
+
+    requests: Counter
+    request_seconds: Histogram
+    events_published: Counter
+    deletes_published: Counter
+    events_rejected: Counter
+    publish_errors: Counter

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from prometheus_client import CollectorRegistry
 
@@ -13,7 +14,7 @@ from processor.adapters.metrics_observer import MetricsObserver
 from processor.batch import BatchProcessor
 from processor.core.pipeline import Limits
 from processor.core.rules import MixRule
-from processor.ports import InputRecord
+from processor.ports import BatchResult, InputRecord
 from tests.events import dataset, raw_event
 
 # 2026-03-01T10:00:05Z: five seconds after the events' eventTime
@@ -124,3 +125,29 @@ def test_column_edges_folded_and_dropped_are_counted_once_per_new_event() -> Non
     assert sample(r, "lineage_column_lineage_dropped_total", reason="same_side") == 1
     assert sample(r, "lineage_column_lineage_dropped_total", reason="malformed") == 0
     assert len(store.graph.column_snapshot()["columnEdges"]) == 6
+
+
+def test_every_count_of_a_batch_result_reaches_its_metric() -> None:
+    metrics = Metrics(CollectorRegistry())
+    result = BatchResult(
+        accepted=2,
+        duplicate=3,
+        rejected=Counter({"invalid_json": 4}),
+        ignored=Counter({"START": 5}),
+        edges_folded=6,
+        skipped=Counter({"self_loop": 7}),
+        column_edges_folded=8,
+        column_dropped=Counter({"too_many": 9}),
+        deletes=10,
+    )
+    MetricsObserver(metrics, clock=lambda: NOW).batch_done([], result, 0.5)
+    r = metrics.registry
+    assert sample(r, "lineage_events_accepted_total") == 2
+    assert sample(r, "lineage_events_duplicate_total") == 3
+    assert sample(r, "lineage_events_rejected_total", reason="invalid_json") == 4
+    assert sample(r, "lineage_events_ignored_total", event_type="START") == 5
+    assert sample(r, "lineage_edges_folded_total") == 6
+    assert sample(r, "lineage_edges_skipped_total", reason="self_loop") == 7
+    assert sample(r, "lineage_column_edges_folded_total") == 8
+    assert sample(r, "lineage_column_lineage_dropped_total", reason="too_many") == 9
+    assert sample(r, "lineage_deletes_applied_total") == 10

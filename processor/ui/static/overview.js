@@ -49,6 +49,17 @@ async function listType(host, type, depth) {
   }
 }
 
+// A box of the overview: a section with its heading and its list, both returned
+// (the list is filled after).
+function box(label, heading, listTag, listClass, listId) {
+  const section = element("section", "overview-box");
+  section.setAttribute("aria-label", label);
+  const list = element(listTag, listClass);
+  list.id = listId;
+  section.append(element("h2", "", heading), list);
+  return [section, list];
+}
+
 // Fill `host` with the overview; `depth` for the links it makes.
 export async function showOverview(host, depth) {
   const intro = element("p", "empty", "Search for a dataset to see its lineage: upstream on the left, downstream on the right. Or start from the graph at a glance:");
@@ -62,11 +73,8 @@ export async function showOverview(host, depth) {
   const wrap = element("div", "overview");
   wrap.id = "overview";
 
-  const types = element("section", "overview-box");
-  types.setAttribute("aria-label", "Datasets by type");
-  types.appendChild(element("h2", "", `Datasets by type (${fmt(overview.datasets)}${overview.complete ? "" : "+"})`));
-  const typeList = element("ul", "type-counts");
-  typeList.id = "type-counts";
+  const [types, typeList] = box("Datasets by type", `Datasets by type (${fmt(overview.datasets)}${overview.complete ? "" : "+"})`,
+    "ul", "type-counts", "type-counts");
   const listed = element("div", "type-datasets");
   for (const { type, datasets } of overview.types) {
     const item = element("li");
@@ -83,25 +91,16 @@ export async function showOverview(host, depth) {
     typeList.appendChild(item);
   }
   if (!overview.types.length) typeList.appendChild(element("li", "hint", "The graph is empty so far."));
-  types.append(typeList, listed);
+  types.appendChild(listed);
 
-  const connected = element("section", "overview-box");
-  connected.setAttribute("aria-label", "Most connected datasets");
-  connected.appendChild(element("h2", "", "Most connected"));
-  const top = element("ol", "dataset-list");
-  top.id = "most-connected";
+  const [connected, top] = box("Most connected datasets", "Most connected", "ol", "dataset-list", "most-connected");
   for (const dataset of overview.mostConnected) {
     const item = element("li");
     item.append(lineageLink(dataset, depth), element("span", "ns", `${dataset.namespace} · ${fmt(dataset.edges)} ${dataset.edges === 1 ? "edge" : "edges"}`));
     top.appendChild(item);
   }
-  connected.appendChild(top);
 
-  const recent = element("section", "overview-box");
-  recent.setAttribute("aria-label", "Edges seen last");
-  recent.appendChild(element("h2", "", "Edges seen last"));
-  const edges = element("ol", "dataset-list");
-  edges.id = "recent-edges";
+  const [recent, edges] = box("Edges seen last", "Edges seen last", "ol", "dataset-list", "recent-edges");
   for (const edge of overview.recentEdges) {
     const item = element("li");
     item.dataset.lastSeen = edge.lastSeen;
@@ -110,7 +109,6 @@ export async function showOverview(host, depth) {
     edges.appendChild(item);
   }
   if (!overview.recentEdges.length) edges.appendChild(element("li", "hint", "No edge yet."));
-  recent.appendChild(edges);
   wrap.append(types, connected, recent);
   host.appendChild(wrap);
 }
