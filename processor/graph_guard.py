@@ -143,6 +143,10 @@ class GraphGuard:
         """The periodic check; ``positions``: next offset this worker folded up to."""
         if not self.started:
             return
+        # Taken before Redis is read: a batch that becomes durable while the
+        # read is in flight raises ``positions`` past what the read saw, which
+        # would look like folded records gone missing.
+        durable = {f"{topic}/{partition}": n for (topic, partition), n in positions.items()}
         try:
             if self.lost is not None and not self._flagged:
                 await self.marker.flag_lost(self.lost)
@@ -155,7 +159,6 @@ class GraphGuard:
                 with contextlib.suppress(DependencyUnavailable):  # healed at the next check
                     await self._healed(state.origin)
             return
-        durable = {f"{topic}/{partition}": n for (topic, partition), n in positions.items()}
         reason = find_loss(state, durable, saw_origin=self.saw_origin)
         if reason is not None:
             await self._declare(reason)

@@ -257,3 +257,31 @@ def test_the_eviction_policy_check() -> None:
     unknown = asyncio.run(check(None, False))
     assert unknown is not None
     assert "cannot read Redis's maxmemory-policy" in unknown
+
+
+def test_a_batch_made_durable_while_the_check_reads_redis_is_no_loss(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker's positions move on while the check awaits Redis: the state it
+    read predates the batch, so only the positions from before the read count."""
+
+    async def run() -> None:
+        guard, marker, metrics = _guard(monkeypatch, committed={})
+        await guard.start()
+        marker.folded = {"t/0": 99}  # offsets 0..99 folded
+        positions = {("t", 0): 100}  # next offset: 100
+        read = marker.state
+
+        async def state_then_a_fold_lands() -> GraphState:
+            seen = await read()
+            # the next batch, offsets 100..130, is folded and recorded meanwhile
+            marker.folded = {"t/0": 130}
+            positions[("t", 0)] = 131
+            return seen
+
+        marker.state = state_then_a_fold_lands  # type: ignore[method-assign]
+        await guard.check(positions)
+        assert guard.not_ready_reason() is None
+        assert _value(metrics, "lineage_graph_lost") == 0
+
+    asyncio.run(run())
