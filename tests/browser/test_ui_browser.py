@@ -29,7 +29,7 @@ from tests.integration.conftest import Stack
 pytestmark = pytest.mark.integration
 
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/client/python"
-DRAW_CAP = 250  # the page's cap (layout.js), documented in the README
+DRAW_CAP = 250  # the page's cap (layout.js), documented in docs/ui.md
 API_NODE_LIMIT = 1000  # the API's default node cap, which the page keeps
 
 Dataset = tuple[str, str]

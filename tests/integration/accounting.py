@@ -1,6 +1,6 @@
 """The accounting check every fault and hostile-input scenario ends with.
 
-The promise (README, "Guarantees"): whatever happens, no lineage is lost,
+The promise (docs/operations.md, "Guarantees"): whatever happens, no lineage is lost,
 nothing is double-counted in the graph, every rejected message is in the
 dead-letter topic, and the worker keeps going. ``check_accounting`` turns that
 into assertions over what the test sent and what the real services hold:

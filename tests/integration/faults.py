@@ -3,7 +3,7 @@ the background while a fault is injected, workers spawned without waiting, and
 "done" as the consumer group sees it: committed offsets at the ends of what was sent.
 
 A committed offset is the strongest sign of completion the worker gives: it
-commits only past records whose outcomes are durable (README, "Guarantees").
+commits only past records whose outcomes are durable (docs/operations.md, "Guarantees").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 mutations of real events, valid events, control messages) through one worker
 process, on the real broker and Redis.
 
-What must hold (README "Guarantees", docs/design.md section 3): the worker never
+What must hold (docs/operations.md "Guarantees", docs/design.md section 3): the worker never
 exits and keeps answering ``/healthz``; it does not stall (everything sent is
 consumed within a bound); and the books balance exactly: every message has
 exactly one outcome, the DLQ holds every rejection with its reason, and the

@@ -1,7 +1,7 @@
 """A real Prometheus and promtool against the deploy files and a running worker.
 
 ``promtool`` checks the files in ``deploy/prometheus/`` (and runs the alert
-rules' unit tests) exactly as the README tells an operator to, and lints a
+rules' unit tests) exactly as docs/monitoring.md tells an operator to, and lints a
 worker's ``/metrics``. Then a real Prometheus, loaded with ``alerts.yml``,
 scrapes a worker every second while the test publishes a known mix of events,
 and its HTTP API must give back what was published: counters exact, rates above
@@ -55,7 +55,7 @@ NEVER_ACTIVE = SILENT_WHEN_HEALTHY - {"LineageAllWorkersDown", "LineageNotConsum
 def _promtool(
     tools: PrometheusTools, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run promtool from the repository root (the README's commands); assert it exits 0."""
+    """Run promtool from the repository root, as docs/monitoring.md does; assert it exits 0."""
     done = subprocess.run(
         [str(tools.promtool), *args],
         cwd=ROOT,

@@ -1,4 +1,4 @@
-"""A rebuild writes no dead letters and marks no rejected event seen (README,
+"""A rebuild writes no dead letters and marks no rejected event seen (docs/operations.md,
 *Rebuilding the graph from the log*): the live workers wrote the dead letters,
 and a live worker that meets a rule-rejected event after the switch must still
 dead-letter it, even when the rebuild read that event first."""
