@@ -23,6 +23,17 @@ def source(name: str) -> str:
     return importlib.resources.files("processor.adapters").joinpath("lua", name).read_text()
 
 
+# The fold is one script kept in three files, one per part of the batch:
+# marks and offsets, dataset nodes and edges, column edges.
+FOLD_PARTS = ("fold.lua", "fold_graph.lua", "fold_columns.lua")
+
+
+@functools.cache
+def fold_source() -> str:
+    """The fold script: its parts joined, returning the batch's dedup flags."""
+    return "\n".join(source(part) for part in FOLD_PARTS) + "\nreturn flags\n"
+
+
 class Scripts:
     """Every script, registered on one client."""
 
@@ -30,7 +41,7 @@ class Scripts:
         def register(name: str) -> AsyncScript:
             return client.register_script(source(name))
 
-        self.fold = register("fold.lua")
+        self.fold = client.register_script(fold_source())
         self.delete = register("delete.lua")
         self.switch = register("switch.lua")
         self.sweep = register("sweep.lua")
