@@ -118,8 +118,21 @@ class Keyspace:
 
     # --- the generation's per-item keys ------------------------------------
 
-    def seen(self, content_hash: str) -> str:
-        return f"{self.base}seen:{content_hash}"
+    # --- the dedup window (``lua/dedup_window.lua``, ``core.dedup_window``) ---
+
+    @property
+    def dedup_meta(self) -> str:
+        """Hash: per live bucket x, ``s<x>`` its segments' shard counts,
+        ``n<x>`` its events, ``c<x>`` its last segment's, ``t<x>`` its opening."""
+        return self.base + "dw"
+
+    def dedup_set(self, bucket: int, segment: int, shard: int) -> str:
+        """Set (intset) of the members of one shard of a bucket's segment."""
+        return f"{self.base}dd:{bucket}.{segment}:{shard}"
+
+    def dedup_ticket(self, token: str, first_hash: str) -> str:
+        """String: the flags a fold call returned, for its retries."""
+        return f"{self.base}dt:{token}:{first_hash[:16]}"
 
     def node(self, node_id: str) -> str:
         return f"{self.base}n:{node_id}"
