@@ -107,9 +107,7 @@ def test_a_duplicate_is_found_in_every_bucket_until_its_bucket_expires(
     run(redis_url, key_prefix, body)
 
 
-def test_bucket_keys_expire_at_the_bucket_end_plus_the_ttl(
-    redis_url: str, key_prefix: str
-) -> None:
+def test_bucket_keys_expire_at_the_bucket_end_plus_the_ttl(redis_url: str, key_prefix: str) -> None:
     async def body(store: RedisGraphStore, clock: Clock) -> list[int]:
         store.ttl = 7  # width 1 s: keys expire 7 to 8 s after their event
         clock.now = time.time()
