@@ -126,9 +126,10 @@ class Keyspace:
         ``n<x>`` its events, ``c<x>`` its last segment's, ``t<x>`` its opening."""
         return self.base + "dw"
 
-    def dedup_set(self, bucket: int, segment: int, shard: int) -> str:
-        """Set (intset) of the members of one shard of a bucket's segment."""
-        return f"{self.base}dd:{bucket}.{segment}:{shard}"
+    def dedup_set(self, bucket: int, segment: int, shard: int, family: str = "dd") -> str:
+        """Set (intset) of the members of one shard of a bucket's segment:
+        every event's (``dd``), the rejected ones' (``dr``), the ignored ones' (``di``)."""
+        return f"{self.base}{family}:{bucket}.{segment}:{shard}"
 
     def dedup_ticket(self, token: str, first_hash: str) -> str:
         """String: the flags a fold call returned, for its retries."""

@@ -6,9 +6,9 @@ bucket ``floor(t / width)``, ``width = ceil(ttl / BUCKETS_PER_TTL)``, whose keys
 expire at the bucket's end plus the TTL, so an event is remembered for at
 least the TTL and at most the TTL plus one width. A bucket's events are split
 into shard sets by the low bits of a 24-bit key taken from the content hash,
-and each is stored as one integer below 2**63 taken from 60 further bits of
-the hash and the outcome, so each set stays ``intset`` encoded (8 bytes a
-member). ``lua/dedup_window.lua`` does the same arithmetic inside the fold;
+and each is stored as one integer below 2**63 taken from 62 further bits of
+the hash, so each set stays ``intset`` encoded (8 bytes a member); rejected
+and ignored events are also in sets of their own, for their outcome. ``lua/dedup_window.lua`` does the same arithmetic inside the fold;
 this module is its reference (tests check that the two agree). The clock is
 an argument: nothing here reads it.
 """
@@ -32,27 +32,21 @@ SEGMENT_FULL = 400
 SEGMENT_GROWTH = 64
 MAX_SHARDS = 1 << 24
 
-# The outcome is the member's last decimal digit.
-OUTCOME_CODES = {"a": 1, "i": 2, "r": 3}
-
 _HEX = frozenset(string.hexdigits)
 
 
 @dataclass(frozen=True, slots=True)
 class DedupKey:
-    """Where one content hash lives in a bucket: shard key bits and member stem."""
+    """Where one content hash lives in a bucket: shard key bits and member."""
 
     shard_bits: int  # 24 bits; the shard is shard_bits % shards (a power of two)
     high: int  # 1 .. 2**33
-    low: int  # 0 .. 2**27 - 1
+    low: int  # 0 .. 2**29 - 1
 
-    def member(self, outcome: str) -> str:
-        """The set member (a decimal integer below 2**63) for ``outcome``."""
-        return f"{self.high}{self.low * 4 + OUTCOME_CODES[outcome]:09d}"
-
-    def members(self) -> list[str]:
-        """The members of every outcome, in ``a``, ``i``, ``r`` order."""
-        return [self.member(o) for o in OUTCOME_CODES]
+    @property
+    def member(self) -> str:
+        """The set member: a decimal integer below 2**63 (at least 10**9)."""
+        return f"{self.high}{self.low:09d}"
 
     def shard(self, shards: int) -> int:
         return self.shard_bits % shards
@@ -61,18 +55,18 @@ class DedupKey:
 def hex_digest(content_hash: str) -> str:
     """The hex digits the key is taken from: the hash itself when it is hex
     (a sha256 content hash), else its sha1 (so any string can be looked up)."""
-    if len(content_hash) >= 22 and all(c in _HEX for c in content_hash):
+    if len(content_hash) >= 23 and all(c in _HEX for c in content_hash):
         return content_hash
     return hashlib.sha1(content_hash.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def dedup_key(content_hash: str) -> DedupKey:
-    """The shard bits and member stem of a content hash (84 bits of it)."""
+    """The shard bits and member of a content hash (86 bits of it)."""
     h = hex_digest(content_hash)
     return DedupKey(
         shard_bits=int(h[0:6], 16),
         high=int(h[6:15], 16) % (1 << 33) + 1,
-        low=int(h[15:22], 16) % (1 << 27),
+        low=int(h[15:23], 16) % (1 << 29),
     )
 
 

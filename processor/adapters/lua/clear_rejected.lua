@@ -10,11 +10,13 @@
 local w = dw_window(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 local found = {}
 for i = 5, #ARGV do
-  local kb, hi, lo = dw_key(ARGV[i])
-  local c, key = dw_find(w, kb, hi, lo)
-  if c == DW_CODES.r then
-    redis.call('SREM', key, dw_member(hi, lo, c))
+  local kb, member = dw_key(ARGV[i])
+  local seg = dw_find(w, kb, member)
+  local outcome = seg and dw_outcome(w, seg, kb, member) or ''
+  if outcome == 'r' then
+    redis.call('SREM', dw_set(w, 'dr:', seg, kb), member)
+    redis.call('SREM', dw_set(w, 'dd:', seg, kb), member)
   end
-  found[i - 4] = c > 0 and DW_LETTERS[c] or ''
+  found[i - 4] = outcome
 end
 return found

@@ -7,29 +7,28 @@
 --   'dw'                hash, per live bucket x: 's<x>' the shard counts of its
 --                       segments ("1,64"), 'n<x>' its events, 'c<x>' the events
 --                       of its last segment, 't<x>' when it opened
---   'dd:<x>.<j>:<s>'    set (intset) of the members of shard s of segment j of
---                       bucket x, expiring at the bucket's end plus the TTL
+--   'dd:<x>.<j>:<s>'    set (intset) of the members of the events of shard s of
+--                       segment j of bucket x, and 0; expires at the bucket's
+--                       end plus the TTL
+--   'dr:<x>.<j>:<s>'    the same for the events among them that were rejected,
+--   'di:<x>.<j>:<s>'    and that were ignored
 --   'dt:<token>:<hash>' the flags a batch's call returned, for its retries
--- A member is a decimal integer below 2^63: 60 bits of the content hash, then
--- the outcome as its last digit (1 accepted, 2 ignored, 3 rejected).
+-- A member is a decimal integer below 2^63 made of 62 bits of the content hash.
 local DW_TARGET, DW_FULL, DW_GROWTH, DW_MAX = 256, 400, 64, 16777216
-local DW_CODES = {a = 1, i = 2, r = 3}
-local DW_LETTERS = {'a', 'i', 'r'}
+local DW_FAMILY = {r = 'dr:', i = 'di:'}
 
--- 24 shard key bits and the two parts of the member stem, from the hash's hex
--- digits (a string that is not hex is looked up by its sha1).
+-- 24 shard key bits and the member, from the hash's hex digits (a string that
+-- is not hex is looked up by its sha1). Decimal digits, not arithmetic: a Lua
+-- number is exact only to 2^53.
 local function dw_key(h)
-  if #h < 22 or not string.find(h, '^%x+$') then
+  if #h < 23 or string.find(h, '[^%x]') then
     h = redis.sha1hex(h)
   end
-  return tonumber(string.sub(h, 1, 6), 16),
+  return tonumber(string.sub(h, 1, 6), 16), string.format(
+    '%d%09d',
     tonumber(string.sub(h, 7, 15), 16) % 8589934592 + 1,
-    tonumber(string.sub(h, 16, 22), 16) % 134217728
-end
-
--- Decimal digits, not arithmetic: a Lua number is exact only to 2^53.
-local function dw_member(hi, lo, code)
-  return string.format('%d%09d', hi, lo * 4 + code)
+    tonumber(string.sub(h, 16, 23), 16) % 536870912
+  )
 end
 
 local function dw_pow2(n)
@@ -43,9 +42,14 @@ end
 local function dw_segments(w, x, list)
   local j = 0
   for s in string.gmatch(list, '%d+') do
-    w.segs[#w.segs + 1] = {prefix = w.base .. 'dd:' .. x .. '.' .. j .. ':', shards = tonumber(s)}
+    w.segs[#w.segs + 1] = {suffix = x .. '.' .. j .. ':', shards = tonumber(s)}
     j = j + 1
   end
+end
+
+-- The key of a family ('dd:', 'dr:', 'di:') in a segment, for shard bits kb.
+local function dw_set(w, family, seg, kb)
+  return w.base .. family .. seg.suffix .. (kb % seg.shards)
 end
 
 -- The window as of `now`: the segments of every bucket a lookup checks (the
@@ -56,7 +60,7 @@ local function dw_window(base, now, ttl, per_ttl)
   local w = {
     base = base, now = now, ttl = ttl, per_ttl = per_ttl, width = width,
     bucket = math.floor(now / width), meta_key = base .. 'dw', meta = {}, segs = {},
-    expiring = {}, dropped = {},
+    dropped = {},
   }
   local raw = redis.call('HGETALL', w.meta_key)
   for i = 1, #raw, 2 do
@@ -71,20 +75,24 @@ local function dw_window(base, now, ttl, per_ttl)
   return w
 end
 
--- The outcome code under which the window holds this key (0: none), and the
--- set that holds it.
-local function dw_find(w, kb, hi, lo)
-  local m1, m2, m3 = dw_member(hi, lo, 1), dw_member(hi, lo, 2), dw_member(hi, lo, 3)
+-- The segment whose set holds this member (nil: none), skipping `except`.
+local function dw_find(w, kb, member, except)
   for _, seg in ipairs(w.segs) do
-    local key = seg.prefix .. (kb % seg.shards)
-    local found = redis.call('SMISMEMBER', key, m1, m2, m3)
-    for c = 1, 3 do
-      if found[c] == 1 then
-        return c, key
-      end
+    if seg ~= except and redis.call('SISMEMBER', dw_set(w, 'dd:', seg, kb), member) == 1 then
+      return seg
     end
   end
-  return 0, nil
+  return nil
+end
+
+-- The outcome letter of a member found in a segment.
+local function dw_outcome(w, seg, kb, member)
+  for letter, family in pairs(DW_FAMILY) do
+    if redis.call('SISMEMBER', dw_set(w, family, seg, kb), member) == 1 then
+      return letter
+    end
+  end
+  return 'a'
 end
 
 -- The segment new members go to: the last of the current bucket, which is
@@ -99,8 +107,7 @@ local function dw_current(w)
     list = string.format('%d', dw_pow2((tonumber(w.meta['n' .. (b - 1)]) or 0) / DW_TARGET))
     w.meta['n' .. b], w.meta['c' .. b], w.meta['t' .. b] = '0', '0', tostring(w.now)
     dw_segments(w, b, list)
-    -- Fields of buckets no lookup checks any more (the one before the
-    -- oldest live bucket still sizes nothing: the current one is open).
+    -- Fields of buckets no lookup checks any more.
     for f in pairs(w.meta) do
       local x = tonumber(string.sub(f, 2))
       if x and x < b - w.per_ttl then
@@ -108,52 +115,70 @@ local function dw_current(w)
       end
     end
   end
-  local index, last = -1, 1
-  for s in string.gmatch(list, '%d+') do
-    index, last = index + 1, tonumber(s)
+  local suffix = b .. '.' .. (select(2, string.gsub(list, ',', ',')) or 0) .. ':'
+  for _, seg in ipairs(w.segs) do
+    if seg.suffix == suffix then
+      w.cur = seg
+    end
   end
-  w.cur = {
-    list = list, index = index, shards = last,
-    count = tonumber(w.meta['c' .. b]), total = tonumber(w.meta['n' .. b]),
-    opened = w.meta['t' .. b], expire = (b + 1) * w.width + w.ttl,
-    prefix = w.base .. 'dd:' .. b .. '.' .. index .. ':',
-  }
+  w.list, w.count, w.total = list, tonumber(w.meta['c' .. b]), tonumber(w.meta['n' .. b])
+  w.opened, w.expire = w.meta['t' .. b], string.format('%d', (b + 1) * w.width + w.ttl)
   return w.cur
 end
 
--- Add a member to the current segment; a full segment is followed by one
--- sized for the rest of the bucket at the rate seen since it opened.
-local function dw_add(w, kb, member)
-  local cur = dw_current(w)
-  local key = cur.prefix .. (kb % cur.shards)
-  redis.call('SADD', key, member)
-  if not w.expiring[key] then
-    redis.call('EXPIREAT', key, string.format('%d', cur.expire))
-    w.expiring[key] = true
+-- SADD with the member 0 (no event's: theirs have ten digits or more), so
+-- that the SADD that creates a set is the one that adds two members, and only
+-- it sets the expiry. Returns whether the member is new to the set.
+local function dw_sadd(w, key, member)
+  local added = redis.call('SADD', key, member, 0)
+  if added == 2 then
+    redis.call('EXPIREAT', key, w.expire)
   end
-  cur.count, cur.total = cur.count + 1, cur.total + 1
-  if cur.count >= cur.shards * DW_FULL then
-    local rate = cur.total / math.max(w.now - tonumber(cur.opened), 1)
+  return added > 0
+end
+
+-- Mark an event seen unless the window holds it: true when it is new. The
+-- current segment's SADD is its own lookup; an event found elsewhere is
+-- taken out again (it stays remembered from when it was first seen).
+local function dw_mark(w, kb, member, outcome)
+  local cur = dw_current(w)
+  local key = dw_set(w, 'dd:', cur, kb)
+  if not dw_sadd(w, key, member) then
+    return false
+  end
+  if dw_find(w, kb, member, cur) then
+    redis.call('SREM', key, member)
+    return false
+  end
+  local family = DW_FAMILY[outcome]
+  if family then
+    dw_sadd(w, dw_set(w, family, cur, kb), member)
+  end
+  w.count, w.total = w.count + 1, w.total + 1
+  if w.count >= cur.shards * DW_FULL then
+    -- Full: the next segment is sized for the rest of the bucket at the
+    -- rate seen since it opened.
+    local rate = w.total / math.max(w.now - tonumber(w.opened), 1)
     local projected = rate * math.max((w.bucket + 1) * w.width - w.now, 0)
     local shards = math.min(
       math.max(dw_pow2(projected / DW_TARGET), cur.shards), cur.shards * DW_GROWTH, DW_MAX
     )
-    cur.index, cur.shards, cur.count = cur.index + 1, shards, 0
-    cur.list = cur.list .. ',' .. string.format('%d', shards)
-    cur.prefix = w.base .. 'dd:' .. w.bucket .. '.' .. cur.index .. ':'
-    w.segs[#w.segs + 1] = {prefix = cur.prefix, shards = shards}
+    local index = select(2, string.gsub(w.list, ',', ',')) + 1
+    w.list, w.count = w.list .. ',' .. string.format('%d', shards), 0
+    w.cur = {suffix = w.bucket .. '.' .. index .. ':', shards = shards}
+    w.segs[#w.segs + 1] = w.cur
   end
+  return true
 end
 
--- Write back what dw_add changed in the meta hash.
+-- Write back what dw_mark changed in the meta hash.
 local function dw_save(w)
-  local cur = w.cur
-  if not cur then
+  if not w.cur then
     return
   end
   local b = w.bucket
-  redis.call('HSET', w.meta_key, 's' .. b, cur.list, 'n' .. b, string.format('%d', cur.total),
-    'c' .. b, string.format('%d', cur.count), 't' .. b, cur.opened)
+  redis.call('HSET', w.meta_key, 's' .. b, w.list, 'n' .. b, string.format('%d', w.total),
+    'c' .. b, string.format('%d', w.count), 't' .. b, w.opened)
   if #w.dropped > 0 then
     redis.call('HDEL', w.meta_key, unpack(w.dropped))
   end

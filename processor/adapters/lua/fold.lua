@@ -82,12 +82,11 @@ else
       flags[k] = 1
     else
       window = window or dw_window(base, now, ttl, per_ttl)
-      local kb, hi, lo = dw_key(m[1])
-      if dw_find(window, kb, hi, lo) > 0 then
-        flags[k] = 0
-      else
-        dw_add(window, kb, dw_member(hi, lo, DW_CODES[m[2]]))
+      local kb, member = dw_key(m[1])
+      if dw_mark(window, kb, member, m[2]) then
         flags[k], marked = 1, true
+      else
+        flags[k] = 0
       end
     end
   end

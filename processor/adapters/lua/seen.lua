@@ -7,7 +7,8 @@
 local w = dw_window(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 local found = {}
 for i = 5, #ARGV do
-  local c = dw_find(w, dw_key(ARGV[i]))
-  found[i - 4] = c > 0 and DW_LETTERS[c] or ''
+  local kb, member = dw_key(ARGV[i])
+  local seg = dw_find(w, kb, member)
+  found[i - 4] = seg and dw_outcome(w, seg, kb, member) or ''
 end
 return found

@@ -17,37 +17,32 @@ from processor.core.dedup_window import (
 H = "0123456789abcdef" * 4  # a sha256 hex digest
 
 
-def test_the_key_takes_24_shard_bits_then_33_and_27_member_bits() -> None:
+def test_the_key_takes_24_shard_bits_then_33_and_29_member_bits() -> None:
     k = dedup_key(H)
     assert k.shard_bits == 0x012345
     # 0x6789abcde = 27,793,210,590 = 3 * 2**33 + 2,023,406,814; plus one
     assert k.high == 2_023_406_815
-    # 0xf012345 = 251,732,805 = 2**27 + 117,515,077
-    assert k.low == 117_515_077
-    # low * 4 + outcome code: 470,060,308 + 1, 2, 3
-    assert k.members() == [
-        "2023406815470060309",
-        "2023406815470060310",
-        "2023406815470060311",
-    ]
+    # 0xf0123456 = 4,027,724,886 = 7 * 2**29 + 269,628,502
+    assert k.low == 269_628_502
+    assert k.member == "2023406815269628502"
     assert k.shard(1) == 0
     assert k.shard(64) == 0x012345 % 64 == 5
 
 
-def test_every_member_is_a_canonical_integer_below_2_63() -> None:
+def test_every_member_is_a_canonical_integer_from_10_9_below_2_63() -> None:
     lowest = dedup_key("0" * 64)
-    assert lowest.member("a") == "1000000001"  # high 1, low 0: no leading zero
+    assert lowest.member == "1000000000"  # high 1, low 0: no leading zero
     highest = dedup_key("f" * 64)
     assert highest.high == 2**33  # 0xfffffffff % 2**33 + 1
-    assert highest.low == 2**27 - 1
-    top = int(highest.member("r"))
-    assert top == 2**33 * 10**9 + (2**27 - 1) * 4 + 3
+    assert highest.low == 2**29 - 1
+    top = int(highest.member)
+    assert top == 2**33 * 10**9 + 2**29 - 1
     assert top < 2**63
 
 
 def test_a_string_that_is_not_a_hex_digest_is_keyed_by_its_sha1() -> None:
     assert hex_digest("aa") == hashlib.sha1(b"aa").hexdigest()
-    assert hex_digest("ab" * 10) == hashlib.sha1(b"ab" * 10).hexdigest()  # too short
+    assert hex_digest("ab" * 11) == hashlib.sha1(b"ab" * 11).hexdigest()  # too short
     assert hex_digest(H) == H
     assert dedup_key("missing") == dedup_key(hashlib.sha1(b"missing").hexdigest())
 
