@@ -233,7 +233,8 @@ async def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         payloads, events = classified_payloads(args.fold_events)
         runs: dict[str, list[dict[str, float]]] = {"window": [], "former": []}
         for r in range(args.repeat):
-            for name, script in (("window", window), ("former", legacy)):
+            order = [("window", window), ("former", legacy)]
+            for name, script in order if r % 2 else order[::-1]:  # alternating who goes first
                 runs[name].append(
                     await fold_run(client, script, f"fbench-{name}-{r}", payloads, events)
                 )

@@ -20,9 +20,11 @@ import math
 import string
 from dataclasses import dataclass
 
-# Buckets per TTL: a lookup checks this many + 1 (and a next one a skewed
-# clock may have opened); more buckets cut the overshoot past the TTL.
-BUCKETS_PER_TTL = 7
+# Buckets per TTL: a new event costs a lookup in each of the this many
+# buckets before the current one (whose SADD is its own lookup); more buckets
+# cut the overshoot past the TTL (at most a width, TTL / BUCKETS_PER_TTL) and
+# cost a command an event each (measured in bench/dedup_bench.py).
+BUCKETS_PER_TTL = 2
 # A bucket's shard count is sized for this many members a set; a segment
 # is closed (and a bigger one opened) when its sets hold this many on average:
 # both well under Redis's set-max-intset-entries (512).
@@ -53,9 +55,10 @@ class DedupKey:
 
 
 def hex_digest(content_hash: str) -> str:
-    """The hex digits the key is taken from: the hash itself when it is hex
-    (a sha256 content hash), else its sha1 (so any string can be looked up)."""
-    if len(content_hash) >= 23 and all(c in _HEX for c in content_hash):
+    """The hex digits the key is taken from: the hash itself when it is a
+    sha256 hex digest (64 characters, as every content hash), else its sha1
+    (so any string can be looked up)."""
+    if len(content_hash) == 64 and all(c in _HEX for c in content_hash[:23]):
         return content_hash
     return hashlib.sha1(content_hash.encode("utf-8", "surrogatepass")).hexdigest()
 

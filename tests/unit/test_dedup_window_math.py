@@ -42,13 +42,21 @@ def test_every_member_is_a_canonical_integer_from_10_9_below_2_63() -> None:
 
 def test_a_string_that_is_not_a_hex_digest_is_keyed_by_its_sha1() -> None:
     assert hex_digest("aa") == hashlib.sha1(b"aa").hexdigest()
-    assert hex_digest("ab" * 11) == hashlib.sha1(b"ab" * 11).hexdigest()  # too short
+    assert hex_digest("ab" * 31) == hashlib.sha1(b"ab" * 31).hexdigest()  # too short
+    assert hex_digest("x" * 64) == hashlib.sha1(b"x" * 64).hexdigest()
     assert hex_digest(H) == H
-    assert dedup_key("missing") == dedup_key(hashlib.sha1(b"missing").hexdigest())
+    sha1 = hashlib.sha1(b"missing").hexdigest()
+    assert dedup_key("missing").shard_bits == int(sha1[:6], 16)
+    assert dedup_key("missing").low == int(sha1[15:23], 16) % 2**29
 
 
-def test_buckets_are_a_seventh_of_the_ttl_and_expire_a_ttl_after_their_end() -> None:
-    w = Window(7 * 86400)
+def test_buckets_are_half_the_ttl_unless_told() -> None:
+    assert Window(7 * 86400).width == 302_400  # 3.5 days
+    assert list(Window(7 * 86400).live(302_400 * 10)) == [8, 9, 10, 11]
+
+
+def test_buckets_are_a_fraction_of_the_ttl_and_expire_a_ttl_after_their_end() -> None:
+    w = Window(7 * 86400, per_ttl=7)
     assert w.width == 86400
     assert w.bucket(3 * 86400 + 5) == 3
     assert w.bucket(3 * 86400 - 0.5) == 2
@@ -56,8 +64,8 @@ def test_buckets_are_a_seventh_of_the_ttl_and_expire_a_ttl_after_their_end() -> 
     assert list(w.live(3 * 86400 + 5)) == [-4, -3, -2, -1, 0, 1, 2, 3, 4]
     assert w.expires_at(3) == 4 * 86400 + 7 * 86400
     # a TTL that is no multiple of the bucket count: the width rounds up
-    assert Window(10).width == 2
-    assert Window(3).width == 1
+    assert Window(10, per_ttl=7).width == 2
+    assert Window(3, per_ttl=7).width == 1
 
 
 def test_an_event_is_remembered_between_the_ttl_and_the_ttl_plus_one_width() -> None:

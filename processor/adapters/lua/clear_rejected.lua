@@ -14,8 +14,8 @@ for i = 5, #ARGV do
   local seg = dw_find(w, kb, member)
   local outcome = seg and dw_outcome(w, seg, kb, member) or ''
   if outcome == 'r' then
-    redis.call('SREM', dw_set(w, 'dr:', seg, kb), member)
-    redis.call('SREM', dw_set(w, 'dd:', seg, kb), member)
+    redis.call('SREM', dw_set('dr:', seg, kb), member)
+    redis.call('SREM', dw_set('dd:', seg, kb), member)
   end
   found[i - 4] = outcome
 end

@@ -17,18 +17,23 @@
 local DW_TARGET, DW_FULL, DW_GROWTH, DW_MAX = 256, 400, 64, 16777216
 local DW_FAMILY = {r = 'dr:', i = 'di:'}
 
--- 24 shard key bits and the member, from the hash's hex digits (a string that
--- is not hex is looked up by its sha1). Decimal digits, not arithmetic: a Lua
--- number is exact only to 2^53.
+-- 24 shard key bits and the member, from the hex digits of a content hash (a
+-- sha256 hex digest, 64 characters; any other string is looked up by its
+-- sha1). Decimal digits, not arithmetic: a Lua number is exact only to 2^53.
+local function dw_digits(h)
+  return tonumber(string.sub(h, 1, 6), 16), tonumber(string.sub(h, 7, 15), 16),
+    tonumber(string.sub(h, 16, 23), 16)
+end
+
 local function dw_key(h)
-  if #h < 23 or string.find(h, '[^%x]') then
-    h = redis.sha1hex(h)
+  local kb, hi, lo
+  if #h == 64 then
+    kb, hi, lo = dw_digits(h)
   end
-  return tonumber(string.sub(h, 1, 6), 16), string.format(
-    '%d%09d',
-    tonumber(string.sub(h, 7, 15), 16) % 8589934592 + 1,
-    tonumber(string.sub(h, 16, 23), 16) % 536870912
-  )
+  if not (kb and hi and lo) then
+    kb, hi, lo = dw_digits(redis.sha1hex(h))
+  end
+  return kb, string.format('%d%09d', hi % 8589934592 + 1, lo % 536870912)
 end
 
 local function dw_pow2(n)
@@ -39,17 +44,25 @@ local function dw_pow2(n)
   return s
 end
 
+local function dw_segment(w, x, j, shards)
+  local suffix = x .. '.' .. j .. ':'
+  return {
+    suffix = suffix, shards = shards, ['dd:'] = w.base .. 'dd:' .. suffix,
+    ['dr:'] = w.base .. 'dr:' .. suffix, ['di:'] = w.base .. 'di:' .. suffix,
+  }
+end
+
 local function dw_segments(w, x, list)
   local j = 0
   for s in string.gmatch(list, '%d+') do
-    w.segs[#w.segs + 1] = {suffix = x .. '.' .. j .. ':', shards = tonumber(s)}
+    w.segs[#w.segs + 1] = dw_segment(w, x, j, tonumber(s))
     j = j + 1
   end
 end
 
 -- The key of a family ('dd:', 'dr:', 'di:') in a segment, for shard bits kb.
-local function dw_set(w, family, seg, kb)
-  return w.base .. family .. seg.suffix .. (kb % seg.shards)
+local function dw_set(family, seg, kb)
+  return seg[family] .. (kb % seg.shards)
 end
 
 -- The window as of `now`: the segments of every bucket a lookup checks (the
@@ -78,7 +91,7 @@ end
 -- The segment whose set holds this member (nil: none), skipping `except`.
 local function dw_find(w, kb, member, except)
   for _, seg in ipairs(w.segs) do
-    if seg ~= except and redis.call('SISMEMBER', dw_set(w, 'dd:', seg, kb), member) == 1 then
+    if seg ~= except and redis.call('SISMEMBER', dw_set('dd:', seg, kb), member) == 1 then
       return seg
     end
   end
@@ -88,7 +101,7 @@ end
 -- The outcome letter of a member found in a segment.
 local function dw_outcome(w, seg, kb, member)
   for letter, family in pairs(DW_FAMILY) do
-    if redis.call('SISMEMBER', dw_set(w, family, seg, kb), member) == 1 then
+    if redis.call('SISMEMBER', dw_set(family, seg, kb), member) == 1 then
       return letter
     end
   end
@@ -142,7 +155,7 @@ end
 -- taken out again (it stays remembered from when it was first seen).
 local function dw_mark(w, kb, member, outcome)
   local cur = dw_current(w)
-  local key = dw_set(w, 'dd:', cur, kb)
+  local key = dw_set('dd:', cur, kb)
   if not dw_sadd(w, key, member) then
     return false
   end
@@ -152,7 +165,7 @@ local function dw_mark(w, kb, member, outcome)
   end
   local family = DW_FAMILY[outcome]
   if family then
-    dw_sadd(w, dw_set(w, family, cur, kb), member)
+    dw_sadd(w, dw_set(family, cur, kb), member)
   end
   w.count, w.total = w.count + 1, w.total + 1
   if w.count >= cur.shards * DW_FULL then
@@ -165,7 +178,7 @@ local function dw_mark(w, kb, member, outcome)
     )
     local index = select(2, string.gsub(w.list, ',', ',')) + 1
     w.list, w.count = w.list .. ',' .. string.format('%d', shards), 0
-    w.cur = {suffix = w.bucket .. '.' .. index .. ':', shards = shards}
+    w.cur = dw_segment(w, w.bucket, index, shards)
     w.segs[#w.segs + 1] = w.cur
   end
   return true
