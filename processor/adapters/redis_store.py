@@ -165,7 +165,7 @@ class RedisGraphStore:
         finds its own marks and reports them as new again. ``offsets``: the
         batch's highest offset per ``"topic/partition"``, recorded with it.
         """
-        args: list[str | int | bytes] = [
+        args: list[str | int | float | bytes] = [
             self.prefix,
             self.pinned or "",
             self.ttl,

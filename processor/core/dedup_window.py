@@ -8,9 +8,10 @@ least the TTL and at most the TTL plus one width. A bucket's events are split
 into shard sets by the low bits of a 24-bit key taken from the content hash,
 and each is stored as one integer below 2**63 taken from 62 further bits of
 the hash, so each set stays ``intset`` encoded (8 bytes a member); rejected
-and ignored events are also in sets of their own, for their outcome. ``lua/dedup_window.lua`` does the same arithmetic inside the fold;
-this module is its reference (tests check that the two agree). The clock is
-an argument: nothing here reads it.
+and ignored events are also in sets of their own, for their outcome.
+``lua/dedup_window.lua`` does the same arithmetic inside the fold; this module
+is its reference (tests check that the two agree). The clock is an argument:
+nothing here reads it.
 """
 
 from __future__ import annotations
