@@ -9,10 +9,8 @@ nothing, and no per-event memory is kept.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from processor.core.identity import node_id
@@ -25,9 +23,9 @@ DROP_SAME_SIDE = "same_side"
 DROP_SAME_DATASET = "same_dataset"
 COLUMN_DROP_REASONS = (DROP_TOO_MANY, DROP_MALFORMED, DROP_SAME_SIDE, DROP_SAME_DATASET)
 
-COLUMN_ID_CHARS = 32
-
 Transformation = tuple[str, str, bool]  # (type, subtype, masking)
+# (source dataset id, source field, target dataset id, target field | None)
+ColumnKey = tuple[str, str, str, str | None]
 
 
 class ColumnFact(NamedTuple):
@@ -51,87 +49,38 @@ class ColumnExtract(NamedTuple):
 NO_COLUMNS = ColumnExtract((), (), ())
 
 
-@lru_cache(maxsize=65536)
-def column_id(dataset_id: str, field: str | None) -> str:
-    """Fixed-width identity of a column (``None``: the dataset as a whole).
-
-    A field is never empty (empty fields are skipped), so "" stands for None.
-    The dataset id is fixed width, so the concatenation is injective.
-    """
-    data = (dataset_id + (field or "")).encode("utf-8", "surrogatepass")
-    return hashlib.sha256(data).hexdigest()[:COLUMN_ID_CHARS]
+def column_key(fact: ColumnFact | ColumnEdgeState) -> ColumnKey:
+    """A column edge's identity in the reference fold: its two columns."""
+    return (fact.source_id, fact.source_field, fact.target_id, fact.target_field)
 
 
-def column_edge_id(fact: ColumnFact | ColumnEdgeState) -> str:
-    """Source column id + target column id: fixed width, injective."""
-    return column_id(fact.source_id, fact.source_field) + column_id(
-        fact.target_id, fact.target_field
-    )
-
-
-def _text(value: Any, limit: int | None) -> str | None:
-    """A usable string of the facet: non-empty, no NUL, within ``limit`` code points."""
-    if not isinstance(value, str) or not value or "\x00" in value:
-        return None
-    if limit is not None and len(value) > limit:
-        return None
-    return value
-
-
-def _transformations(element: dict[str, Any], legacy: str | None) -> frozenset[Transformation]:
-    found: set[Transformation] = set()
-    listed = element.get("transformations")
-    if isinstance(listed, list):
+def _transformations(listed: Any, legacy: str | None) -> frozenset[Transformation]:
+    """The element's transformations (docs/design.md section 5a), else the legacy one."""
+    if type(listed) is list and listed:
+        found: set[Transformation] = set()
         for t in listed:
-            if not isinstance(t, dict):
+            if type(t) is not dict:
                 continue
-            kind = _text(t.get("type"), None)
-            if kind is None:
+            kind = t.get("type")
+            if type(kind) is not str or not kind or "\x00" in kind:
                 continue
             subtype = t.get("subtype")
-            if not isinstance(subtype, str) or "\x00" in subtype:
+            if type(subtype) is not str or "\x00" in subtype:
                 subtype = ""
             found.add((kind, subtype, t.get("masking") is True))
-    if not found and legacy is not None:
-        found.add((legacy, "", legacy == "MASKED"))
-    return frozenset(found)
+        if found:
+            return frozenset(found)
+    if legacy is not None:
+        return frozenset(((legacy, "", legacy == "MASKED"),))
+    return _NONE
 
 
-class _Collector:
-    """Joins the pieces of one event per column edge, counting what it skips."""
+_NONE: frozenset[Transformation] = frozenset()
 
-    def __init__(self, is_internal: Any, mixed: bool, limit: int) -> None:
-        self.is_internal = is_internal
-        self.mixed = mixed
-        self.limit = limit
-        self.edges: dict[tuple[str, str, str, str, str, str | None], set[Transformation]] = {}
-        self.dropped: dict[str, int] = {}
 
-    def drop(self, reason: str, n: int = 1) -> None:
-        self.dropped[reason] = self.dropped.get(reason, 0) + n
-
-    def add(self, element: Any, out_ns: str, out_name: str, out_field: str | None,
-            legacy: str | None) -> None:  # fmt: skip
-        if not isinstance(element, dict):
-            self.drop(DROP_MALFORMED)
-            return
-        ns = _text(element.get("namespace"), None)
-        name = _text(element.get("name"), self.limit)
-        fld = _text(element.get("field"), self.limit)
-        if ns is None or name is None or fld is None:
-            self.drop(DROP_MALFORMED)
-            return
-        if ns == out_ns and name == out_name:
-            self.drop(DROP_SAME_DATASET)
-            return
-        if self.mixed and self.is_internal(ns) == self.is_internal(out_ns):
-            self.drop(DROP_SAME_SIDE)
-            return
-        key = (ns, name, fld, out_ns, out_name, out_field)
-        found = self.edges.get(key)
-        if found is None:
-            found = self.edges[key] = set()
-        found |= _transformations(element, legacy)
+def _good(value: Any, limit: int) -> bool:
+    """A usable string of the facet: non-empty, no NUL, within ``limit`` code points."""
+    return type(value) is str and 0 < len(value) <= limit and "\x00" not in value
 
 
 def extract_columns(
@@ -142,8 +91,14 @@ def extract_columns(
     ``is_internal``: the mix rule's namespace test; ``mixed``: whether the rule
     is ``mixed``; ``limit``: the name length bound; ``max_edges``: the cap on
     distinct kept column edges, past which none is kept (``too_many``).
+
+    One tight loop over the already-decoded facet: facets are never validated,
+    only read, and this is the hot path of an event carrying them.
     """
-    c = _Collector(is_internal, mixed, limit)
+    edges: dict[tuple[str, str, str, str, str, str | None], frozenset[Transformation]] = {}
+    dropped: dict[str, int] = {}
+    side: dict[str, bool] = {}  # namespace -> internal, asked once an event
+    no_limit = 1 << 62
     for out in outputs:
         facets = out.facets
         if not facets:
@@ -151,47 +106,75 @@ def extract_columns(
         facet = facets.get("columnLineage")
         if facet is None:
             continue
-        if not isinstance(facet, dict):
-            c.drop(DROP_MALFORMED)
+        if type(facet) is not dict:
+            dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
             continue
+        out_ns, out_name = out.namespace, out.name
+        if mixed:
+            out_side = side.get(out_ns)
+            if out_side is None:
+                out_side = side[out_ns] = bool(is_internal(out_ns))
+        groups: list[tuple[Any, str | None, str | None]] = []
         fields = facet.get("fields")
-        if fields is not None and not isinstance(fields, dict):
-            c.drop(DROP_MALFORMED)
+        if fields is not None and type(fields) is not dict:
+            dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
         elif fields:
             for fname, entry in fields.items():
-                target = _text(fname, limit)
-                inputs = entry.get("inputFields") if isinstance(entry, dict) else None
-                if target is None or not isinstance(inputs, list):
-                    c.drop(DROP_MALFORMED)
+                inputs = entry.get("inputFields") if type(entry) is dict else None
+                if not _good(fname, limit) or type(inputs) is not list:
+                    dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
-                legacy = _text(entry.get("transformationType"), None)
-                for element in inputs:
-                    c.add(element, out.namespace, out.name, target, legacy)
+                legacy = entry.get("transformationType")
+                if not _good(legacy, no_limit):
+                    legacy = None
+                groups.append((inputs, fname, legacy))
         whole = facet.get("dataset")
-        if whole is not None and not isinstance(whole, list):
-            c.drop(DROP_MALFORMED)
+        if whole is not None and type(whole) is not list:
+            dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
         elif whole:
-            for element in whole:
-                c.add(element, out.namespace, out.name, None, None)
-    if not c.edges:
-        return ColumnExtract((), (), tuple(sorted(c.dropped.items())))
-    if len(c.edges) > max_edges:
-        c.drop(DROP_TOO_MANY, len(c.edges))
-        return ColumnExtract((), (), tuple(sorted(c.dropped.items())))
+            groups.append((whole, None, None))
+        for inputs, target, legacy in groups:
+            for el in inputs:
+                if type(el) is not dict:
+                    dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
+                    continue
+                ns, name, fld = el.get("namespace"), el.get("name"), el.get("field")
+                if not (_good(ns, no_limit) and _good(name, limit) and _good(fld, limit)):
+                    dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
+                    continue
+                if name == out_name and ns == out_ns:
+                    dropped[DROP_SAME_DATASET] = dropped.get(DROP_SAME_DATASET, 0) + 1
+                    continue
+                if mixed:
+                    in_side = side.get(ns)
+                    if in_side is None:
+                        in_side = side[ns] = bool(is_internal(ns))
+                    if in_side == out_side:
+                        dropped[DROP_SAME_SIDE] = dropped.get(DROP_SAME_SIDE, 0) + 1
+                        continue
+                trans = _transformations(el.get("transformations"), legacy)
+                key = (ns, name, fld, out_ns, out_name, target)
+                found = edges.get(key)
+                edges[key] = trans if found is None else found | trans
+    if not edges:
+        return ColumnExtract((), (), tuple(sorted(dropped.items())))
+    if len(edges) > max_edges:
+        dropped[DROP_TOO_MANY] = dropped.get(DROP_TOO_MANY, 0) + len(edges)
+        return ColumnExtract((), (), tuple(sorted(dropped.items())))
     datasets: dict[tuple[str, str], str] = {}
     facts = []
-    for (sns, sname, sf, tns, tname, tf), trans in c.edges.items():
+    for (sns, sname, sf, tns, tname, tf), trans in edges.items():
         sid = datasets.get((sns, sname))
         if sid is None:
             sid = datasets[(sns, sname)] = node_id(sns, sname)
         tid = datasets.get((tns, tname))
         if tid is None:
             tid = datasets[(tns, tname)] = node_id(tns, tname)
-        facts.append(ColumnFact(sid, sf, tid, tf, frozenset(trans)))
+        facts.append(ColumnFact(sid, sf, tid, tf, trans))
     return ColumnExtract(
         tuple(facts),
         tuple((nid, ns, nm) for (ns, nm), nid in datasets.items()),
-        tuple(sorted(c.dropped.items())),
+        tuple(sorted(dropped.items())),
     )
 
 
@@ -213,7 +196,7 @@ class ColumnGraph:
     """The column edges of a graph and the names of the datasets they touch."""
 
     def __init__(self) -> None:
-        self.edges: dict[str, ColumnEdgeState] = {}
+        self.edges: dict[ColumnKey, ColumnEdgeState] = {}
         self.datasets: dict[str, tuple[str, str]] = {}  # node id -> (namespace, name)
 
     def apply(
@@ -227,7 +210,7 @@ class ColumnGraph:
         for nid, ns, name in datasets:
             self.datasets.setdefault(nid, (ns, name))
         for f in facts:
-            cid = column_edge_id(f)
+            cid = column_key(f)
             edge = self.edges.get(cid)
             if edge is None:
                 edge = self.edges[cid] = ColumnEdgeState(
@@ -246,7 +229,7 @@ class ColumnGraph:
         for cid, e in other.edges.items():
             self.join_edge(cid, e)
 
-    def join_edge(self, cid: str, e: ColumnEdgeState) -> None:
+    def join_edge(self, cid: ColumnKey, e: ColumnEdgeState) -> None:
         """Fold one column edge state in (``e`` is not kept)."""
         edge = self.edges.get(cid)
         if edge is None:
