@@ -11,7 +11,8 @@ Payload keys (only when the batch has column edges):
   thousands of column edges;
 - ``"columns"``: one flat list per dataset pair, ``[source id, target id, then per
   column pair: source field, target field ("" for the whole dataset),
-  firstSeen, lastSeen (both compact), attribute set index]``;
+  firstSeen, lastSeen (indexes into ``"ct"``, the batch's times, compact),
+  attribute set index]``;
 - ``"cds"``: ``{node id: JSON [namespace, name]}``, the names of the datasets.
 
 Stored (docs/redis.md): the pair's hash has one field per column pair,
@@ -26,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from processor.core.columns import ColumnEdgeState, ColumnGraph, Transformation
+from processor.core.columns import ColumnGraph, Transformation
 from processor.core.identity import job_field
 
 # A transformation as a vocabulary entry: this prefix and the JSON [type,
@@ -83,31 +84,36 @@ def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
     combos: dict[tuple[frozenset[tuple[str, str]], frozenset[Transformation]], int] = {}
     combo_lists: list[list[int]] = []
     names: dict[str, str] = {}
-    times: dict[str, str] = {}
+    times: dict[str, int] = {}
     pairs: dict[tuple[str, str], list[Any]] = {}
-    for e in columns.edges.values():
-        sig = (frozenset(e.jobs), frozenset(e.transformations))
-        combo = combos.get(sig)
+    for (sid, sf, tid, tf), (first, last, jobs, trans) in columns.state.items():
+        combo = combos.get((jobs, trans))
         if combo is None:
-            combo = combos[sig] = len(combo_lists)
+            combo = combos[(jobs, trans)] = len(combo_lists)
             combo_lists.append(
-                [vocab.setdefault(job_field(*job), len(vocab)) for job in sig[0]]
-                + [vocab.setdefault(transformation_field(t), len(vocab)) for t in sig[1]]
+                [vocab.setdefault(job_field(*job), len(vocab)) for job in jobs]
+                + [vocab.setdefault(transformation_field(t), len(vocab)) for t in trans]
             )
-        row = pairs.get((e.source_id, e.target_id))
+        row = pairs.get((sid, tid))
         if row is None:
-            row = pairs[(e.source_id, e.target_id)] = [e.source_id, e.target_id]
-            for nid in (e.source_id, e.target_id):
+            row = pairs[(sid, tid)] = [sid, tid]
+            for nid in (sid, tid):
                 if nid not in names:
                     names[nid] = job_field(*columns.datasets[nid])
-        fs = times.get(e.first_seen)
+        fs = times.get(first)
         if fs is None:
-            fs = times[e.first_seen] = compact_time(e.first_seen)
-        ls = times.get(e.last_seen)
+            fs = times[first] = len(times)
+        ls = times.get(last)
         if ls is None:
-            ls = times[e.last_seen] = compact_time(e.last_seen)
-        row += (e.source_field, e.target_field or "", fs, ls, combo)
-    return {"cv": list(vocab), "cc": combo_lists, "columns": list(pairs.values()), "cds": names}
+            ls = times[last] = len(times)
+        row += (sf, tf or "", fs, ls, combo)
+    return {
+        "cv": list(vocab),
+        "cc": combo_lists,
+        "ct": [compact_time(t) for t in times],
+        "columns": list(pairs.values()),
+        "cds": names,
+    }
 
 
 def decode_columns(data: dict[str, Any], into: ColumnGraph) -> None:
@@ -116,10 +122,11 @@ def decode_columns(data: dict[str, Any], into: ColumnGraph) -> None:
         ns, name = orjson.loads(text)
         into.datasets.setdefault(nid, (ns, name))
     vocab = [vocabulary_entry(v) for v in data["cv"]]
+    times = [expand_time(t) for t in data["ct"]]
     combos = [
         (
-            {v for kind, v in (vocab[i] for i in ixs) if kind == "job"},
-            {v for kind, v in (vocab[i] for i in ixs) if kind == "transformation"},
+            frozenset(v for kind, v in (vocab[i] for i in ixs) if kind == "job"),
+            frozenset(v for kind, v in (vocab[i] for i in ixs) if kind == "transformation"),
         )
         for ixs in data["cc"]
     ]
@@ -127,6 +134,5 @@ def decode_columns(data: dict[str, Any], into: ColumnGraph) -> None:
         sid, tid = row[0], row[1]
         for k in range(2, len(row), 5):
             sf, tf, fs, ls, combo = row[k : k + 5]
-            edge = ColumnEdgeState(sid, sf, tid, tf or None, expand_time(fs), expand_time(ls))
-            edge.jobs, edge.transformations = set(combos[combo][0]), set(combos[combo][1])
-            into.join_edge((sid, sf, tid, tf or None), edge)
+            jobs, trans = combos[combo]
+            into.join_edge((sid, sf, tid, tf or None), times[fs], times[ls], jobs, trans)

@@ -9,8 +9,9 @@ nothing, and no per-event memory is kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from processor.core.identity import node_id
@@ -69,10 +70,19 @@ def _transformations(listed: Any, legacy: str | None) -> frozenset[Transformatio
                 subtype = ""
             found.add((kind, subtype, t.get("masking") is True))
         if found:
+            if len(found) == 1:
+                return _single(*found)
             return frozenset(found)
     if legacy is not None:
-        return frozenset(((legacy, "", legacy == "MASKED"),))
+        return _single((legacy, "", legacy == "MASKED"))
     return _NONE
+
+
+@lru_cache(maxsize=4096)
+def _single(t: Transformation) -> frozenset[Transformation]:
+    """One transformation as a set, shared: most column edges carry exactly one
+    of a handful, and a shared set makes the batch join's subset tests cheap."""
+    return frozenset((t,))
 
 
 _NONE: frozenset[Transformation] = frozenset()
@@ -139,7 +149,17 @@ def extract_columns(
                     dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
                 ns, name, fld = el.get("namespace"), el.get("name"), el.get("field")
-                if not (_good(ns, no_limit) and _good(name, limit) and _good(fld, limit)):
+                if (
+                    type(ns) is not str
+                    or type(name) is not str
+                    or type(fld) is not str
+                    or not ns
+                    or not 0 < len(name) <= limit
+                    or not 0 < len(fld) <= limit
+                    or "\x00" in ns
+                    or "\x00" in name
+                    or "\x00" in fld
+                ):
                     dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
                 if name == out_name and ns == out_ns:
@@ -152,7 +172,11 @@ def extract_columns(
                     if in_side == out_side:
                         dropped[DROP_SAME_SIDE] = dropped.get(DROP_SAME_SIDE, 0) + 1
                         continue
-                trans = _transformations(el.get("transformations"), legacy)
+                listed = el.get("transformations")
+                if listed is None and legacy is None:
+                    trans = _NONE
+                else:
+                    trans = _transformations(listed, legacy)
                 key = (ns, name, fld, out_ns, out_name, target)
                 found = edges.get(key)
                 edges[key] = trans if found is None else found | trans
@@ -192,12 +216,39 @@ class ColumnEdgeState:
     transformations: set[Transformation] = field(default_factory=set)
 
 
+class _EdgeView(Mapping[ColumnKey, ColumnEdgeState]):
+    """``ColumnGraph.state`` seen as ``ColumnEdgeState``s, each made when asked for."""
+
+    def __init__(self, state: dict[ColumnKey, list[Any]]) -> None:
+        self.state = state
+
+    def __getitem__(self, k: ColumnKey) -> ColumnEdgeState:
+        v = self.state[k]
+        return ColumnEdgeState(k[0], k[1], k[2], k[3], v[0], v[1], set(v[2]), set(v[3]))
+
+    def __iter__(self) -> Iterator[ColumnKey]:
+        return iter(self.state)
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+
 class ColumnGraph:
-    """The column edges of a graph and the names of the datasets they touch."""
+    """The column edges of a graph and the names of the datasets they touch.
+
+    ``state`` holds each column edge as ``[firstSeen, lastSeen, jobs,
+    transformations]`` (the sets frozen, shared between the edges of an event
+    or a batch): the batch join runs on every column edge of every event, so
+    it allocates as little as it can. ``edges`` gives them as records."""
 
     def __init__(self) -> None:
-        self.edges: dict[ColumnKey, ColumnEdgeState] = {}
+        self.state: dict[ColumnKey, list[Any]] = {}
         self.datasets: dict[str, tuple[str, str]] = {}  # node id -> (namespace, name)
+
+    @property
+    def edges(self) -> Mapping[ColumnKey, ColumnEdgeState]:
+        """The column edges as states (built on access, for readers and tests)."""
+        return _EdgeView(self.state)
 
     def apply(
         self,
@@ -209,36 +260,47 @@ class ColumnGraph:
         """Fold one event's column edges in; again changes nothing."""
         for nid, ns, name in datasets:
             self.datasets.setdefault(nid, (ns, name))
+        state = self.state
+        jobs = frozenset((job,))
+        t = event_time
         for f in facts:
-            cid = column_key(f)
-            edge = self.edges.get(cid)
-            if edge is None:
-                edge = self.edges[cid] = ColumnEdgeState(
-                    f.source_id, f.source_field, f.target_id, f.target_field, event_time, event_time
-                )
-            else:
-                edge.first_seen = min(edge.first_seen, event_time)
-                edge.last_seen = max(edge.last_seen, event_time)
-            edge.jobs.add(job)
-            edge.transformations |= f.transformations
+            key = f[:4]  # column_key(f), without the call
+            cur = state.get(key)
+            if cur is None:
+                state[key] = [t, t, jobs, f[4]]
+                continue
+            if t < cur[0]:
+                cur[0] = t
+            if t > cur[1]:
+                cur[1] = t
+            if job not in cur[2]:
+                cur[2] = cur[2] | jobs
+            if not f[4] <= cur[3]:
+                cur[3] = cur[3] | f[4]
 
     def join(self, other: ColumnGraph) -> None:
         """Fold ``other`` in: every attribute is a join."""
         for nid, names in other.datasets.items():
             self.datasets.setdefault(nid, names)
-        for cid, e in other.edges.items():
-            self.join_edge(cid, e)
+        for key, (first, last, jobs, trans) in other.state.items():
+            self.join_edge(key, first, last, jobs, trans)
 
-    def join_edge(self, cid: ColumnKey, e: ColumnEdgeState) -> None:
-        """Fold one column edge state in (``e`` is not kept)."""
-        edge = self.edges.get(cid)
-        if edge is None:
-            edge = self.edges[cid] = ColumnEdgeState(
-                e.source_id, e.source_field, e.target_id, e.target_field,
-                e.first_seen, e.last_seen,
-            )  # fmt: skip
-        else:
-            edge.first_seen = min(edge.first_seen, e.first_seen)
-            edge.last_seen = max(edge.last_seen, e.last_seen)
-        edge.jobs |= e.jobs
-        edge.transformations |= e.transformations
+    def join_edge(
+        self,
+        key: ColumnKey,
+        first: str,
+        last: str,
+        jobs: frozenset[tuple[str, str]],
+        trans: frozenset[Transformation],
+    ) -> None:
+        """Fold one column edge's attributes in."""
+        cur = self.state.get(key)
+        if cur is None:
+            self.state[key] = [first, last, jobs, trans]
+            return
+        cur[0] = min(cur[0], first)
+        cur[1] = max(cur[1], last)
+        if not jobs <= cur[2]:
+            cur[2] = cur[2] | jobs
+        if not trans <= cur[3]:
+            cur[3] = cur[3] | trans

@@ -31,6 +31,7 @@ if #cpairs > 0 then
     end
     global[i] = tonumber(global[i])
   end
+  local times = batch.ct
   local attrs = {}
   for c, list in ipairs(batch.cc) do
     local ixs = {}
@@ -62,7 +63,7 @@ if #cpairs > 0 then
     local update, fresh = {}, 0
     for k, field in ipairs(fields) do
       local b = 3 + (k - 1) * 5
-      local fs, ls, attr = p[b + 2], p[b + 3], attrs[p[b + 4] + 1]
+      local fs, ls, attr = times[p[b + 2] + 1], times[p[b + 3] + 1], attrs[p[b + 4] + 1]
       local old = cur[k]
       if not old then
         update[#update + 1] = field; update[#update + 1] = fs .. ls .. attr
