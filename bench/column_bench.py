@@ -47,6 +47,9 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from column_live import measure_live  # noqa: E402
 
 from processor.adapters.redis_columns import RedisColumnReader, column_edge_count  # noqa: E402
 from processor.adapters.redis_store import RedisGraphStore  # noqa: E402
@@ -322,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--column-edges", type=int, default=1_000_000, help="for the queries")
     parser.add_argument("--queries", type=int, default=300, help="start columns (300)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--live-runs", type=int, default=2, help="live worker runs of each mix (2; 0 skips)"
+    )
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of starting one")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="lineage-cbench-"))
@@ -350,6 +356,18 @@ def main(argv: list[str] | None = None) -> int:
             f"  {folds['column_edges']:,} column edges, "
             f"{folds['bytes_per_column_edge']:.0f} Redis bytes per column edge"
         )
+        live = None
+        if args.live_runs > 0:
+            print(f"live worker, the same mix, {args.live_runs} runs:", flush=True)
+            on, off = mix(args.events, args.seed)
+            live = measure_live(workdir, url, {"off": off, "on": on}, args.live_runs)
+            lm, lc = live["median_rate"], live["median_cpu_us_per_event"]
+            print(
+                f"  median: off {lm['off']:.0f}/s, on {lm['on']:.0f}/s "
+                f"(cost {live['cost']:.1%}); CPU an event off {lc['off']:.0f} us, "
+                f"on {lc['on']:.0f} us (cost {live['cpu_cost']:.1%}); "
+                f"target cost <= {TARGET_COST:.0%}"
+            )
         print(f"loading {args.column_edges:,} column edges for the queries...", flush=True)
         loaded = asyncio.run(load_layers(url, "cbq", args.column_edges, args.seed))
         print(
@@ -366,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "folds": folds,
+            "live": live,
             "queries": {"column_edges": loaded["column_edges"], "rows": rows},
-            "target_met": folds["cost"] <= TARGET_COST
+            "target_met": (live is None or (live["cost"] or 1) <= TARGET_COST)
             and all(r["p99_ms"] < TARGET_P99_MS for r in rows),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ retention sweep of column edges. ``lua/fold.lua`` writes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -54,13 +54,9 @@ async def read_pairs(store: RedisGraphStore, pairs: Sequence[tuple[str, str]]) -
 async def records_of(
     store: RedisGraphStore,
     rows: Iterable[PairRow],
-    keep: Callable[[str, str | None], bool] | None = None,
-    side: int = 0,
 ) -> list[ColumnEdgeRecord]:
     """Column edges of pair rows as records: dataset names, jobs and
-    transformations, and the deletes covering each pair. ``keep``: which
-    fields of a pair's ``side`` (0 source, 1 target) to keep, given the
-    dataset id of that side and the field; ``None`` keeps all."""
+    transformations, and the deletes covering each pair."""
     keys = store.keys
     edges: list[tuple[str, str, str, str | None, bytes]] = []
     nodes: set[str] = set()
@@ -69,8 +65,6 @@ async def records_of(
     for s, t, row in rows:
         for f, v in row.items():
             sf, tf = split_column_field(f.decode())
-            if keep is not None and not keep(t if side else s, tf if side else sf):
-                continue
             edges.append((s, sf, t, tf, v))
             wanted.update(v[2 * TIME_DIGITS :].split(b","))
         nodes.update((s, t))
@@ -172,9 +166,9 @@ def _decoded(members: Iterable[Any]) -> list[str]:
 
 class RedisColumnReader:
     """The ``ColumnReader`` of ``core.column_queries`` on the current
-    generation: three round trips a level (the datasets adjacent to the
-    frontier's datasets, the column edges of those pairs, the names, deletes
-    and attribute table entries)."""
+    generation: two round trips a level (``lua/column_expand.lua``: the column
+    edges of the frontier's columns; then the names, deletes and attribute
+    table entries they need)."""
 
     def __init__(self, store: RedisGraphStore, floor: str = "") -> None:
         self.store = store
@@ -207,31 +201,22 @@ class RedisColumnReader:
                     pipe.smembers(index(nid))
             replies = await pipe.execute()
         n = len(ids)
-        return [
-            [_decoded(r) for r in replies[k * n : (k + 1) * n]] for k in range(len(indexes))
-        ]
+        return [[_decoded(r) for r in replies[k * n : (k + 1) * n]] for k in range(len(indexes))]
 
     async def column_edges(
         self, columns: Sequence[Column], direction: Direction
     ) -> Sequence[ColumnEdgeRecord]:
         keys = self.store.keys
-        wanted: dict[str, set[str | None]] = {}
+        args: list[str] = [keys.base, "u" if direction == "upstream" else "d"]
         for ns, name, field in columns:
-            wanted.setdefault(node_id(ns, name), set()).add(field)
-        ids = sorted(wanted)
-        upstream = direction == "upstream"
-        index = keys.column_fed_by if upstream else keys.column_feeds
+            args += (node_id(ns, name), field or "")
         try:
-            (adjacent,) = await self._adjacent(ids, index)
-            pairs = sorted(
-                {(a, nid) if upstream else (nid, a) for nid, adj in zip(ids, adjacent) for a in adj}
-            )
-            rows: list[PairRow] = []
-            for start in range(0, len(pairs), _CHUNK):
-                rows += await read_pairs(self.store, pairs[start : start + _CHUNK])
-            records = await records_of(
-                self.store, rows, lambda nid, f: f in wanted[nid], 1 if upstream else 0
-            )
+            flat = await self.store.scripts.column_expand(keys=[], args=args)
+            found: dict[tuple[str, str], dict[bytes, bytes]] = {}
+            for k in range(0, len(flat), 4):
+                s, t, f, v = flat[k : k + 4]
+                found.setdefault((s.decode(), t.decode()), {})[f] = v
+            records = await records_of(self.store, [(s, t, r) for (s, t), r in found.items()])
         except RedisError as exc:
             raise unavailable(exc) from exc
         return [r for r in records if r.shown(self.floor)]

@@ -50,6 +50,7 @@ class Scripts:
         self.search = register("search.lua")
         self.clear_rejected = register("clear_rejected.lua")
         self.column_sweep = register("column_sweep.lua")
+        self.column_expand = register("column_expand.lua")
 
     @staticmethod
     def of(client: aioredis.Redis) -> Scripts:

@@ -48,6 +48,8 @@ class ColumnExtract(NamedTuple):
 
 
 NO_COLUMNS = ColumnExtract((), (), ())
+# ColumnFact(...) without the Python-level __new__ of a NamedTuple: one a column edge
+_new_fact = tuple.__new__
 
 
 def column_key(fact: ColumnFact | ColumnEdgeState) -> ColumnKey:
@@ -88,6 +90,25 @@ def _single(t: Transformation) -> frozenset[Transformation]:
 _NONE: frozenset[Transformation] = frozenset()
 
 
+def _verdict(
+    ns: Any, name: Any, out_ns: str, out_name: str, limit: int, out_side: bool,
+    side: dict[str, bool], is_internal: Any,
+) -> str:  # fmt: skip
+    """Why an input dataset's column edges into the output are dropped, "" if
+    they are not (the element's field aside). ``is_internal`` None: not mixed."""
+    if not (_good(ns, 1 << 62) and _good(name, limit)):
+        return DROP_MALFORMED
+    if name == out_name and ns == out_ns:
+        return DROP_SAME_DATASET
+    if is_internal is not None:
+        in_side = side.get(ns)
+        if in_side is None:
+            in_side = side[ns] = bool(is_internal(ns))
+        if in_side == out_side:
+            return DROP_SAME_SIDE
+    return ""
+
+
 def _good(value: Any, limit: int) -> bool:
     """A usable string of the facet: non-empty, no NUL, within ``limit`` code points."""
     return type(value) is str and 0 < len(value) <= limit and "\x00" not in value
@@ -105,7 +126,8 @@ def extract_columns(
     One tight loop over the already-decoded facet: facets are never validated,
     only read, and this is the hot path of an event carrying them.
     """
-    edges: dict[tuple[str, str, str, str, str, str | None], frozenset[Transformation]] = {}
+    # (namespace, name, field, output namespace, output name, output field)
+    edges: dict[tuple[Any, ...], frozenset[Transformation]] = {}
     dropped: dict[str, int] = {}
     side: dict[str, bool] = {}  # namespace -> internal, asked once an event
     no_limit = 1 << 62
@@ -120,10 +142,10 @@ def extract_columns(
             dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
             continue
         out_ns, out_name = out.namespace, out.name
+        out_side = False
         if mixed:
-            out_side = side.get(out_ns)
-            if out_side is None:
-                out_side = side[out_ns] = bool(is_internal(out_ns))
+            known = side.get(out_ns)
+            out_side = side[out_ns] = bool(is_internal(out_ns)) if known is None else known
         groups: list[tuple[Any, str | None, str | None]] = []
         fields = facet.get("fields")
         if fields is not None and type(fields) is not dict:
@@ -143,40 +165,29 @@ def extract_columns(
             dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
         elif whole:
             groups.append((whole, None, None))
+        # per input dataset of this output: "" when kept, else the drop reason
+        verdicts: dict[tuple[Any, Any], str] = {}
         for inputs, target, legacy in groups:
+            legacy_set = _NONE if legacy is None else _single((legacy, "", legacy == "MASKED"))
             for el in inputs:
                 if type(el) is not dict:
                     dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
                 ns, name, fld = el.get("namespace"), el.get("name"), el.get("field")
-                if (
-                    type(ns) is not str
-                    or type(name) is not str
-                    or type(fld) is not str
-                    or not ns
-                    or not 0 < len(name) <= limit
-                    or not 0 < len(fld) <= limit
-                    or "\x00" in ns
-                    or "\x00" in name
-                    or "\x00" in fld
-                ):
-                    dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
+                try:
+                    verdict = verdicts[(ns, name)]
+                except (KeyError, TypeError):  # TypeError: not hashable, so not a string
+                    verdict = _verdict(ns, name, out_ns, out_name, limit, mixed and out_side, side,
+                                       is_internal if mixed else None)  # fmt: skip
+                    if type(ns) is str and type(name) is str:
+                        verdicts[(ns, name)] = verdict
+                if type(fld) is not str or not 0 < len(fld) <= limit or "\x00" in fld:
+                    verdict = DROP_MALFORMED
+                if verdict:
+                    dropped[verdict] = dropped.get(verdict, 0) + 1
                     continue
-                if name == out_name and ns == out_ns:
-                    dropped[DROP_SAME_DATASET] = dropped.get(DROP_SAME_DATASET, 0) + 1
-                    continue
-                if mixed:
-                    in_side = side.get(ns)
-                    if in_side is None:
-                        in_side = side[ns] = bool(is_internal(ns))
-                    if in_side == out_side:
-                        dropped[DROP_SAME_SIDE] = dropped.get(DROP_SAME_SIDE, 0) + 1
-                        continue
                 listed = el.get("transformations")
-                if listed is None and legacy is None:
-                    trans = _NONE
-                else:
-                    trans = _transformations(listed, legacy)
+                trans = legacy_set if listed is None else _transformations(listed, legacy)
                 key = (ns, name, fld, out_ns, out_name, target)
                 found = edges.get(key)
                 edges[key] = trans if found is None else found | trans
@@ -194,7 +205,7 @@ def extract_columns(
         tid = datasets.get((tns, tname))
         if tid is None:
             tid = datasets[(tns, tname)] = node_id(tns, tname)
-        facts.append(ColumnFact(sid, sf, tid, tf, trans))
+        facts.append(_new_fact(ColumnFact, (sid, sf, tid, tf, trans)))
     return ColumnExtract(
         tuple(facts),
         tuple((nid, ns, nm) for (ns, nm), nid in datasets.items()),
