@@ -81,6 +81,7 @@ def vocabulary_entry(text: str) -> tuple[str, Any]:
 def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
     """The payload keys of the batch's joined column edges (module doc)."""
     vocab: dict[str, int] = {}
+    entries: dict[Any, int] = {}  # a job (2-tuple) or a transformation (3-tuple) -> index
     combos: dict[tuple[frozenset[tuple[str, str]], frozenset[Transformation]], int] = {}
     combo_lists: list[list[int]] = []
     names: dict[str, str] = {}
@@ -90,10 +91,14 @@ def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
         combo = combos.get((jobs, trans))
         if combo is None:
             combo = combos[(jobs, trans)] = len(combo_lists)
-            combo_lists.append(
-                [vocab.setdefault(job_field(*job), len(vocab)) for job in jobs]
-                + [vocab.setdefault(transformation_field(t), len(vocab)) for t in trans]
-            )
+            ixs = []
+            for item in (*jobs, *trans):
+                ix = entries.get(item)
+                if ix is None:
+                    text = job_field(*item) if len(item) == 2 else transformation_field(item)
+                    ix = entries[item] = vocab.setdefault(text, len(vocab))
+                ixs.append(ix)
+            combo_lists.append(ixs)
         row = pairs.get((sid, tid))
         if row is None:
             row = pairs[(sid, tid)] = [sid, tid]

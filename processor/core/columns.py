@@ -9,6 +9,7 @@ nothing, and no per-event memory is kept.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -130,6 +131,7 @@ def extract_columns(
     edges: dict[tuple[Any, ...], frozenset[Transformation]] = {}
     dropped: dict[str, int] = {}
     side: dict[str, bool] = {}  # namespace -> internal, asked once an event
+    seen_trans: dict[tuple[Any, ...], frozenset[Transformation]] = {}
     no_limit = 1 << 62
     for out in outputs:
         facets = out.facets
@@ -187,7 +189,20 @@ def extract_columns(
                     dropped[verdict] = dropped.get(verdict, 0) + 1
                     continue
                 listed = el.get("transformations")
-                trans = legacy_set if listed is None else _transformations(listed, legacy)
+                if listed is None:
+                    trans = legacy_set
+                elif type(listed) is list and len(listed) == 1 and type(listed[0]) is dict:
+                    # the usual shape: one transformation, of a handful per event
+                    t = listed[0]
+                    raw = (t.get("type"), t.get("subtype"), t.get("masking"), legacy)
+                    try:
+                        trans = seen_trans[raw]
+                    except (KeyError, TypeError):  # TypeError: a value is not hashable
+                        trans = _transformations(listed, legacy)
+                        with contextlib.suppress(TypeError):
+                            seen_trans[raw] = trans
+                else:
+                    trans = _transformations(listed, legacy)
                 key = (ns, name, fld, out_ns, out_name, target)
                 found = edges.get(key)
                 edges[key] = trans if found is None else found | trans
