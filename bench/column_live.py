@@ -33,6 +33,18 @@ def _throughput() -> ModuleType:
     return module
 
 
+def _redis_cpu(url: str) -> float:
+    """Redis's CPU seconds so far (INFO cpu), to charge the Lua fold to the run."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("cpu")
+    finally:
+        client.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def _cost(on: float | None, off: float | None) -> float | None:
     return 1 - on / off if on and off else None
 
@@ -40,11 +52,21 @@ def _cost(on: float | None, off: float | None) -> float | None:
 def measure_live(
     workdir: Path, redis_url: str, mixes: dict[str, list[bytes]], runs: int, partitions: int = 4
 ) -> dict[str, Any]:
-    """Rate and CPU per event of the live worker on each mix (``{"off": [...], "on": [...]}``)."""
+    """Rate and CPU per event (worker, its classifier helpers and Redis) of the
+    live worker on each mix (``{"off": [...], "on": [...]}``)."""
     tb = _throughput()
+    import redis
+
     from processor.adapters.kafka_admin import create_topics
     from processor.devstack.services import start_broker
 
+    # measure_pipeline flushes Redis with a short timeout: the fold runs'
+    # prefixes before it can take longer
+    client = redis.Redis.from_url(redis_url, socket_timeout=600)
+    try:
+        client.flushall()
+    finally:
+        client.close()
     broker = start_broker(workdir / "broker")
     try:
         bootstrap = broker.address
@@ -60,16 +82,21 @@ def measure_live(
         out: dict[str, list[dict[str, Any]]] = {name: [] for name in mixes}
         for r in range(runs):
             for name, values in mixes.items():
+                before = _redis_cpu(redis_url)
                 res = tb.measure_pipeline(bootstrap, redis_url, topics[name], len(values), r)
-                cpu = (res.get("worker_us_per_event") or 0) + (
-                    res.get("classify_us_per_event") or 0
+                res["redis_us_per_event"] = (_redis_cpu(redis_url) - before) / len(values) * 1e6
+                cpu = (
+                    (res.get("worker_us_per_event") or 0)
+                    + (res.get("classify_us_per_event") or 0)
+                    + res["redis_us_per_event"]
                 )
                 out[name].append({"rate": res["rate"], "cpu_us_per_event": cpu, "raw": res})
                 print(
                     f"  live run {r} {name:4s} {res['rate'] or 0:8.0f} events/s, "
                     f"{cpu:6.0f} us CPU an event (worker "
                     f"{res.get('worker_us_per_event') or 0:.0f} + helpers "
-                    f"{res.get('classify_us_per_event') or 0:.0f})",
+                    f"{res.get('classify_us_per_event') or 0:.0f} + Redis "
+                    f"{res['redis_us_per_event']:.0f})",
                     flush=True,
                 )
     finally:
@@ -84,6 +111,7 @@ def measure_live(
                     "cpu": x["cpu_us_per_event"],
                     "worker_us": x["raw"].get("worker_us_per_event"),
                     "helpers_us": x["raw"].get("classify_us_per_event"),
+                    "redis_us": x["raw"].get("redis_us_per_event"),
                 }
                 for x in v
             ]

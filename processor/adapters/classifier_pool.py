@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copyreg
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -42,6 +43,7 @@ _rule: MixRule | None = None
 _limits: Limits | None = None
 
 _new_tuple = tuple.__new__
+GC_THRESHOLD = 20_000  # allocations between two young collections in a helper
 
 
 def _reduce_outcome(obj: tuple[object, ...]) -> tuple[object, tuple[object, ...]]:
@@ -60,6 +62,13 @@ def _init(parent: int, mode: str, globs: tuple[str, ...], limits: Limits) -> Non
     _die_with(parent)
     _rule = MixRule(mode, globs)
     _limits = limits
+    # A batch allocates hundreds of thousands of short-lived containers (the
+    # decoded events, and the column edges of their facets): at the default
+    # threshold of 700 the cyclic collector runs thousands of times a batch and
+    # rescans the batch's growing join each time. The helper makes no cycles
+    # worth collecting early.
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 10, 10)
 
 
 def _die_with(parent: int) -> None:
