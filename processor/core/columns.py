@@ -194,7 +194,8 @@ def extract_columns(
                 elif type(listed) is list and len(listed) == 1 and type(listed[0]) is dict:
                     # the usual shape: one transformation, of a handful per event
                     t = listed[0]
-                    raw = (t.get("type"), t.get("subtype"), t.get("masking"), legacy)
+                    # masking as `is True`: 1 == True would share a set with true
+                    raw = (t.get("type"), t.get("subtype"), t.get("masking") is True, legacy)
                     try:
                         trans = seen_trans[raw]
                     except (KeyError, TypeError):  # TypeError: a value is not hashable
