@@ -12,10 +12,14 @@ uses an existing one) and measures, in one run:
    The same events without the facets are the "off" mix. Each goes through the batch
    path of the worker (``classify_batch`` then ``RedisGraphStore.mark_and_fold``, the Lua
    fold, batches of 1,000) into a fresh prefix, the runs interleaved ``--runs`` times;
-   reported: median events/s of each and the column fold's cost, 1 - on/off. The broker
-   is left out, so the cost is an upper bound of its share of the live rate. A fourth
-   variant reads the same facets with a cap of 0 (extracted, none folded): what the
-   fold itself (payload and Lua) adds to reading them.
+   reported: median events/s of each and the column fold's cost, 1 - on/off, and the
+   same from the CPU an event (this process's and Redis's, less noisy than rates on a
+   shared machine). A fourth variant reads the same facets with a cap of 0 (extracted,
+   none folded): what the fold itself (payload and Lua) adds to reading them.
+1b. **Live worker** (``bench/column_live.py``, ``--live-runs``): the same two mixes
+   through the real broker and ``python -m processor worker`` (the harness of
+   ``bench/bench.py``), runs alternated: events/s and CPU an event (worker, classifier
+   helpers, Redis); the target, cost at most 30%, is on this rate.
 2. **Redis bytes per column edge**: ``used_memory`` grown by the "on" run minus that of
    the "off" run, divided by the column edges stored.
 3. **Column query latency** on ``--column-edges`` (1,000,000) column edges in 11 layers of
