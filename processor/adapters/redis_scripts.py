@@ -55,6 +55,7 @@ class Scripts:
             source(DEDUP_WINDOW) + "\n" + source("clear_rejected.lua")
         )
         self.column_sweep = register("column_sweep.lua")
+        self.column_expand = register("column_expand.lua")
 
     @staticmethod
     def of(client: aioredis.Redis) -> Scripts:
