@@ -1,13 +1,16 @@
 """The gateway's producer: acknowledged publishes within a deadline, and whether
 the broker answers.
 
-Records go through the processor's acks=all ``KafkaPublisher`` (no idempotent
-producer: not every Kafka-protocol broker offers InitProducerId, docs/design.md
-section 9). Concurrent requests share the one producer, so its linger batches
-their records together. A publish that fails, or is not acknowledged within
-the deadline, raises ``BrokerUnavailable``: the request then gets a 503, never
-a 2xx. Such a record may still reach the topic later; the client's retry then
-makes a duplicate, which the worker's dedup drops.
+One acks=all aiokafka producer per gateway process (no idempotent producer:
+not every Kafka-protocol broker offers InitProducerId, docs/design.md section 9).
+The records of all concurrent requests are gathered into one record batch per
+partition (``coalesce``), so under load a produce request carries many
+requests' events.
+
+A publish that fails, or is not acknowledged within the deadline, raises
+``BrokerUnavailable``: the request then gets a 503, never a 2xx. Such a record
+may still reach the topic later; the client's retry then makes a duplicate,
+which the worker's dedup drops.
 """
 
 from __future__ import annotations
@@ -16,9 +19,13 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
 from processor.adapters.kafka_admin import wait_for_broker
 from processor.errors import BrokerUnavailable
+from processor.ingest.coalesce import RecordBatches
+from processor.ports import OutRecord
 
 __all__ = ["GatewayPublisher", "OutRecord"]
 
@@ -32,24 +39,57 @@ class GatewayPublisher:
         self._bootstrap = bootstrap
         self._timeout = timeout
         self._security = dict(security or {})
-        self._publisher = KafkaPublisher(
-            bootstrap,
-            request_timeout_ms=max(1000, int(timeout * 1000)),
-            # aiokafka keeps one produce request in flight per broker: under load a
-            # round trip must carry many events, more than the default 16 KiB batch.
-            max_batch_size=1 << 20,
-            **self._security,
-        )
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._batches: RecordBatches | None = None
+
+    async def _get(self) -> RecordBatches:
+        if self._batches is not None:
+            return self._batches
+        async with self._lock:
+            if self._batches is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._bootstrap,
+                    acks="all",
+                    enable_idempotence=False,
+                    request_timeout_ms=max(1000, int(self._timeout * 1000)),
+                    # One produce request in flight per broker: under load a round
+                    # trip must carry many events, more than the default 16 KiB batch.
+                    max_batch_size=1 << 20,
+                    max_request_size=16 * 1024 * 1024,
+                    **self._security,
+                )
+                try:
+                    await producer.start()
+                except (KafkaError, OSError) as exc:
+                    await producer.stop()
+                    raise BrokerUnavailable(f"Kafka at {self._bootstrap}: {exc}") from exc
+                self._producer = producer
+                self._batches = RecordBatches(producer)
+            return self._batches
 
     async def publish(self, records: Sequence[OutRecord]) -> None:
         """Return once the broker acknowledged every record; else ``BrokerUnavailable``."""
+        if not records:
+            return
         try:
             async with asyncio.timeout(self._timeout):
-                await self._publisher.publish(records)
+                waits = await (await self._get()).add(records)
+                # Not gather: the futures are shared with other requests, and a
+                # request that gives up must not cancel them.
+                await asyncio.wait(waits)
         except TimeoutError:
             raise BrokerUnavailable(
                 f"the broker did not acknowledge within {self._timeout:g} s"
             ) from None
+        except (KafkaError, OSError) as exc:
+            raise BrokerUnavailable(f"Kafka send failed: {exc!r}") from exc
+        for wait in waits:
+            if wait.cancelled():
+                raise BrokerUnavailable("the producer stopped before the broker acknowledged")
+            error = wait.exception()
+            if error is not None:
+                raise BrokerUnavailable(f"Kafka send failed: {error!r}") from error
 
     async def ready(self, timeout: float = 2.0) -> str | None:  # noqa: ASYNC109
         """None when the broker answers a metadata request, else why not."""
@@ -60,4 +100,10 @@ class GatewayPublisher:
         return None
 
     async def close(self) -> None:
-        await self._publisher.close()
+        async with self._lock:
+            if self._batches is not None:
+                await self._batches.close()
+                self._batches = None
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
