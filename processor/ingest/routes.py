@@ -16,6 +16,7 @@ openlineage-python Kafka transport keys it, and answered only once acknowledged.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -232,8 +233,9 @@ class Gateway:
     # --- operations ---------------------------------------------------------------
 
     async def healthz(self, request: web.Request) -> web.Response:
-        """Liveness: the event loop answers."""
-        return json_answer({"status": "ok"})
+        """Liveness: the event loop answers; ``process`` says which of the
+        gateway's processes did (LINEAGE_INGEST_PROCESSES)."""
+        return json_answer({"status": "ok", "process": os.getpid()})
 
     async def readyz(self, request: web.Request) -> web.Response:
         """Readiness: the broker answers a metadata request."""
