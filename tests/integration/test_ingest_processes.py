@@ -94,9 +94,7 @@ def test_two_processes_share_the_port_and_sum_their_metrics(
         with ThreadPoolExecutor(6) as pool:  # urllib: a new connection per request
             assert set(pool.map(send, names)) == {201}
         records = read_topic(broker.address, "procs.events", expect=60, timeout=30)
-        assert sorted(orjson.loads(r.value or b"")["job"]["name"] for r in records) == sorted(
-            names
-        )
+        assert sorted(orjson.loads(r.value or b"")["job"]["name"] for r in records) == sorted(names)
         # Whichever process a scrape reaches counts the events both published.
         for _ in range(6):
             published = gateway.metric("lineage_ingest_events_published_total", route=EVENT)
