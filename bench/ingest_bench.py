@@ -7,25 +7,32 @@ rate, measured in one run on the same message mix.
 (w) the worker's live rate on that mix: the topic is filled and ``python -m processor
     worker`` consumes it, timed through its ``/metrics`` (``bench.measure_pipeline``, the
     pipeline phase of ``make bench-pipeline``);
-(s) single events: ``python -m processor ingest`` as a subprocess, and C concurrent
-    keep-alive clients (C = 64) each POSTing one event per request to ``/api/v1/lineage``
+(s) single events: ``python -m processor ingest`` as a subprocess, and C keep-alive
+    connections (C = 64) each POSTing one event per request to ``/api/v1/lineage``
     until the mix is sent;
 (b) batches: the same mix in batches of B events (B = 500) to ``/api/v1/lineage/batch``
-    from 4 concurrent clients.
+    over 8 connections.
+
+Phases s and b run once per gateway process count of ``--gateway-processes`` (default
+``1,0``: one process, then the gateway's default of one per core), each on a topic of
+its own. The load comes from ``http_load``: 2 client processes, requests built before
+the clock starts. For each phase the table gives the CPU time per event, and the cores
+busy on average, of the clients, the gateway (all its processes) and the broker, so a
+rate can be read against what the machine had left for the gateway.
 
 A phase's rate is events answered / time from the first request to the last answer;
 latency is per request (p50, p99). Events that fail steps 1-3 (the mix's invalid_json and
 invalid_event share) are answered 400 and count as answered, not published (a batch
 cannot hold bytes that are not JSON: phase b sends the rest of the mix); every other
-answer must be a 2xx (else the phase fails), and the gateway's published counter is
-checked against them. Targets: single events at least the worker's rate (the gateway is
-never the bottleneck), batches at least 3x it. The clients are light (hand-made HTTP/1.1
-on asyncio streams) but share the machine with the gateway and the broker, as
-producers on the same host would. Results: a table on stdout and
+answer must be a 2xx (else the phase fails), the gateway's published counter must equal
+them, and the topic's end offsets must equal the counter (every 2xx is on the topic).
+Targets: single events at least the worker's rate (the gateway is never the
+bottleneck), batches at least 3x it. Results: a table on stdout and
 ``bench/results/ingest.json``; subprocess logs in ``bench/results/logs/``.
 
 Flags: ``--events N``, ``--partitions P`` (4), ``--concurrency C``, ``--batch-size B``,
-``--seed``, ``--skip w,s,b``. Ctrl-C stops everything.
+``--batch-connections``, ``--gateway-processes``, ``--clients K`` (2), ``--seed``,
+``--skip w,s,b``. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -237,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64, help="single-event connections")
     parser.add_argument("--batch-size", type=int, default=500, help="events per batch request")
     parser.add_argument(
+        "--batch-connections", type=int, default=8, help="batch-route connections (default 8)"
+    )
+    parser.add_argument(
         "--gateway-processes",
         default="1,0",
         help="gateway process counts to measure, comma-separated (0: the gateway's "
@@ -284,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         for phase, count in plan:
             single = phase == "s"
             batch = 1 if single else args.batch_size
-            connections = args.concurrency if single else 4
+            connections = args.concurrency if single else args.batch_connections
             shown = "default" if count == 0 else str(count)
             print(
                 f"{phase}: {'single events' if single else f'batches of {batch}'}, "
