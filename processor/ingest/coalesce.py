@@ -24,11 +24,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from processor.ports import OutRecord
 
 Place = tuple[str, int]
+# Keys whose partition is remembered, per topic (then forgotten all at once).
+_PLACED_KEYS = 100_000
 
 
 class _Pending:
@@ -58,16 +61,22 @@ class RecordBatches:
         self._partitions: dict[str, list[int]] = {}
         self._queues: dict[Place, deque[_Pending]] = {}
         self._flushers: dict[Place, asyncio.Task[None]] = {}
+        self._placed: dict[str, dict[bytes, int]] = {}
+
+    def placed(self, records: Sequence[OutRecord]) -> bool:
+        """True when ``add`` can place the records at once (their topics' partitions
+        are known): it then returns without suspending."""
+        return all(self._known_partitions(topic) for topic in {r.topic for r in records})
 
     async def add(self, records: Sequence[OutRecord]) -> set[asyncio.Future[None]]:
         loop = asyncio.get_running_loop()
         waits: set[asyncio.Future[None]] = set()
+        topics: dict[str, list[int]] = {}
+        for topic in {r.topic for r in records}:
+            topics[topic] = self._known_partitions(topic) or await self._load(topic)
         for r in records:
-            ids = self._partitions.get(r.topic)
-            if ids is None:
-                ids = sorted(await self._producer.partitions_for(r.topic))
-                self._partitions[r.topic] = ids
-            place = (r.topic, self._partitioner(r.key, ids, ids))
+            ids = topics[r.topic]
+            place = (r.topic, self._partition(r.topic, r.key, ids))
             queue = self._queues.setdefault(place, deque())
             headers = r.headers or []
             if not queue or not queue[-1].builder.append(
@@ -80,6 +89,39 @@ class RecordBatches:
             if place not in self._flushers:
                 self._flushers[place] = loop.create_task(self._flush(place))
         return waits
+
+    def _known_partitions(self, topic: str) -> list[int] | None:
+        """The topic's partitions in the producer's metadata (which it refreshes);
+        None before it has any. Keys are placed anew when partitions were added."""
+        current = self._producer.client.cluster.partitions_for_topic(topic)
+        if not current:
+            return None
+        ids = self._partitions.get(topic)
+        if ids is None or len(ids) != len(current):
+            ids = self._partitions[topic] = sorted(current)
+            self._placed.pop(topic, None)
+        return ids
+
+    async def _load(self, topic: str) -> list[int]:
+        """Wait for the topic's metadata (the producer asks the broker)."""
+        await self._producer.partitions_for(topic)
+        ids = self._known_partitions(topic)
+        if not ids:
+            raise KafkaError(f"the broker knows no partition of {topic}")
+        return ids
+
+    def _partition(self, topic: str, key: bytes | None, ids: list[int]) -> int:
+        """The partitioner's choice, remembered by key: its murmur2 is pure Python,
+        several microseconds a key, and a job's runs keep their key."""
+        if key is None:
+            return int(self._partitioner(None, ids, ids))
+        known = self._placed.setdefault(topic, {})
+        partition = known.get(key)
+        if partition is None:
+            if len(known) >= _PLACED_KEYS:
+                known.clear()
+            partition = known[key] = int(self._partitioner(key, ids, ids))
+        return partition
 
     async def _flush(self, place: Place) -> None:
         """Hand the partition's builders to the producer in order, each once the

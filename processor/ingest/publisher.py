@@ -72,24 +72,33 @@ class GatewayPublisher:
         """Return once the broker acknowledged every record; else ``BrokerUnavailable``."""
         if not records:
             return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        batches = self._batches
         try:
-            async with asyncio.timeout(self._timeout):
-                waits = await (await self._get()).add(records)
-                # Not gather: the futures are shared with other requests, and a
-                # request that gives up must not cancel them.
-                await asyncio.wait(waits)
+            if batches is not None and batches.placed(records):
+                waits = await batches.add(records)  # nothing to wait for before the acks
+            else:  # the producer's start or a topic's metadata first
+                async with asyncio.timeout(self._timeout):
+                    waits = await (await self._get()).add(records)
+            # Not gather: the futures are shared with other requests, and a
+            # request that gives up must not cancel them.
+            _, late = await asyncio.wait(waits, timeout=max(0.0, deadline - loop.time()))
         except TimeoutError:
-            raise BrokerUnavailable(
-                f"the broker did not acknowledge within {self._timeout:g} s"
-            ) from None
+            raise self._late() from None
         except (KafkaError, OSError) as exc:
             raise BrokerUnavailable(f"Kafka send failed: {exc!r}") from exc
+        if late:
+            raise self._late()
         for wait in waits:
             if wait.cancelled():
                 raise BrokerUnavailable("the producer stopped before the broker acknowledged")
             error = wait.exception()
             if error is not None:
                 raise BrokerUnavailable(f"Kafka send failed: {error!r}") from error
+
+    def _late(self) -> BrokerUnavailable:
+        return BrokerUnavailable(f"the broker did not acknowledge within {self._timeout:g} s")
 
     async def ready(self, timeout: float = 2.0) -> str | None:  # noqa: ASYNC109
         """None when the broker answers a metadata request, else why not."""

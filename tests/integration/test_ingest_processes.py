@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 import psutil
+from aiokafka.partitioner import murmur2
 
 from processor.adapters.kafka_admin import create_topics
 from processor.devstack.services import RunningService
-from tests.events import raw_event
+from tests.events import raw_dict, raw_event
 from tests.integration.ingest_harness import GatewayProcess
 from tests.integration.kafka_utils import read_topic
 
@@ -168,5 +169,37 @@ def test_a_dead_process_stops_the_gateway_and_orphans_stop_themselves(
         deadline = time.monotonic() + 20
         for server in servers:
             server.wait(timeout=max(0.1, deadline - time.monotonic()))
+    finally:
+        gateway.kill()
+
+
+def test_a_batch_places_each_key_where_the_producer_would(
+    broker_factory: Callable[..., RunningService], tmp_path: Any
+) -> None:
+    """The records of a batch go as one record batch per partition, each placed
+    by the key as the producer's partitioner places a single send: the Java
+    client's murmur2, positive, modulo the partitions (2 here)."""
+    broker = broker_factory()
+    topic = "procs-keys.events"
+    gateway = _gateway(broker, topic, tmp_path / "gateway.log")
+    gateway.start()
+    try:
+        _ready(gateway)
+        jobs = [f"job-{i}" for i in range(12)]
+        batch = [raw_dict(job={"namespace": "keys", "name": job}) for job in jobs for _ in range(5)]
+        status, answer = gateway.call("POST", "/api/v1/lineage/batch", orjson.dumps(batch))
+        assert (status, answer["summary"]["successful"]) == (200, 60)
+        status, _ = gateway.call("POST", EVENT, raw_event(job={"namespace": "keys", "name": "x"}))
+        assert status == 201
+        records = read_topic(broker.address, topic, expect=61, timeout=30)
+        assert len(records) == 61
+        for record in records:
+            assert record.key is not None
+            assert (
+                record.key
+                == f"run:keys/{orjson.loads(record.value or b'')['job']['name']}".encode()
+            )
+            assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % 2
+        assert {r.partition for r in records} == {0, 1}
     finally:
         gateway.kill()
