@@ -215,7 +215,9 @@ def report(result: dict[str, Any]) -> None:
         "CPU us/event client/gateway/broker (cores)"
     )
     if worker:
-        print(f"{'w  worker, live (same mix)':<36} {worker:>9,.0f}")
+        cpu = result["worker"]["cpu_us_per_event"]
+        used = " / ".join(f"{k} {v:.0f}" for k, v in cpu.items() if v is not None)
+        print(f"{'w  worker, live (same mix)':<36} {worker:>9,.0f} {'':>7} {'':>7} {'':>8}  {used}")
     for phase in result.get("phases", []):
         target = TARGET_SINGLE if phase["batch_size"] == 1 else TARGET_BATCH
         ratio = f"{phase['rate'] / worker:.2f}x" if worker else ""
@@ -287,10 +289,22 @@ def main(argv: list[str] | None = None) -> int:
         if "w" not in skip:
             print("w: the worker's live rate on the mix...", flush=True)
             asyncio.run(pipeline.fill(bootstrap, "ingest.worker", messages))
+            redis0 = _tree_cpu(redis_svc.pid)
             live = pipeline.measure_pipeline(
                 bootstrap, redis_svc.address, "ingest.worker", args.events, 0
             )
-            result["worker"] = {"rate": live["rate"], "events": live["events"]}
+            redis_cpu = _tree_cpu(redis_svc.pid) - redis0
+            result["worker"] = {
+                "rate": live["rate"],
+                "events": live["events"],
+                # CPU per event of the worker process, its classifier helpers and
+                # Redis (over the whole run, the group join included).
+                "cpu_us_per_event": {
+                    "worker": live["worker_us_per_event"],
+                    "helpers": live["classify_us_per_event"],
+                    "redis": 1e6 * redis_cpu / max(1, live["events"]),
+                },
+            }
         for phase, count in plan:
             single = phase == "s"
             batch = 1 if single else args.batch_size
