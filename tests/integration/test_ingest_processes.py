@@ -19,7 +19,7 @@ from aiokafka.partitioner import murmur2
 from processor.adapters.kafka_admin import create_topics
 from processor.devstack.services import RunningService
 from tests.events import raw_dict, raw_event
-from tests.integration.ingest_harness import GatewayProcess
+from tests.integration.ingest_harness import GatewayProcess, pause_broker
 from tests.integration.kafka_utils import read_topic
 
 EVENT = "/api/v1/lineage"
@@ -129,7 +129,7 @@ def test_a_broker_outage_gives_no_2xx_from_either_process(
         _ready(gateway)
         with ThreadPoolExecutor(4) as pool:
             assert set(pool.map(send, [f"before-{i}" for i in range(20)])) == {201}
-            broker.pause()
+            pause_broker(broker)
             try:
                 # 16 new connections: both processes take some (checked below).
                 assert set(pool.map(send, [f"paused-{i}" for i in range(16)])) == {503}
