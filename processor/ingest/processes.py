@@ -72,13 +72,13 @@ def _reserve(host: str, port: int) -> socket.socket:
 
 def run_processes(settings: Settings, count: int, started: Callable[[str], None]) -> int:
     """Run ``count`` gateway processes until SIGINT or SIGTERM; 1 if one died."""
+    holder = _reserve(settings.ingest_host, settings.ingest_port)
+    port = int(holder.getsockname()[1])
     stopping = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stopping.set())
         for sig in (signal.SIGINT, signal.SIGTERM)
     }
-    holder = _reserve(settings.ingest_host, settings.ingest_port)
-    port = int(holder.getsockname()[1])
     directory = tempfile.mkdtemp(prefix="lineage-ingest-metrics-")
     # Read by prometheus_client when a child imports it: the children inherit it.
     os.environ[MULTIPROCESS_DIR_ENV] = directory
@@ -94,7 +94,7 @@ def run_processes(settings: Settings, count: int, started: Callable[[str], None]
         for child in children:
             child.start()
         failed = not _await_ready(children, ready, stopping)
-        if not failed:
+        if not failed and not stopping.is_set():
             started(address(settings, port))
             failed = _watch(children, stopping)
     finally:
