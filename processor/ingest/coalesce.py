@@ -8,7 +8,7 @@ appended straight to a ``BatchBuilder`` per partition, and a flusher per
 partition hands the builders to ``send_batch`` one at a time: it waits while the
 partition's slot is taken, so what arrives meanwhile fills the next builder and
 a produce request carries everything that came while the last was on the wire,
-as with ``send``, with no linger when the partition is idle.
+as with ``send`` (the producer's linger applies to these batches too).
 
 Records are placed by the producer's own partitioner (``DefaultPartitioner``:
 murmur2 of the key, as the Java client and the openlineage-python Kafka

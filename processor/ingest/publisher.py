@@ -56,6 +56,10 @@ class GatewayPublisher:
                     # One produce request in flight per broker: under load a round
                     # trip must carry many events, more than the default 16 KiB batch.
                     max_batch_size=1 << 20,
+                    # A batch waits up to 5 ms for more records even when the link is
+                    # idle: fewer produce requests (measured: less CPU at the gateway
+                    # and at the broker per event) for at most 5 ms more latency.
+                    linger_ms=5,
                     max_request_size=16 * 1024 * 1024,
                     **self._security,
                 )
