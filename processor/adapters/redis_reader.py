@@ -4,13 +4,15 @@ A query of depth ``D`` costs ``D + 2`` round trips, however many nodes it
 visits: one to resolve the root, one per level, and one for the attributes of
 the edges it keeps.
 
-- A level is one call of ``lua/expand.lua``: for every frontier node, its
-  adjacency set and the visibility of each edge (its delete tombstones and
-  the retention floor); the new neighbours ordered by id and cut to the room
-  left under the node cap; then the namespace, name, side and type of the kept
-  ones only. Without deletes or retention no edge is read at this stage.
+- A level is one call of ``lua/expand.lua``: for every frontier node, one
+  read of its adjacency hash, whose values carry what visibility needs (the
+  edge's lastSeen, against its delete tombstones and the retention floor);
+  the new neighbours ordered by id and cut to the room left under the node
+  cap; then the namespace, name, side and type of the kept ones only. Without
+  deletes or retention only the neighbour ids are read.
 - The kept edges' attributes (jobs, firstSeen, lastSeen, lastRunId, events)
-  are one call of ``lua/edges.lua`` at the end.
+  are one call of ``lua/edges.lua`` at the end: one ``HMGET`` of the packed
+  records per source node.
 
 Both scripts return one JSON text that orjson decodes in C: the cost of a
 query is Redis's own work plus a few Python objects per node, not a client
@@ -28,6 +30,7 @@ from typing import cast
 import orjson
 from redis.exceptions import RedisError
 
+from processor.adapters.redis_edge_codec import decode_edge
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_search import job_edges
 from processor.adapters.redis_store import RedisGraphStore, _node_record
@@ -106,17 +109,9 @@ class RedisGraphReader:
             raw = await self.store.scripts.edges(args=args)
         except RedisError as exc:
             raise unavailable(exc) from exc
-        found: dict[tuple[str, str], EdgeRecord] = {}
-        for (source, target), row in zip(pairs, orjson.loads(raw), strict=True):
-            if row:
-                first_seen, last_seen, run_id, events, jobs = row
-                found[(source, target)] = EdgeRecord(
-                    source=source,
-                    target=target,
-                    jobs=frozenset(tuple(orjson.loads(j)) for j in jobs.split("\n") if j),
-                    first_seen=first_seen,
-                    last_seen=last_seen,
-                    last_run_id=run_id or None,
-                    events=int(events),
-                )
-        return found
+        rows = orjson.loads(raw)
+        return {
+            (source, target): decode_edge(source, target, packed)
+            for (source, target), packed in zip(pairs, rows, strict=True)
+            if packed
+        }

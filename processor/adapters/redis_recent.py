@@ -2,7 +2,8 @@
 
 No index orders edges by time, so this is a bounded scan like the counts by
 type: ``SSCAN`` of the ``edges`` set, ``RECENT_CHUNK`` ids at a time, one
-pipelined ``HMGET e:<id> ls del`` per chunk, at most ``RECENT_MAX_EDGES`` edges
+pipelined ``HGET in:<target> <source>`` (lastSeen) and ``HGET e:<id> del``
+per chunk, at most ``RECENT_MAX_EDGES`` edges
 (in the set's own order: past that bound the list is the newest of those read,
 and the overview says ``complete: false``). The newest candidates are then
 checked against their endpoints' delete tombstones and read (one more round
@@ -56,9 +57,11 @@ async def recent_edges(
         read += len(ids)
         async with client.pipeline(transaction=False) as pipe:
             for eid in ids:
-                pipe.hmget(keys.edge(eid), ("ls", "del"))
-            rows = await pipe.execute()
-        for eid, (ls, deleted) in zip(ids, rows, strict=True):
+                pipe.hget(keys.incoming(eid[_ID:]), eid[:_ID])  # lastSeen
+                pipe.hget(keys.edge(eid), "del")
+            replies = await pipe.execute()
+        for i, eid in enumerate(ids):
+            ls, deleted = replies[2 * i], replies[2 * i + 1]
             seen = (ls or b"").decode()
             if seen > (deleted or b"").decode() and seen > floor:
                 entry: tuple[str, str] = (seen, eid)

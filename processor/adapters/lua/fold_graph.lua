@@ -1,5 +1,18 @@
 -- Part of fold.lua (adapters/redis_scripts.py joins fold.lua, fold_graph.lua and
 -- fold_columns.lua into one script): the batch's dataset nodes and edges.
+--
+-- An edge lives in its ends' adjacency hashes (docs/redis.md): the field
+-- <target id> of `out:<source id>` holds the whole record, packed, and the
+-- field <source id> of `in:<target id>` its lastSeen, so that a query level
+-- is one read per frontier node and decides visibility without a per-edge
+-- key. The packed record is
+--   firstSeen .. runRank .. LF .. runId .. LF .. events .. LF .. mark .. LF .. jobs
+-- where firstSeen and the rank's leading eventTime (which is lastSeen: the
+-- newest rank holds the newest eventTime) have the fixed width of a
+-- normalised time, the jobs are their JSON fields joined by LF (JSON never
+-- holds a raw LF), and `mark` is the edge's only event mark while it has one:
+-- the set `em:<edge id>` is only created for a second one, which spares the
+-- key for the many edges seen once without losing the exact count.
 
 for id, n in pairs(batch.nodes) do
   local nk = base .. 'n:' .. id
@@ -32,44 +45,93 @@ local function index_names(a, b)
   if #args > 0 then redis.call('ZADD', names_key, unpack(args)) end
 end
 
+-- The LF-separated parts of a packed record: {firstSeen .. rank, runId,
+-- events, mark, job, job, ...}.
+local function parts_of(rec)
+  local out, i = {}, 1
+  while true do
+    local j = string.find(rec, '\n', i, true)
+    if not j then
+      out[#out + 1] = string.sub(rec, i)
+      return out
+    end
+    out[#out + 1] = string.sub(rec, i, j - 1)
+    i = j + 1
+  end
+end
+
 for _, e in ipairs(batch.edges) do
   local sid, tid = e[1], e[2]
   local eid = sid .. tid
-  local ek = base .. 'e:' .. eid
+  local out_key = base .. 'out:' .. sid
   local rid = e[6]
   if rid == null then rid = '' end
-  -- SADD says how many marks are new to this edge: the exact event count,
-  -- even for an event whose dedup key has expired.
-  local added = call_all('SADD', base .. 'em:' .. eid, e[7], 1000)
-  local cur = redis.call('HMGET', ek, 'fs', 'ls', 'rk')
-  local update = {}
-  if not cur[1] then
-    update = {'s', sid, 't', tid, 'fs', e[3], 'ls', e[4], 'rk', e[5], 'rid', rid, 'n', added}
+  local marks, jobs = e[7], e[8]
+  local cur = redis.call('HGET', out_key, tid)
+  if not cur then
+    -- Events are counted by their marks: one inline, more in `em:`.
+    local n, mark = #marks, ''
+    if n == 1 then
+      mark = marks[1]
+    elseif n > 1 then
+      n = call_all('SADD', base .. 'em:' .. eid, marks, 1000)
+    end
+    for _, job in ipairs(jobs) do
+      redis.call('SADD', base .. 'j:' .. redis.sha1hex(job), eid)
+    end
+    local rec = e[3] .. e[5] .. '\n' .. rid .. '\n' .. n .. '\n' .. mark
+    if #jobs > 0 then rec = rec .. '\n' .. table.concat(jobs, '\n') end
+    redis.call('HSET', out_key, tid, rec)
+    redis.call('HSET', base .. 'in:' .. tid, sid, e[4])
     redis.call('SADD', edges_key, eid)
-    redis.call('SADD', base .. 'out:' .. sid, tid)
-    redis.call('SADD', base .. 'in:' .. tid, sid)
     -- A node joins `nodes` and the name index with its first edge.
     if redis.call('SADD', nodes_key, sid, tid) > 0 then index_names(sid, tid) end
   else
-    if added > 0 then redis.call('HINCRBY', ek, 'n', added) end
-    if e[3] < cur[1] then update[#update + 1] = 'fs'; update[#update + 1] = e[3] end
-    if e[4] > cur[2] then update[#update + 1] = 'ls'; update[#update + 1] = e[4] end
-    if e[5] > cur[3] then
-      update[#update + 1] = 'rk'; update[#update + 1] = e[5]
-      update[#update + 1] = 'rid'; update[#update + 1] = rid
+    local p = parts_of(cur)
+    local fs, rk = string.sub(p[1], 1, 27), string.sub(p[1], 28)
+    local n, mark = tonumber(p[3]), p[4]
+    local changed = false
+    -- SADD says how many marks are new to this edge: the exact event count,
+    -- even for an event whose dedup key has expired.
+    if mark ~= '' then
+      local fresh = {}
+      for _, m in ipairs(marks) do
+        if m ~= mark then fresh[#fresh + 1] = m end
+      end
+      if #fresh > 0 then
+        fresh[#fresh + 1] = mark
+        n = n + call_all('SADD', base .. 'em:' .. eid, fresh, 1000) - 1
+        mark = ''
+        changed = true
+      end
+    else
+      local added = call_all('SADD', base .. 'em:' .. eid, marks, 1000)
+      if added > 0 then
+        n = n + added
+        changed = true
+      end
+    end
+    if e[3] < fs then fs = e[3]; changed = true end
+    if e[5] > rk then
+      redis.call('HSET', base .. 'in:' .. tid, sid, e[4])
+      rk = e[5]
+      p[2] = rid
+      changed = true
+    end
+    -- A job new to the edge joins its `j:` set.
+    local has = {}
+    for i = 5, #p do has[p[i]] = true end
+    for _, job in ipairs(jobs) do
+      if not has[job] then
+        has[job] = true
+        p[#p + 1] = job
+        redis.call('SADD', base .. 'j:' .. redis.sha1hex(job), eid)
+        changed = true
+      end
+    end
+    if changed then
+      p[1], p[3], p[4] = fs .. rk, n, mark
+      redis.call('HSET', out_key, tid, table.concat(p, '\n'))
     end
   end
-  -- A job new to the edge joins its `j:` set: every job of a new edge (written
-  -- with the edge's other fields), else those HSETNX finds new.
-  for _, job in ipairs(e[8]) do
-    if not cur[1] then
-      update[#update + 1] = job
-      update[#update + 1] = ''
-      redis.call('SADD', base .. 'j:' .. redis.sha1hex(job), eid)
-    elseif redis.call('HSETNX', ek, job, '') == 1 then
-      redis.call('SADD', base .. 'j:' .. redis.sha1hex(job), eid)
-    end
-  end
-  if #update > 0 then call_all('HSET', ek, update, 1000) end
 end
-

@@ -5,15 +5,19 @@
 -- KEYS[1] 'edges', KEYS[2] 'nodes', KEYS[3] 'names', KEYS[4] 'edel',
 -- KEYS[5] 'ndel' of the generation (docs/redis.md).
 -- ARGV[1] the generation's base key prefix '{P:g<generation>}:', to which the
--- ids this call finds are appended ('e:', 'em:', 'j:', 'out:', 'in:', 'n:'),
+-- ids this call finds are appended ('out:', 'in:', 'e:', 'em:', 'j:', 'n:'),
 -- ARGV[2] floor (normalised RFC 3339, not empty), ARGV[3] SSCAN cursor,
 -- ARGV[4] SSCAN COUNT.
 -- Returns {next cursor, edges removed, datasets removed}.
 --
--- Delete tombstones newer than the floor are kept (as tombstone-only hashes,
--- which the fold and the readers already treat as "no edge" / "no dataset"):
--- they still hide events that arrive late with a lastSeen between the floor
--- and the delete. Older tombstones can only hide what retention hides anyway.
+-- An edge id is its source id and target id (32 characters each); its lastSeen
+-- is the value of its field in the target's `in:` hash, its jobs the LF-joined
+-- tail of its packed record in the source's `out:` hash (fold_graph.lua).
+-- Delete tombstones newer than the floor are kept (the `e:` hash of an edge,
+-- the `dout` / `din` fields of a tombstone-only node hash, which the fold and
+-- the readers treat as "no dataset"): they still hide events that arrive late
+-- with a lastSeen between the floor and the delete. Older tombstones can only
+-- hide what retention hides anyway.
 local edges_key, nodes_key, names_key = KEYS[1], KEYS[2], KEYS[3]
 local edel_key, ndel_key = KEYS[4], KEYS[5]
 local base, floor = ARGV[1], ARGV[2]
@@ -22,27 +26,34 @@ local edges, nodes = 0, 0
 local touched = {}
 
 for _, eid in ipairs(scan[2]) do
-  local ek = base .. 'e:' .. eid
-  local row = redis.call('HGETALL', ek)
-  local h = {}
-  for i = 1, #row, 2 do h[row[i]] = row[i + 1] end
-  if h.ls and h.ls <= floor then
-    for field in pairs(h) do
-      if string.sub(field, 1, 1) == '[' then  -- a job (core.identity.job_field)
-        redis.call('SREM', base .. 'j:' .. redis.sha1hex(field), eid)
+  local s, t = string.sub(eid, 1, 32), string.sub(eid, 33, 64)
+  local ls = redis.call('HGET', base .. 'in:' .. t, s)
+  if (not ls) or ls <= floor then
+    local rec = redis.call('HGET', base .. 'out:' .. s, t)
+    if rec then
+      -- The jobs: every LF-separated part after the fourth (each a JSON array).
+      local i, part = 1, 0
+      while true do
+        local j = string.find(rec, '\n', i, true)
+        local piece = string.sub(rec, i, j and (j - 1) or -1)
+        part = part + 1
+        if part > 4 then redis.call('SREM', base .. 'j:' .. redis.sha1hex(piece), eid) end
+        if not j then break end
+        i = j + 1
       end
     end
-    redis.call('DEL', ek, base .. 'em:' .. eid)
-    if h.del and h.del > floor then
-      redis.call('HSET', ek, 'del', h.del)
-    elseif h.del then
+    redis.call('HDEL', base .. 'out:' .. s, t)
+    redis.call('HDEL', base .. 'in:' .. t, s)
+    redis.call('DEL', base .. 'em:' .. eid)
+    local ek = base .. 'e:' .. eid
+    local del = redis.call('HGET', ek, 'del')
+    if del and del <= floor then
+      redis.call('DEL', ek)
       redis.call('SREM', edel_key, eid)
     end
     redis.call('SREM', edges_key, eid)
-    redis.call('SREM', base .. 'out:' .. h.s, h.t)
-    redis.call('SREM', base .. 'in:' .. h.t, h.s)
-    touched[h.s] = true
-    touched[h.t] = true
+    touched[s] = true
+    touched[t] = true
     edges = edges + 1
   end
 end
