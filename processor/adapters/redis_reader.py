@@ -8,7 +8,7 @@ the edges it keeps.
   read of its adjacency hash, whose values carry what visibility needs (the
   edge's lastSeen, against its delete tombstones and the retention floor);
   the new neighbours ordered by id and cut to the room left under the node
-  cap; then the namespace, name, side and type of the kept ones only. Without
+  cap; then the records of the kept ones only (one ``HMGET`` of ``nr``). Without
   deletes or retention only the neighbour ids are read.
 - The kept edges' attributes (jobs, firstSeen, lastSeen, lastRunId, events)
   are one call of ``lua/edges.lua`` at the end: one ``HMGET`` of the packed
@@ -91,9 +91,9 @@ class RedisGraphReader:
             if raw_links[i + 1]:  # an empty list arrives as {}
                 links[raw_links[i]] = raw_links[i + 1]
         nodes: dict[str, NodeRecord] = {}
-        for i in range(0, len(raw_nodes), 6):
-            nid, ns, name, internal, ty, typed = raw_nodes[i : i + 6]
-            nodes[nid] = NodeRecord(ns, name, internal == "1", ty if typed else None)
+        for i in range(0, len(raw_nodes), 2):
+            ns, name, internal, ty = raw_nodes[i + 1]
+            nodes[raw_nodes[i]] = NodeRecord(ns, name, internal == "1", ty)
         return Level(links, nodes, bool(truncated))
 
     async def job_edges(self, namespace: str, name: str) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@
 --
 -- KEYS[1] 'edel', KEYS[2] 'ndel' of the generation (docs/redis.md).
 -- ARGV[1] the generation's base key prefix '{P:g<generation>}:', to which the
--- node and edge ids are appended ('in:', 'out:', 'n:', 'e:'), ARGV[2]
+-- node and edge ids are appended ('in:', 'out:', 'n:', 'e:'), or 'nr', ARGV[2]
 -- 'down' | 'up', ARGV[3] visibility floor ('' or a normalised RFC 3339 time:
 -- the retention cutoff), ARGV[4] the frontier's node ids concatenated (32
 -- characters each: one argument is far cheaper for the client to send than
@@ -28,8 +28,8 @@
 -- [links, nodes, truncated]:
 --   links: [frontier id, [neighbour id, ...], ...]: visible edges whose far
 --          end is in the result (known, or new and kept)
---   nodes: [id, namespace, name, internal "0"|"1", type | "", has type 0|1, ...]
---          of the kept new neighbours
+--   nodes: [id, [namespace, name, internal "0"|"1", type | null], ...] of the
+--          kept new neighbours
 --   truncated: 1 when new neighbours were cut, else 0
 -- (An empty Lua table encodes as {}: the reader reads it as an empty list.)
 local base, down, floor = ARGV[1], ARGV[2] == 'down', ARGV[3]
@@ -115,15 +115,20 @@ end
 table.sort(candidates)
 local truncated = 0
 if #candidates > room then truncated = 1 end
+-- The kept nodes' records, one HMGET of `nr` (fold_graph.lua) per thousand:
+-- their JSON values go into the reply as they are.
 local kept, nodes = {}, {}
-for i = 1, math.min(room, #candidates) do
-  local m = candidates[i]
-  local r = redis.call('HMGET', base .. 'n:' .. m, 'ns', 'name', 'int', 'ty')
-  if r[1] then
-    kept[m] = true
-    local n = #nodes
-    nodes[n + 1], nodes[n + 2], nodes[n + 3] = m, r[1], r[2]
-    nodes[n + 4], nodes[n + 5], nodes[n + 6] = r[3] or '0', r[4] or '', r[4] and 1 or 0
+local take_n = math.min(room, #candidates)
+for first = 1, take_n, 1000 do
+  local last = math.min(first + 999, take_n)
+  local got = redis.call('HMGET', base .. 'nr', unpack(candidates, first, last))
+  for k = first, last do
+    local r = got[k - first + 1]
+    if r then
+      local m = candidates[k]
+      kept[m] = true
+      nodes[#nodes + 1] = '"' .. m .. '",' .. r
+    end
   end
 end
 for i = 2, #links, 2 do
@@ -133,4 +138,5 @@ for i = 2, #links, 2 do
   end
   links[i] = inside
 end
-return cjson.encode({links, nodes, truncated})
+-- A Lua table that is empty encodes as {}: the reader reads it as an empty list.
+return '[' .. cjson.encode(links) .. ',[' .. table.concat(nodes, ',') .. '],' .. truncated .. ']'

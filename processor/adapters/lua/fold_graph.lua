@@ -14,16 +14,27 @@
 -- the set `em:<edge id>` is only created for a second one, which spares the
 -- key for the many edges seen once without losing the exact count.
 
+-- A node's record is also kept as one JSON value [namespace, name, internal
+-- "0"|"1", type | null] in the hash `nr`, so that a query level reads the
+-- records of all the nodes it keeps with one HMGET (expand.lua).
+local records_key = base .. 'nr'
 for id, n in pairs(batch.nodes) do
   local nk = base .. 'n:' .. id
-  if redis.call('HSETNX', nk, 'ns', n[1]) == 1 then
+  local created = redis.call('HSETNX', nk, 'ns', n[1]) == 1
+  if created then
     redis.call('HSET', nk, 'name', n[2], 'int', tostring(n[3]))
   end
+  local typed = false
   if n[4] ~= null then
     local cur = redis.call('HGET', nk, 'tk')
     if (not cur) or n[5] > cur then
       redis.call('HSET', nk, 'ty', n[4], 'tk', n[5])
+      typed = true
     end
+  end
+  if created or typed then
+    local r = redis.call('HMGET', nk, 'ns', 'name', 'int', 'ty')
+    redis.call('HSET', records_key, id, cjson.encode({r[1], r[2], r[3] or '0', r[4] or null}))
   end
 end
 
@@ -77,7 +88,7 @@ for _, e in ipairs(batch.edges) do
       n = call_all('SADD', base .. 'em:' .. eid, marks, 1000)
     end
     for _, job in ipairs(jobs) do
-      redis.call('SADD', base .. 'j:' .. redis.sha1hex(job), eid)
+      redis.call('HSET', base .. 'j:' .. redis.sha1hex(job), eid, '')
     end
     local rec = e[3] .. e[5] .. '\n' .. rid .. '\n' .. n .. '\n' .. mark
     if #jobs > 0 then rec = rec .. '\n' .. table.concat(jobs, '\n') end
@@ -118,14 +129,14 @@ for _, e in ipairs(batch.edges) do
       p[2] = rid
       changed = true
     end
-    -- A job new to the edge joins its `j:` set.
+    -- A job new to the edge joins its `j:` hash (field: the edge id).
     local has = {}
     for i = 5, #p do has[p[i]] = true end
     for _, job in ipairs(jobs) do
       if not has[job] then
         has[job] = true
         p[#p + 1] = job
-        redis.call('SADD', base .. 'j:' .. redis.sha1hex(job), eid)
+        redis.call('HSET', base .. 'j:' .. redis.sha1hex(job), eid, '')
         changed = true
       end
     end

@@ -5,7 +5,7 @@
 -- KEYS[1] 'edges', KEYS[2] 'nodes', KEYS[3] 'names', KEYS[4] 'edel',
 -- KEYS[5] 'ndel' of the generation (docs/redis.md).
 -- ARGV[1] the generation's base key prefix '{P:g<generation>}:', to which the
--- ids this call finds are appended ('out:', 'in:', 'e:', 'em:', 'j:', 'n:'),
+-- ids this call finds are appended ('out:', 'in:', 'e:', 'em:', 'j:', 'n:'), and 'nr',
 -- ARGV[2] floor (normalised RFC 3339, not empty), ARGV[3] SSCAN cursor,
 -- ARGV[4] SSCAN COUNT.
 -- Returns {next cursor, edges removed, datasets removed}.
@@ -37,7 +37,7 @@ for _, eid in ipairs(scan[2]) do
         local j = string.find(rec, '\n', i, true)
         local piece = string.sub(rec, i, j and (j - 1) or -1)
         part = part + 1
-        if part > 4 then redis.call('SREM', base .. 'j:' .. redis.sha1hex(piece), eid) end
+        if part > 4 then redis.call('HDEL', base .. 'j:' .. redis.sha1hex(piece), eid) end
         if not j then break end
         i = j + 1
       end
@@ -67,6 +67,7 @@ for nid in pairs(touched) do
       nodes = nodes + 1
     end
     redis.call('DEL', nk)
+    redis.call('HDEL', base .. 'nr', nid)
     redis.call('SREM', nodes_key, nid)
     local keep = {}
     if n[3] and n[3] > floor then keep[#keep + 1] = 'dout'; keep[#keep + 1] = n[3] end
