@@ -148,7 +148,7 @@ async def read_overview(
                 seen.append(Connected(rec, int(outs) + int(ins)))
             counted += len(members)
             top = heapq.nsmallest(OVERVIEW_TOP, [*top, *seen], key=_most_connected_first)
-        edges = int(await store.client.scard(keys.edges))
+        edges = int(await store.client.get(keys.edge_count) or 0)
         recent, edges_read = await recent_edges(
             store.client, keys, floor, max_edges=max_datasets, chunk=chunk
         )

@@ -202,11 +202,11 @@ class RedisGraphStore:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.scard(keys.nodes)
-                pipe.scard(keys.edges)
+                pipe.get(keys.edge_count)
                 nodes, edges = await pipe.execute()
         except RedisError as exc:
             raise unavailable(exc) from exc
-        return int(nodes), int(edges)
+        return int(nodes), int(edges or 0)
 
     async def member_chunks(self, key: str) -> AsyncIterator[list[str]]:
         """The members of the set ``key``, a chunk at a time (SSCAN: no long call)."""

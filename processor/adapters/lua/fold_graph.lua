@@ -38,7 +38,7 @@ for id, n in pairs(batch.nodes) do
   end
 end
 
-local edges_key, nodes_key, names_key = base .. 'edges', base .. 'nodes', base .. 'names'
+local count_key, nodes_key, names_key = base .. 'ecount', base .. 'nodes', base .. 'names'
 
 -- ZADD the name index members ("namespace NUL name", score 0) of two nodes.
 -- The batch holds every edge's endpoints (encode_batch); the node hash is only
@@ -94,7 +94,7 @@ for _, e in ipairs(batch.edges) do
     if #jobs > 0 then rec = rec .. '\n' .. table.concat(jobs, '\n') end
     redis.call('HSET', out_key, tid, rec)
     redis.call('HSET', base .. 'in:' .. tid, sid, e[4])
-    redis.call('SADD', edges_key, eid)
+    redis.call('INCR', count_key)
     -- A node joins `nodes` and the name index with its first edge.
     if redis.call('SADD', nodes_key, sid, tid) > 0 then index_names(sid, tid) end
   else
