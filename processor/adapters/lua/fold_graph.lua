@@ -10,9 +10,13 @@
 -- where firstSeen and the rank's leading eventTime (which is lastSeen: the
 -- newest rank holds the newest eventTime) have the fixed width of a
 -- normalised time, the jobs are their JSON fields joined by LF (JSON never
--- holds a raw LF), and `mark` is the edge's only event mark while it has one:
--- the set `em:<edge id>` is only created for a second one, which spares the
--- key for the many edges seen once without losing the exact count.
+-- holds a raw LF), and `mark` is the edge's only event mark while it has one.
+-- From the second on, the marks live in `em:<edge id>`: a string of the
+-- distinct marks as 8-byte big-endian unsigned integers, in order, so that an
+-- edge keeps 8 bytes an event at any count (a Redis set would turn from an
+-- intset into a hash table, about 64 bytes a member, past
+-- set-max-intset-entries) and the event count stays exact: a mark already
+-- there is found by binary search and not counted again.
 
 -- A node's record is also kept as one JSON value [namespace, name, internal
 -- "0"|"1", type | null] in the hash `nr`, so that a query level reads the
@@ -71,6 +75,87 @@ local function parts_of(rec)
   end
 end
 
+-- An event mark as sent (the signed decimal of the mark minus 2^63, exact
+-- only as a string: Lua numbers are doubles) -> {high 32 bits, low 32 bits}
+-- of the unsigned mark, by long division into base-65536 limbs.
+local function mark_pair(m)
+  local neg = string.byte(m, 1) == 45  -- '-'
+  local digits = neg and string.sub(m, 2) or m
+  local limbs = {}
+  for k = 1, 4 do
+    local q, rem = {}, 0
+    for i = 1, #digits do
+      rem = rem * 10 + string.byte(digits, i) - 48
+      local d = math.floor(rem / 65536)
+      rem = rem - d * 65536
+      if d > 0 or #q > 0 then q[#q + 1] = d end
+    end
+    limbs[k] = rem
+    digits = #q > 0 and table.concat(q) or '0'
+  end
+  if neg then  -- 2^63 - |v|
+    local borrow = 0
+    for k = 1, 4 do
+      local x = (k == 4 and 32768 or 0) - limbs[k] - borrow
+      if x < 0 then x, borrow = x + 65536, 1 else borrow = 0 end
+      limbs[k] = x
+    end
+  else  -- |v| + 2^63
+    limbs[4] = limbs[4] + 32768
+  end
+  return {limbs[4] * 65536 + limbs[3], limbs[2] * 65536 + limbs[1]}
+end
+
+local function pair_less(a, b)
+  return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2])
+end
+
+-- Adds marks (as sent) to the sorted 8-byte mark string `em:<eid>`; returns
+-- how many were new. Pairs are compared as numbers: Lua compares strings by
+-- the locale's collation, not by bytes.
+local function add_marks(eid, marks)
+  local key = base .. 'em:' .. eid
+  local cur = redis.call('GET', key) or ''
+  local count = #cur / 8
+  local function at(i)  -- the i-th stored mark (1-based) as a pair
+    local hi, lo = struct.unpack('>I4I4', cur, (i - 1) * 8 + 1)
+    return {hi, lo}
+  end
+  -- The number of stored marks before p (binary search), and whether p is one.
+  local function locate(p)
+    local lo, hi = 1, count
+    while lo <= hi do
+      local mid = math.floor((lo + hi) / 2)
+      local q = at(mid)
+      if pair_less(q, p) then lo = mid + 1
+      elseif pair_less(p, q) then hi = mid - 1
+      else return mid, true end
+    end
+    return lo - 1, false
+  end
+  local pairs_ = {}
+  for _, m in ipairs(marks) do pairs_[#pairs_ + 1] = mark_pair(m) end
+  table.sort(pairs_, pair_less)
+  local pieces, done, added, last = {}, 0, 0, nil
+  for _, p in ipairs(pairs_) do
+    if not (last and last[1] == p[1] and last[2] == p[2]) then
+      local before, found = locate(p)
+      if not found then
+        pieces[#pieces + 1] = string.sub(cur, done * 8 + 1, before * 8)
+        pieces[#pieces + 1] = struct.pack('>I4I4', p[1], p[2])
+        done = before
+        added = added + 1
+      end
+    end
+    last = p
+  end
+  if added > 0 then
+    pieces[#pieces + 1] = string.sub(cur, done * 8 + 1)
+    redis.call('SET', key, table.concat(pieces))
+  end
+  return added
+end
+
 for _, e in ipairs(batch.edges) do
   local sid, tid = e[1], e[2]
   local eid = sid .. tid
@@ -85,7 +170,7 @@ for _, e in ipairs(batch.edges) do
     if n == 1 then
       mark = marks[1]
     elseif n > 1 then
-      n = call_all('SADD', base .. 'em:' .. eid, marks, 1000)
+      n = add_marks(eid, marks)
     end
     for _, job in ipairs(jobs) do
       redis.call('HSET', base .. 'j:' .. redis.sha1hex(job), eid, '')
@@ -102,8 +187,8 @@ for _, e in ipairs(batch.edges) do
     local fs, rk = string.sub(p[1], 1, 27), string.sub(p[1], 28)
     local n, mark = tonumber(p[3]), p[4]
     local changed = false
-    -- SADD says how many marks are new to this edge: the exact event count,
-    -- even for an event whose dedup key has expired.
+    -- How many marks are new to this edge: the exact event count, even for
+    -- an event whose dedup key has expired.
     if mark ~= '' then
       local fresh = {}
       for _, m in ipairs(marks) do
@@ -111,12 +196,12 @@ for _, e in ipairs(batch.edges) do
       end
       if #fresh > 0 then
         fresh[#fresh + 1] = mark
-        n = n + call_all('SADD', base .. 'em:' .. eid, fresh, 1000) - 1
+        n = n + add_marks(eid, fresh) - 1
         mark = ''
         changed = true
       end
     else
-      local added = call_all('SADD', base .. 'em:' .. eid, marks, 1000)
+      local added = add_marks(eid, marks)
       if added > 0 then
         n = n + added
         changed = true
