@@ -4,7 +4,8 @@
 of ``out:<source id>`` (docs/redis.md):
 ``firstSeen runRank LF runId LF events LF mark LF job LF job ...``, where
 firstSeen and the rank's leading eventTime (the edge's lastSeen) are
-normalised times of one fixed width.
+normalised times of one fixed width, and each job is its JSON field
+(``core.identity.job_field``).
 """
 
 from __future__ import annotations
@@ -18,25 +19,32 @@ from processor.core.snapshot import EdgeRecord
 _TIME = 27
 
 
-def last_seen_of(packed: bytes | str) -> str:
-    """The lastSeen of a packed record."""
-    raw = packed.decode() if isinstance(packed, bytes) else packed
-    return raw[_TIME : 2 * _TIME]
-
-
 def decode_edge(
-    source: str, target: str, packed: bytes | str, deleted_until: str = ""
+    source: str,
+    target: str,
+    packed: bytes,
+    deleted_until: str = "",
+    *,
+    jobs: dict[bytes, tuple[str, str]] | None = None,
 ) -> EdgeRecord:
-    """The record of the edge ``source -> target`` from its packed value."""
-    raw = packed.decode() if isinstance(packed, bytes) else packed
-    head, run_id, events, _mark, *jobs = raw.split("\n")
+    """The record of the edge ``source -> target`` from its packed value;
+    ``jobs`` caches parsed job fields across calls (many edges share a job)."""
+    head, run_id, events, _mark, *fields = packed.split(b"\n")
+    cache = {} if jobs is None else jobs
+    parsed = []
+    for field in fields:
+        job = cache.get(field)
+        if job is None:
+            ns, name = orjson.loads(field)
+            job = cache[field] = (ns, name)
+        parsed.append(job)
     return EdgeRecord(
         source=source,
         target=target,
-        jobs=frozenset((ns, name) for ns, name in map(orjson.loads, jobs)),
-        first_seen=head[:_TIME],
-        last_seen=head[_TIME : 2 * _TIME],
-        last_run_id=run_id or None,
+        jobs=frozenset(parsed),
+        first_seen=head[:_TIME].decode(),
+        last_seen=head[_TIME : 2 * _TIME].decode(),
+        last_run_id=run_id.decode() or None,
         events=int(events),
         deleted_until=deleted_until,
     )

@@ -14,9 +14,10 @@ the edges it keeps.
   are one call of ``lua/edges.lua`` at the end: one ``HMGET`` of the packed
   records per source node.
 
-Both scripts return one JSON text that orjson decodes in C: the cost of a
-query is Redis's own work plus a few Python objects per node, not a client
-round trip (tens of microseconds) per command nor a reply element per field.
+``expand.lua`` returns one JSON text that orjson decodes in C, ``edges.lua``
+an array of the packed records: the cost of a query is Redis's own work plus
+a few Python objects per node and edge, not a client round trip (tens of
+microseconds) per command nor a reply element per field.
 The price is that a level runs inside Redis's single thread; its cost is
 bounded by the frontier's degree, while the records it reads are bounded by
 the node cap.
@@ -109,9 +110,9 @@ class RedisGraphReader:
             raw = await self.store.scripts.edges(args=args)
         except RedisError as exc:
             raise unavailable(exc) from exc
-        rows = orjson.loads(raw)
+        jobs: dict[bytes, tuple[str, str]] = {}  # parsed once per call: edges share jobs
         return {
-            (source, target): decode_edge(source, target, packed)
-            for (source, target), packed in zip(pairs, rows, strict=True)
+            (source, target): decode_edge(source, target, packed, jobs=jobs)
+            for (source, target), packed in zip(pairs, raw, strict=True)
             if packed
         }

@@ -251,10 +251,11 @@ class RedisGraphStore:
         except RedisError as exc:
             raise unavailable(exc) from exc
         edges = []
+        jobs: dict[bytes, tuple[str, str]] = {}
         for src, dst, rec in packed:
             own = own_deleted.get(src + dst, "")
             until = max(own, out_deleted.get(src, ""), in_deleted.get(dst, ""))
-            edges.append(decode_edge(src, dst, rec, until))
+            edges.append(decode_edge(src, dst, rec, until, jobs=jobs))
         return nodes, edges
 
     async def snapshot(self, floor: str = "") -> dict[str, Any]:

@@ -7,10 +7,10 @@
 -- source for all its asked targets. A query may ask for thousands of edges:
 -- their ids in one argument cost the client far less to send than one key
 -- name each.
--- Returns one JSON text: per id, in order, the edge's packed record
--- (fold_graph.lua; decoded by adapters/redis_edge_codec.py), or "" for an
--- edge that does not exist. One JSON string costs far less to send and decode
--- than thousands of separate reply elements.
+-- Returns per id, in order, the edge's packed record (fold_graph.lua; decoded
+-- by adapters/redis_edge_codec.py), or "" for an edge that does not exist: an
+-- array of bulk strings, which Redis and the client's parser handle in C (a
+-- JSON text would escape every '/' and LF of the records on the way).
 local base, ids = ARGV[1], ARGV[2]
 local by_source, order = {}, {}
 local count = #ids / 64
@@ -40,4 +40,4 @@ for _, s in ipairs(order) do
     end
   end
 end
-return cjson.encode(rows)
+return rows
