@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from typing import Any
 
 import pytest
@@ -192,9 +191,8 @@ def test_event_marks_count_once_across_batches_and_resends(
             await _fold_in_batches(store, folds, 7, "b")
             await _fold_in_batches(store, folds[::-1], 13, "c")  # all re-sent
             _, records = await store.read_graph()
-            assert len(set(extremes)) == 5 and [e.events for e in records] == [len(want) // 8] == [
-                44
-            ]
+            assert len(set(extremes)) == 5
+            assert [e.events for e in records] == [len(want) // 8] == [44]
             stored = await store.client.get(f"{store.base}em:{edges[0][0]}{edges[0][1]}")
             assert stored == want
         finally:
