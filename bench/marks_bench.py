@@ -29,12 +29,14 @@ sys.path.insert(0, str(ROOT))
 
 from processor.adapters.redis_store import RedisGraphStore  # noqa: E402
 from processor.core.fold_payload import encode_batch  # noqa: E402
-from processor.core.identity import node_id  # noqa: E402
+from processor.core.identity import job_key_id, node_id  # noqa: E402
 from processor.core.pipeline import FoldEvent, NodeUpdate  # noqa: E402
 
 EDGES = 200
 CHECKPOINTS = (1, 10, 100, 1000)
 NS = "snowflake://acme-prod.eu-west-1"
+_JOB = ("airflow://acme-prod", "marts.wide_table.hourly")
+_JOB_KEY = job_key_id(*_JOB)
 
 
 def _event(run: int, inputs: list[tuple[str, str]], output: tuple[str, str]) -> FoldEvent:
@@ -45,7 +47,7 @@ def _event(run: int, inputs: list[tuple[str, str]], output: tuple[str, str]) -> 
         content_hash=digest,
         event_time=f"{when}.000000Z",
         run_id=f"{run:08x}-0000-4000-8000-000000000000",
-        job=("airflow://acme-prod", "marts.wide_table.hourly"),
+        job=_JOB,
         nodes=tuple(NodeUpdate(node_id(*n), *n, True, None) for n in (*inputs, output)),
         edges=tuple((node_id(*n), out_id) for n in inputs),
     )
@@ -56,9 +58,7 @@ async def _edge_bytes(store: RedisGraphStore, inputs: list[str], output: str) ->
     keys = store.keys
     client = store.client
     total = marks = 0
-    names = [keys.outgoing(s) for s in inputs] + [keys.incoming(output)]
-    async for key in client.scan_iter(match=keys.base + "j:*"):
-        names.append(key.decode())
+    names = [keys.outgoing(s) for s in inputs] + [keys.incoming(output), keys.job(_JOB_KEY)]
     for name in names:
         total += int(await client.memory_usage(name, samples=0) or 0)
     for s in inputs:
@@ -94,7 +94,7 @@ async def measure(url: str, prefix: str = "mbench") -> dict[str, Any]:
             )
         return {"edges": EDGES, "rows": rows}
     finally:
-        async for key in store.client.scan_iter(match=f"*{prefix}*"):
+        async for key in store.client.scan_iter(match=f"*{prefix}*", count=10_000):
             await store.client.delete(key)
         await store.close()
 
