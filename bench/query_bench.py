@@ -102,6 +102,7 @@ from processor.core.query_results import LineageResult  # noqa: E402
 # p99 targets per depth (the scale issue): at most 30 ms at depth 5, 40 ms at depth 20.
 TARGETS_P99_MS = {5: 30.0, 20: 40.0}
 TARGET_BYTES_PER_EDGE = 800.0
+_DEDUP_KINDS = ("dd", "dr", "di", "dt", "dw")  # the dedup window's keys (docs/redis.md)
 MAX_NODES = 1000
 DEPTHS = (1, 5, 20)
 DIRECTIONS: tuple[Direction, ...] = ("downstream", "upstream")
@@ -516,14 +517,12 @@ async def graph_and_memory(
         nodes, edges = await store.counts()
         info = await store.client.info("memory")
         mem_after = int(info["used_memory"])
-        # Dedup marks are not graph: estimate them from a sample to report graph bytes too.
-        seen_keys, seen_bytes = 0, 0
-        _, sample = await store.client.scan(0, match=store.keys.seen("*"), count=2000)
-        for key in sample[:200]:
-            seen_keys += 1
-            seen_bytes += int(await store.client.memory_usage(key) or 0)
-        events = loaded["events"] if loaded else 0
-        seen_total = seen_bytes / seen_keys * events if seen_keys else 0.0
+        # The dedup window is not graph: its keys (docs/redis.md) are measured apart.
+        seen_keys, seen_total = 0, 0.0
+        async for key in store.client.scan_iter(match=store.base + "d*", count=10_000):
+            if key.decode()[len(store.base) :][:2] in _DEDUP_KINDS:
+                seen_keys += 1
+                seen_total += int(await store.client.memory_usage(key, samples=0) or 0)
         delta = mem_after - mem_before
         ok = edges >= args.edges
         print(
@@ -535,7 +534,7 @@ async def graph_and_memory(
                 f"Redis used_memory {mem_after / 2**20:,.1f} MiB (+{delta / 2**20:,.1f} MiB): "
                 f"{delta / max(1, edges):,.0f} B per edge with dedup marks, "
                 f"~{(delta - seen_total) / max(1, edges):,.0f} B per edge without "
-                f"(marks ~{seen_total / 2**20:,.1f} MiB, estimated from {seen_keys} keys)"
+                f"(dedup window {seen_total / 2**20:,.1f} MiB in {seen_keys} keys)"
             )
         else:
             print(f"Redis used_memory {mem_after / 2**20:,.1f} MiB (graph reused)")

@@ -11,7 +11,8 @@ exists once it has ``ns``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_keys import Keyspace
 from processor.adapters.redis_scripts import Scripts
 from processor.core.control import DeleteRequest
+from processor.core.dedup_window import BUCKETS_PER_TTL
 from processor.core.fold_payload import OUTCOME_ACCEPTED as OUTCOME_ACCEPTED
 from processor.core.fold_payload import OUTCOME_IGNORED as OUTCOME_IGNORED
 from processor.core.fold_payload import OUTCOME_REJECTED as OUTCOME_REJECTED
@@ -43,10 +45,15 @@ class RedisGraphStore:
         dedup_ttl_seconds: int = 7 * 24 * 3600,
         generation: str | None = None,
         mark_rejected: bool = True,
+        clock: Callable[[], float] = time.time,
+        dedup_buckets: int = BUCKETS_PER_TTL,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl = dedup_ttl_seconds
+        # The dedup window's buckets follow this clock (``core.dedup_window``).
+        self.clock = clock
+        self.dedup_buckets = dedup_buckets
         # A store pinned to a generation (a rebuild's) writes and reads only
         # that one; otherwise writes follow the pointer inside each Lua call and
         # reads use ``generation``, refreshed from the pointer.
@@ -132,16 +139,24 @@ class RedisGraphStore:
             return None
         return value if isinstance(value, dict) else None
 
-    async def seen(self, hashes: Sequence[str]) -> list[bool]:
-        """Which content hashes are already marked (one round trip)."""
+    def window_args(self, hashes: Sequence[str]) -> list[str | int | float]:
+        """The arguments of ``lua/seen.lua`` and ``lua/clear_rejected.lua``."""
+        return [self.keys.base, self.clock(), self.ttl, self.dedup_buckets, *hashes]
+
+    async def marks(self, hashes: Sequence[str]) -> list[str]:
+        """The outcome letter of each content hash's dedup mark (``a``, ``i``,
+        ``r``), ``""`` where there is none (one round trip)."""
         if not hashes:
             return []
-        keys = self.keys
         try:
-            values = await self.client.mget([keys.seen(h) for h in hashes])
+            found = await self.scripts.seen(args=self.window_args(hashes))
         except RedisError as exc:
             raise unavailable(exc) from exc
-        return [v is not None for v in values]
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in found]
+
+    async def seen(self, hashes: Sequence[str]) -> list[bool]:
+        """Which content hashes are already marked (one round trip)."""
+        return [bool(m) for m in await self.marks(hashes)]
 
     async def mark_and_fold(
         self, payload: bytes, token: str, offsets: Mapping[str, int] | None = None
@@ -153,7 +168,7 @@ class RedisGraphStore:
         finds its own marks and reports them as new again. ``offsets``: the
         batch's highest offset per ``"topic/partition"``, recorded with it.
         """
-        args: list[str | int | bytes] = [
+        args: list[str | int | float | bytes] = [
             self.prefix,
             self.pinned or "",
             self.ttl,
@@ -161,6 +176,8 @@ class RedisGraphStore:
             payload,
             "1" if self.mark_rejected else "0",
             orjson.dumps(offsets or {}),
+            self.clock(),
+            self.dedup_buckets,
         ]
         try:
             flags = await self.scripts.fold(keys=[self.pointer], args=args)

@@ -85,7 +85,7 @@ def test_event_counts_stay_exact_after_dedup_keys_expire(
         try:
             await _fold_in_batches(store, folds, 200, "a")
             # Expire every dedup key at once, then fold everything again.
-            keys = [k async for k in store.client.scan_iter(match=f"{store.base}seen:*")]
+            keys = [k async for k in store.client.scan_iter(match=f"{store.base}dd:*")]
             assert keys
             await store.client.delete(*keys)
             flags = await _fold_in_batches(store, folds, 300, "b")
