@@ -90,8 +90,9 @@ class Keyspace:
         return self.base + "*"
 
     @property
-    def edges(self) -> str:
-        return self.base + "edges"
+    def edge_count(self) -> str:
+        """String: how many edges the generation holds (kept by the fold and the sweep)."""
+        return self.base + "ecount"
 
     @property
     def nodes(self) -> str:

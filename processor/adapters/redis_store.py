@@ -2,9 +2,11 @@
 
 The keys and what each holds are described in docs/redis.md; their names are
 built by ``adapters.redis_keys.Keyspace`` (and, for the per-node and per-edge
-keys, by the Lua scripts). A tombstone can arrive before the events it covers,
-so an edge or node hash may hold only tombstone fields: an edge exists once it
-has ``s``, a node once it has ``ns``.
+keys, by the Lua scripts). An edge is a field of its source's ``out:`` hash
+(a packed record, ``adapters.redis_edge_codec``) and of its target's ``in:``
+hash; its delete tombstone is the ``e:`` hash. A tombstone can arrive before
+the events it covers, so a node hash may hold only tombstone fields: a node
+exists once it has ``ns``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from processor.adapters.redis_edge_codec import decode_edge
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_keys import Keyspace
 from processor.adapters.redis_scripts import Scripts
@@ -216,11 +219,11 @@ class RedisGraphStore:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.scard(keys.nodes)
-                pipe.scard(keys.edges)
+                pipe.get(keys.edge_count)
                 nodes, edges = await pipe.execute()
         except RedisError as exc:
             raise unavailable(exc) from exc
-        return int(nodes), int(edges)
+        return int(nodes), int(edges or 0)
 
     async def member_chunks(self, key: str) -> AsyncIterator[list[str]]:
         """The members of the set ``key``, a chunk at a time (SSCAN: no long call)."""
@@ -234,41 +237,42 @@ class RedisGraphStore:
 
     async def read_graph(self) -> tuple[dict[str, NodeRecord], list[EdgeRecord]]:
         """Every node and edge of the current generation, as records; an edge's
-        ``deleted_until`` joins its own tombstone and its endpoints'."""
+        ``deleted_until`` joins its own tombstone and its endpoints'. The edges
+        are read per source, one ``out:`` hash of packed records each."""
         keys = self.keys
-        rows: list[dict[bytes, bytes]] = []
-        node_ids: set[str] = set()
+        packed: list[tuple[str, str, bytes]] = []
+        nodes: dict[str, NodeRecord] = {}
+        out_deleted: dict[str, str] = {}
+        in_deleted: dict[str, str] = {}
+        own_deleted: dict[str, str] = {}
         try:
-            async for chunk in self.member_chunks(self.keys.edges):
+            async for chunk in self.member_chunks(keys.nodes):
                 async with self.client.pipeline(transaction=False) as pipe:
-                    for eid in chunk:
-                        pipe.hgetall(keys.edge(eid))
-                    for row in await pipe.execute():
-                        if row and b"s" in row:
-                            rows.append(row)
-                            node_ids.add(row[b"s"].decode())
-                            node_ids.add(row[b"t"].decode())
-            nodes: dict[str, NodeRecord] = {}
-            out_deleted: dict[str, str] = {}
-            in_deleted: dict[str, str] = {}
-            ids = sorted(node_ids)
-            for start in range(0, len(ids), _CHUNK):
-                part = ids[start : start + _CHUNK]
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for nid in part:
+                    for nid in chunk:
+                        pipe.hgetall(keys.outgoing(nid))
                         pipe.hgetall(keys.node(nid))
-                    node_rows = await pipe.execute()
-                for nid, row in zip(part, node_rows, strict=True):
-                    nodes[nid] = _node_record(row)
+                    replies = await pipe.execute()
+                for i, nid in enumerate(chunk):
+                    outs, row = replies[2 * i], replies[2 * i + 1]
+                    packed.extend((nid, t.decode(), rec) for t, rec in outs.items())
+                    if row and b"ns" in row:
+                        nodes[nid] = _node_record(row)
                     out_deleted[nid] = row.get(b"dout", b"").decode()
                     in_deleted[nid] = row.get(b"din", b"").decode()
+            async for chunk in self.member_chunks(keys.deleted_edges):
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for eid in chunk:
+                        pipe.hget(keys.edge(eid), "del")
+                    for eid, at in zip(chunk, await pipe.execute(), strict=True):
+                        own_deleted[eid] = (at or b"").decode()
         except RedisError as exc:
             raise unavailable(exc) from exc
         edges = []
-        for row in rows:
-            src, dst = row[b"s"].decode(), row[b"t"].decode()
-            own = row.get(b"del", b"").decode()
-            edges.append(_edge_record(row, max(own, out_deleted[src], in_deleted[dst])))
+        jobs: dict[bytes, tuple[str, str]] = {}
+        for src, dst, rec in packed:
+            own = own_deleted.get(src + dst, "")
+            until = max(own, out_deleted.get(src, ""), in_deleted.get(dst, ""))
+            edges.append(decode_edge(src, dst, rec, until, jobs=jobs))
         return nodes, edges
 
     async def snapshot(self, floor: str = "") -> dict[str, Any]:
@@ -285,23 +289,4 @@ def _node_record(row: dict[bytes, bytes]) -> NodeRecord:
         name=row[b"name"].decode(),
         internal=row.get(b"int") == b"1",
         type=None if ty is None else ty.decode(),
-    )
-
-
-def _edge_record(row: dict[bytes, bytes], deleted_until: str = "") -> EdgeRecord:
-    jobs: set[tuple[str, str]] = set()
-    for field in row:
-        if field[:1] == b"[":
-            ns, name = orjson.loads(field)
-            jobs.add((ns, name))
-    rid = row.get(b"rid", b"")
-    return EdgeRecord(
-        source=row[b"s"].decode(),
-        target=row[b"t"].decode(),
-        jobs=frozenset(jobs),
-        first_seen=row[b"fs"].decode(),
-        last_seen=row[b"ls"].decode(),
-        last_run_id=rid.decode() or None,
-        events=int(row[b"n"]),
-        deleted_until=deleted_until,
     )

@@ -257,7 +257,7 @@ async def _indexes(store: RedisGraphStore) -> tuple[Any, dict[Any, Any]]:
     names = await store.client.zrange(store.base + "names", 0, -1)
     jobs = {}
     async for key in store.client.scan_iter(match=f"{store.base}j:*"):
-        jobs[key] = await store.client.smembers(key)
+        jobs[key] = set(await store.client.hkeys(key))
     return names, jobs
 
 

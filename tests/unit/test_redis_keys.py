@@ -23,8 +23,8 @@ def test_keys_of_a_generation_share_its_hash_tag() -> None:
     nid, eid = "a" * 32, "a" * 32 + "b" * 32
     assert k.base == "{acme:g12}:"
     assert k.pattern == "{acme:g12}:*"
-    assert (k.edges, k.nodes, k.names) == (
-        "{acme:g12}:edges",
+    assert (k.edge_count, k.nodes, k.names) == (
+        "{acme:g12}:ecount",
         "{acme:g12}:nodes",
         "{acme:g12}:names",
     )

@@ -21,7 +21,7 @@
 --
 -- Every other key is the generation's: '{P:g<generation>}:' followed by
 -- 'dd:', 'dr:', 'di:', 'dt:', 'n:', 'e:', 'em:', 'out:', 'in:', 'j:' and an
--- id, or 'dw', 'edges', 'nodes', 'names', 'folded' (docs/redis.md). They are built here, because the
+-- id, or 'dw', 'ecount', 'nr', 'nodes', 'names', 'folded' (docs/redis.md). They are built here, because the
 -- generation is known only once the pointer is read inside this call; so one
 -- call touches the untagged pointer and the keys of the generation's hash tag,
 -- two cluster slots (Redis Cluster is not supported, docs/redis.md).
