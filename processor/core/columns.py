@@ -143,6 +143,9 @@ def extract_columns(
     is ``mixed``; ``limit``: the name length bound; ``max_edges``: the cap on
     distinct kept column edges, past which none is kept (``too_many``).
     """
+    # Most events carry no column lineage: answer them without the collector.
+    if not any(out.facets and "columnLineage" in out.facets for out in outputs):
+        return NO_COLUMNS
     c = _Collector(is_internal, mixed, limit)
     for out in outputs:
         facets = out.facets
