@@ -37,6 +37,7 @@ from prometheus_client import CollectorRegistry
 
 from processor import __version__
 from processor.adapters.classifier_pool import ClassifierPool
+from processor.adapters.gc_policy import settle_heap
 from processor.adapters.connections import faust_credentials, graph_store, kafka_options
 from processor.adapters.dlq_publisher import KafkaPublisher
 from processor.adapters.faust_compat import (
@@ -248,6 +249,7 @@ class LineageWorker:
                 worker.pool.start()  # not on the first batch; from the loop's thread
             await worker.load_generation()
             await worker.guard.start()
+            settle_heap()  # start-up's objects out of every later collection
 
         register_views(app, self)
         tokens = s.token_table()

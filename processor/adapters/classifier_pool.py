@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import copyreg
 import ctypes
-import gc
 import logging
 import multiprocessing
 import os
@@ -23,6 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from processor.adapters.gc_policy import settle_heap
 from processor.core.batch_plan import classify_batch
 from processor.core.pipeline import (
     Accepted,
@@ -43,15 +43,6 @@ _limits: Limits | None = None
 
 _new_tuple = tuple.__new__
 
-# A batch allocates some ten thousand tuples and dicts, nearly all freed by
-# reference counting; at Python's default thresholds the collector still ran
-# a young-generation pass every 700 of them and, every hundred passes, walked
-# every object of the process (pydantic's validators, the modules): a tenth
-# of the helper's CPU. Frozen after start-up and collected every 20,000
-# allocations, it costs under 1%; the rare cycle (an exception's traceback)
-# is still collected.
-_GC_THRESHOLDS = (20_000, 10, 10)
-
 
 def _reduce_outcome(obj: tuple[object, ...]) -> tuple[object, tuple[object, ...]]:
     # A NamedTuple pickles through its Python ``__new__``, a frame per object
@@ -69,9 +60,7 @@ def _init(parent: int, mode: str, globs: tuple[str, ...], limits: Limits) -> Non
     _die_with(parent)
     _rule = MixRule(mode, globs)
     _limits = limits
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLDS)
+    settle_heap()  # a tenth of the helper's CPU went to the collector
 
 
 def _die_with(parent: int) -> None:
