@@ -37,7 +37,6 @@ from prometheus_client import CollectorRegistry
 
 from processor import __version__
 from processor.adapters.classifier_pool import ClassifierPool
-from processor.adapters.gc_policy import settle_heap
 from processor.adapters.connections import faust_credentials, graph_store, kafka_options
 from processor.adapters.dlq_publisher import KafkaPublisher
 from processor.adapters.faust_compat import (
@@ -48,6 +47,7 @@ from processor.adapters.faust_compat import (
     timestamp_ms,
 )
 from processor.adapters.faust_metrics import FaustMonitorCollector
+from processor.adapters.gc_policy import settle_heap
 from processor.adapters.http import register_views
 from processor.adapters.http_auth import require_bearer_token
 from processor.adapters.log_reader import to_record
