@@ -47,7 +47,7 @@ def event_mark(hash_hex: str) -> str:
     return hash_hex[:EVENT_MARK_CHARS]
 
 
-@lru_cache(maxsize=65536)  # each batch names the same jobs on many edges
+@lru_cache(maxsize=8192)  # a batch names the same jobs on many edges
 def job_field(namespace: str, name: str) -> str:
     """A job as an injective string (a JSON array), stored as a field of the edge."""
     return orjson.dumps([namespace, name]).decode()

@@ -109,7 +109,7 @@ class Classified(NamedTuple):
 # One object per distinct node update: a batch's results then pickle each
 # dataset once (pickle's memo), the largest part of what a helper process
 # sends back. The values are immutable, so sharing them changes nothing.
-_node_update = lru_cache(maxsize=65536)(NodeUpdate)
+_node_update = lru_cache(maxsize=8192)(NodeUpdate)
 
 
 def classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Classified:
