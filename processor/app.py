@@ -47,7 +47,7 @@ from processor.adapters.faust_compat import (
     timestamp_ms,
 )
 from processor.adapters.faust_metrics import FaustMonitorCollector
-from processor.adapters.gc_policy import settle_heap
+from processor.adapters.gc_policy import release_memory, settle_heap
 from processor.adapters.http import register_views
 from processor.adapters.http_auth import require_bearer_token
 from processor.adapters.log_reader import to_record
@@ -221,6 +221,10 @@ class LineageWorker:
         @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # faust's timer is untyped
         async def gauges() -> None:
             await worker.refresh_gauges()
+
+        @app.timer(interval=30.0)  # type: ignore[untyped-decorator]
+        async def trim_heap() -> None:
+            release_memory()  # see adapters/gc_policy.py: the soak's growth
 
         @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
         async def follow_generation() -> None:

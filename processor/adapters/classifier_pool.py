@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from processor.adapters.gc_policy import settle_heap
+from processor.adapters.gc_policy import release_memory, settle_heap
 from processor.core.batch_plan import classify_batch
 from processor.core.pipeline import (
     Accepted,
@@ -42,6 +42,8 @@ _rule: MixRule | None = None
 _limits: Limits | None = None
 
 _new_tuple = tuple.__new__
+_batches = 0
+_TRIM_EVERY = 100  # batches between two ``release_memory`` calls in a helper
 
 
 def _reduce_outcome(obj: tuple[object, ...]) -> tuple[object, tuple[object, ...]]:
@@ -76,8 +78,12 @@ def _die_with(parent: int) -> None:
 def _classify_values(
     values: Sequence[bytes | None],
 ) -> tuple[list[Rejected | Classified], list[bytes]]:
+    global _batches
     assert _rule is not None, "initializer did not run"
     assert _limits is not None, "initializer did not run"
+    _batches += 1
+    if _batches % _TRIM_EVERY == 0:
+        release_memory()
     return classify_batch(values, _rule, _limits)
 
 
