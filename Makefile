@@ -61,8 +61,9 @@ bench: bench-pipeline bench-queries bench-columns bench-load bench-ingest ## Eve
 bench-pipeline: venv ## Pipeline throughput against the faust and aiokafka ceilings (bench/bench.py)
 	$(BIN)/python bench/bench.py
 
-bench-queries: venv ## Query latency on a graph of 1M edges (bench/query_bench.py)
-	$(BIN)/python bench/query_bench.py
+bench-queries: venv ## Query latency on graphs of 1M and 3M edges, bytes per edge by events, then the dedup window's bytes per event (bench/query_bench.py, bench/dedup_bench.py)
+	$(BIN)/python bench/query_bench.py --sizes 1000000,3000000
+	$(BIN)/python bench/dedup_bench.py
 
 bench-columns: venv ## Column lineage: fold cost on/off, bytes per column edge, column queries on 1M column edges (bench/column_bench.py)
 	$(BIN)/python bench/column_bench.py

@@ -90,7 +90,9 @@ TARGET_C_OVER_B = 3.0
 TARGET_C_OVER_A = 0.2
 TARGET_D_OVER_A = 0.3
 TARGET_CLASSIFY_US = 40.0  # helper CPU per event
-DEDUP_KINDS = ("seen",)  # Redis key kinds that are dedup marks, not graph
+# Redis key kinds that are dedup marks, not graph: the dedup window
+# (docs/redis.md) and the former layout's ``seen:`` keys.
+DEDUP_KINDS = ("dw", "dd", "dr", "di", "dt", "seen")
 POLL_S = 0.05
 STALL_S = 60.0
 START_S = 120.0
@@ -290,7 +292,7 @@ def _pipeline_unavailable() -> str | None:
 
 
 def redis_breakdown(redis_url: str) -> dict[str, dict[str, int]]:
-    """Keys and ``MEMORY USAGE`` bytes by kind (``{prefix:g1}:KIND:...``), e.g. ``seen``
+    """Keys and ``MEMORY USAGE`` bytes by kind (``{prefix:g1}:KIND:...``), e.g. ``dd``
     for dedup marks; the rest is the graph. Excludes allocator and expiry overheads."""
     import redis
 

@@ -7,25 +7,32 @@ rate, measured in one run on the same message mix.
 (w) the worker's live rate on that mix: the topic is filled and ``python -m processor
     worker`` consumes it, timed through its ``/metrics`` (``bench.measure_pipeline``, the
     pipeline phase of ``make bench-pipeline``);
-(s) single events: ``python -m processor ingest`` as a subprocess, and C concurrent
-    keep-alive clients (C = 64) each POSTing one event per request to ``/api/v1/lineage``
+(s) single events: ``python -m processor ingest`` as a subprocess, and C keep-alive
+    connections (C = 64) each POSTing one event per request to ``/api/v1/lineage``
     until the mix is sent;
 (b) batches: the same mix in batches of B events (B = 500) to ``/api/v1/lineage/batch``
-    from 4 concurrent clients.
+    over 8 connections.
+
+Phases s and b run once per gateway process count of ``--gateway-processes`` (default
+``1,0``: one process, then the gateway's default of one per core), each on a topic of
+its own. The load comes from ``http_load``: 2 client processes, requests built before
+the clock starts. For each phase the table gives the CPU time per event, and the cores
+busy on average, of the clients, the gateway (all its processes) and the broker, so a
+rate can be read against what the machine had left for the gateway.
 
 A phase's rate is events answered / time from the first request to the last answer;
 latency is per request (p50, p99). Events that fail steps 1-3 (the mix's invalid_json and
 invalid_event share) are answered 400 and count as answered, not published (a batch
 cannot hold bytes that are not JSON: phase b sends the rest of the mix); every other
-answer must be a 2xx (else the phase fails), and the gateway's published counter is
-checked against them. Targets: single events at least the worker's rate (the gateway is
-never the bottleneck), batches at least 3x it. The clients are light (hand-made HTTP/1.1
-on asyncio streams) but share the machine with the gateway and the broker, as
-producers on the same host would. Results: a table on stdout and
+answer must be a 2xx (else the phase fails), the gateway's published counter must equal
+them, and the topic's end offsets must equal the counter (every 2xx is on the topic).
+Targets: single events at least the worker's rate (the gateway is never the
+bottleneck), batches at least 3x it. Results: a table on stdout and
 ``bench/results/ingest.json``; subprocess logs in ``bench/results/logs/``.
 
 Flags: ``--events N``, ``--partitions P`` (4), ``--concurrency C``, ``--batch-size B``,
-``--seed``, ``--skip w,s,b``. Ctrl-C stops everything.
+``--batch-connections``, ``--gateway-processes``, ``--clients K`` (2), ``--seed``,
+``--skip w,s,b``. Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -35,17 +42,16 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import signal
 import statistics
 import sys
 import tempfile
 import time
-from collections import Counter, deque
 from pathlib import Path
 from typing import Any
 
-from procs import CHILDREN, RssSampler, free_port, http_get, spawn, stop, tail
+import http_load
+from procs import CHILDREN, free_port, http_get, spawn, stop, tail
 
 import bench as pipeline
 
@@ -56,14 +62,13 @@ sys.path.insert(0, str(ROOT))
 
 TARGET_SINGLE = 1.0  # x the worker's live rate
 TARGET_BATCH = 3.0
-_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
 
 class BenchError(Exception):
     """A measurement could not be made; the message says why."""
 
 
-def _gateway(bootstrap: str, topic: str, name: str) -> tuple[Any, int, Path]:
+def _gateway(bootstrap: str, topic: str, name: str, processes: int) -> tuple[Any, int, Path]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
     env.update(
@@ -71,6 +76,7 @@ def _gateway(bootstrap: str, topic: str, name: str) -> tuple[Any, int, Path]:
         LINEAGE_INPUT_TOPICS=topic,
         LINEAGE_INGEST_PORT=str(port),
         LINEAGE_INGEST_HOST="127.0.0.1",
+        LINEAGE_INGEST_PROCESSES=str(processes),
         LINEAGE_LOG_LEVEL="warning",
     )
     log = LOGS / f"ingest-{name}.log"
@@ -85,76 +91,65 @@ def _gateway(bootstrap: str, topic: str, name: str) -> tuple[Any, int, Path]:
         time.sleep(0.1)
 
 
-async def _client(
-    port: int, path: str, bodies: deque[tuple[int, bytes]], out: dict[str, Any]
-) -> None:
-    """One keep-alive connection sending ``bodies`` until none is left."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        "Content-Type: application/json\r\nContent-Length: "
-    ).encode()
+def _tree_cpu(pid: int | None) -> float:
+    """CPU seconds of a process and its live children (0 when it is gone)."""
+    import psutil
+
+    if pid is None:
+        return 0.0
     try:
-        while bodies:
-            count, body = bodies.popleft()
-            started = time.perf_counter()
-            writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
-            header = await reader.readuntil(b"\r\n\r\n")
-            match = _LENGTH.search(header)
-            answer = await reader.readexactly(int(match.group(1))) if match else b""
-            out["latencies"].append(time.perf_counter() - started)
-            status = int(header[9:12])
-            out["statuses"][status] += 1
-            out["events"] += count
-            if path.endswith("/batch") and status == 200:
-                out["refused"] += json.loads(answer)["summary"]["failed"]
-            elif 400 <= status < 500:
-                out["refused"] += count
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def measure_gateway(
     bootstrap: str,
+    broker_pid: int | None,
     topic: str,
     values: list[bytes],
     *,
     batch: int,
     concurrency: int,
+    processes: int,
+    clients: int,
 ) -> dict[str, Any]:
-    """Send ``values`` one per request (``batch`` 1) or in batches; rate and latency."""
-    name = "single" if batch == 1 else "batch"
-    proc, port, log = _gateway(bootstrap, topic, name)
+    """Send ``values`` one per request (``batch`` 1) or in batches through a gateway
+    of ``processes`` processes (0: its default); rate, latency and CPU."""
+    name = f"{'single' if batch == 1 else 'batch'}-{processes}"
+    proc, port, log = _gateway(bootstrap, topic, name, processes)
     path = "/api/v1/lineage" if batch == 1 else "/api/v1/lineage/batch"
     if batch == 1:
-        bodies = deque((1, v) for v in values)
+        bodies = [(1, v) for v in values]
     else:
         # Bytes that are not JSON cannot be an element of a JSON array: the mix's
         # invalid_json share goes to the single-event phase only.
         values = [v for v in values if _is_json(v)]
         chunks = [values[i : i + batch] for i in range(0, len(values), batch)]
-        bodies = deque((len(c), b"[" + b",".join(c) + b"]") for c in chunks)
-    out: dict[str, Any] = {"latencies": [], "statuses": Counter(), "events": 0, "refused": 0}
-    cpu = RssSampler(proc.pid)
+        bodies = [(len(c), b"[" + b",".join(c) + b"]") for c in chunks]
+    requests = http_load.build_requests(port, path, bodies)
     try:
-        cpu0 = cpu.cpu_seconds()
-        started = time.perf_counter()
-
-        async def run() -> None:
-            await asyncio.gather(*(_client(port, path, bodies, out) for _ in range(concurrency)))
-
-        asyncio.run(run())
-        elapsed = time.perf_counter() - started
-        cpu1 = cpu.cpu_seconds()
+        gateway0, broker0 = _tree_cpu(proc.pid), _tree_cpu(broker_pid)
+        out = http_load.run_load(
+            port, batch > 1, requests, processes=clients, connections=concurrency
+        )
+        gateway_cpu = _tree_cpu(proc.pid) - gateway0
+        broker_cpu = _tree_cpu(broker_pid) - broker0
         _, body = http_get(f"http://127.0.0.1:{port}/metrics")
         published = pipeline.metric_sum(
             pipeline.parse_metrics(body.decode()), "lineage_ingest_events_published_total"
         )
+        gateway_processes = len(_children(proc.pid)) or 1
     finally:
         stop(proc)
-    statuses = dict(out["statuses"])
+    statuses = out["statuses"]
     bad = {s: n for s, n in statuses.items() if s >= 500 or (batch > 1 and s != 200)}
     if bad:
         raise BenchError(f"{name}: answers {statuses}: {tail(log)}")
@@ -162,20 +157,44 @@ def measure_gateway(
         raise BenchError(
             f"{name}: {published:,.0f} published, expected {out['events'] - out['refused']:,}"
         )
-    latencies = sorted(out["latencies"])
+    latencies = out["latencies"]
+    elapsed, events = out["elapsed"], out["events"]
     return {
-        "rate": out["events"] / elapsed,
-        "events": out["events"],
+        "rate": events / elapsed,
+        "events": events,
         "requests": len(latencies),
         "published": published,
         "refused": out["refused"],
         "statuses": statuses,
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-        "gateway_cpu_util": (cpu1 - cpu0) / elapsed if cpu0 is not None and cpu1 else None,
+        "gateway_processes": gateway_processes,
+        # CPU per event in microseconds, and cores busy on average, by party.
+        "cpu_us_per_event": {
+            "client": 1e6 * out["client_cpu"] / events,
+            "gateway": 1e6 * gateway_cpu / events,
+            "broker": 1e6 * broker_cpu / events,
+        },
+        "cores": {
+            "client": out["client_cpu"] / elapsed,
+            "gateway": gateway_cpu / elapsed,
+            "broker": broker_cpu / elapsed,
+        },
         "concurrency": concurrency,
+        "client_processes": clients,
         "batch_size": batch,
     }
+
+
+def _children(pid: int) -> list[Any]:
+    """The gateway's serving processes (none: it serves in its own process)."""
+    import psutil
+
+    try:
+        kids = psutil.Process(pid).children()
+    except psutil.Error:
+        return []
+    return [k for k in kids if "resource_tracker" not in " ".join(k.cmdline())]
 
 
 def _is_json(value: bytes) -> bool:
@@ -191,37 +210,56 @@ def _is_json(value: bytes) -> bool:
 def report(result: dict[str, Any]) -> None:
     worker = result.get("worker", {}).get("rate")
     print()
-    print(f"{'phase':<34} {'events/s':>10} {'p50 ms':>8} {'p99 ms':>8}  note")
+    print(
+        f"{'phase':<36} {'events/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'x worker':>8}  "
+        "CPU us/event client/gateway/broker (cores)"
+    )
     if worker:
-        print(f"{'w  worker, live (same mix)':<34} {worker:>10,.0f}")
-    for key, label, target in (
-        ("single", "s  POST /api/v1/lineage", TARGET_SINGLE),
-        ("batch", "b  POST /api/v1/lineage/batch", TARGET_BATCH),
-    ):
-        phase = result.get(key)
-        if not phase:
-            continue
-        note = f"{phase['requests']:,} requests, gateway CPU {phase['gateway_cpu_util'] or 0:.0%}"
-        if worker:
-            ratio = phase["rate"] / worker
-            flag = "ok" if ratio >= target else f"!!! below the target of {target:g}x"
-            note += f", {ratio:.2f}x the worker ({flag})"
+        cpu = result["worker"]["cpu_us_per_event"]
+        used = " / ".join(f"{k} {v:.0f}" for k, v in cpu.items() if v is not None)
+        print(f"{'w  worker, live (same mix)':<36} {worker:>9,.0f} {'':>7} {'':>7} {'':>8}  {used}")
+    for phase in result.get("phases", []):
+        target = TARGET_SINGLE if phase["batch_size"] == 1 else TARGET_BATCH
+        ratio = f"{phase['rate'] / worker:.2f}x" if worker else ""
+        flag = ""
+        if worker and phase["rate"] / worker < target:
+            flag = f"  !!! under {target:g}x"
+        cpu, cores = phase["cpu_us_per_event"], phase["cores"]
+        used = " / ".join(f"{cpu[k]:.0f} ({cores[k]:.2f})" for k in ("client", "gateway", "broker"))
         print(
-            f"{label:<34} {phase['rate']:>10,.0f} {phase['p50_ms']:>8.1f} "
-            f"{phase['p99_ms']:>8.1f}  {note}"
+            f"{phase['label']:<36} {phase['rate']:>9,.0f} {phase['p50_ms']:>7.1f} "
+            f"{phase['p99_ms']:>7.1f} {ratio:>8}  {used}{flag}"
         )
+
+
+def _counts(text: str) -> list[int]:
+    counts = [int(x) for x in text.split(",") if x.strip()]
+    if not counts or min(counts) < 0:
+        raise SystemExit(f"--gateway-processes: counts, e.g. 1,0 (0: the default), not {text!r}")
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="lineage-processor ingest gateway benchmark")
     parser.add_argument("--events", type=int, default=50_000, help="messages (default 50000)")
     parser.add_argument("--partitions", type=int, default=4, help="topic partitions (default 4)")
-    parser.add_argument("--concurrency", type=int, default=64, help="single-event clients")
+    parser.add_argument("--concurrency", type=int, default=64, help="single-event connections")
     parser.add_argument("--batch-size", type=int, default=500, help="events per batch request")
+    parser.add_argument(
+        "--batch-connections", type=int, default=8, help="batch-route connections (default 8)"
+    )
+    parser.add_argument(
+        "--gateway-processes",
+        default="1,0",
+        help="gateway process counts to measure, comma-separated (0: the gateway's "
+        "default, one per core; default 1,0)",
+    )
+    parser.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the message mix")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: w,s,b")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    counts = _counts(args.gateway_processes)
 
     def _terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -230,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="lineage-ingest-bench-"))
     services: list[Any] = []
     LOGS.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"events": args.events, "partitions": args.partitions}
+    result: dict[str, Any] = {"events": args.events, "partitions": args.partitions, "phases": []}
     try:
         from processor.adapters.kafka_admin import create_topics
         from processor.devstack.services import start_broker, start_redis
@@ -241,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         redis_svc = start_redis(workdir, backend="local")
         services.append(redis_svc)
         bootstrap = broker.address
+        plan = [(phase, count) for phase in ("s", "b") if phase not in skip for count in counts]
         topics = ["ingest.worker", "ingest.worker.dlq", "ingest.worker.control"]
-        topics += ["ingest.single", "ingest.batch"]
+        topics += [f"ingest.{phase}.{count}" for phase, count in plan]
         asyncio.run(create_topics(bootstrap, topics, args.partitions))
         print(f"generating {args.events:,} messages (realistic_mix, seed {args.seed})...")
         messages = realistic_mix(args.events, seed=args.seed)
@@ -250,20 +289,53 @@ def main(argv: list[str] | None = None) -> int:
         if "w" not in skip:
             print("w: the worker's live rate on the mix...", flush=True)
             asyncio.run(pipeline.fill(bootstrap, "ingest.worker", messages))
+            redis0 = _tree_cpu(redis_svc.pid)
             live = pipeline.measure_pipeline(
                 bootstrap, redis_svc.address, "ingest.worker", args.events, 0
             )
-            result["worker"] = {"rate": live["rate"], "events": live["events"]}
-        if "s" not in skip:
-            print(f"s: single events, {args.concurrency} clients...", flush=True)
-            result["single"] = measure_gateway(
-                bootstrap, "ingest.single", values, batch=1, concurrency=args.concurrency
+            redis_cpu = _tree_cpu(redis_svc.pid) - redis0
+            result["worker"] = {
+                "rate": live["rate"],
+                "events": live["events"],
+                # CPU per event of the worker process, its classifier helpers and
+                # Redis (over the whole run, the group join included).
+                "cpu_us_per_event": {
+                    "worker": live["worker_us_per_event"],
+                    "helpers": live["classify_us_per_event"],
+                    "redis": 1e6 * redis_cpu / max(1, live["events"]),
+                },
+            }
+        for phase, count in plan:
+            single = phase == "s"
+            batch = 1 if single else args.batch_size
+            connections = args.concurrency if single else args.batch_connections
+            shown = "default" if count == 0 else str(count)
+            print(
+                f"{phase}: {'single events' if single else f'batches of {batch}'}, "
+                f"{connections} connections from {args.clients} client processes, "
+                f"gateway processes: {shown}...",
+                flush=True,
             )
-        if "b" not in skip:
-            print(f"b: batches of {args.batch_size}, 4 clients...", flush=True)
-            result["batch"] = measure_gateway(
-                bootstrap, "ingest.batch", values, batch=args.batch_size, concurrency=4
+            topic = f"ingest.{phase}.{count}"
+            measured = measure_gateway(
+                bootstrap,
+                broker.pid,
+                topic,
+                values,
+                batch=batch,
+                concurrency=connections,
+                processes=count,
+                clients=args.clients,
             )
+            on_topic = asyncio.run(_records_on(bootstrap, topic))
+            if on_topic != measured["published"]:
+                raise BenchError(
+                    f"{topic}: {on_topic:,} records on the topic, "
+                    f"{measured['published']:,.0f} acknowledged"
+                )
+            route = "/api/v1/lineage" if single else "/api/v1/lineage/batch"
+            measured["label"] = f"{phase}  {route} x{measured['gateway_processes']}"
+            result["phases"].append(measured)
         report(result)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -278,6 +350,13 @@ def main(argv: list[str] | None = None) -> int:
             stop(proc)
         for service in reversed(services):
             service.stop()
+
+
+async def _records_on(bootstrap: str, topic: str) -> int:
+    """Records on a topic the bench wrote only through the gateway (its end offsets)."""
+    from processor.adapters.log_reader import end_offsets
+
+    return sum((await end_offsets(bootstrap, topic)).values())
 
 
 if __name__ == "__main__":

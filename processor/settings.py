@@ -183,6 +183,13 @@ class Settings(BaseSettings):
         5000, ge=0, le=65535, description="HTTP port of `lineage-processor ingest`"
     )
     ingest_host: str = Field("0.0.0.0", description="bind address of the ingest gateway")
+    ingest_processes: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="gateway processes sharing the port (SO_REUSEPORT); 0: one per CPU "
+        "core the process may use; 1 in Kubernetes, where replicas scale it",
+    )
     ingest_max_batch_bytes: int = Field(
         16 * 1024 * 1024,
         gt=0,

@@ -113,6 +113,9 @@ def graph_store(
 
     url, options = redis_options(settings)
     seconds = settings.redis_timeout_seconds if timeout is None else timeout
+    # Every store reads the dedup window with the workers' TTL: it sets the
+    # window's bucket width (core.dedup_window).
+    kwargs.setdefault("dedup_ttl_seconds", settings.dedup_ttl_seconds)
     return RedisGraphStore.from_url(url, timeout=seconds, client_options=options, **kwargs)
 
 

@@ -27,7 +27,7 @@ from processor.core.api_bounds import DEPTH, NODES
 from processor.core.column_queries import column_lineage
 from processor.core.column_snapshot import column_counts
 from processor.core.graph_reader import Direction
-from processor.core.marquez_columns import column_lineage_graph, parse_column_node_id
+from processor.core.marquez_columns import column_lineage_graph, column_node_candidates
 
 
 class ColumnHandlers(WalkHandlers[RedisColumnReader]):
@@ -45,9 +45,15 @@ class ColumnHandlers(WalkHandlers[RedisColumnReader]):
 
     async def marquez(self, query: Query) -> Answer:
         try:
-            ref = parse_column_node_id(text_param(query, "nodeId"))
+            candidates = column_node_candidates(text_param(query, "nodeId"))
         except ValueError as exc:
             raise BadParameter("nodeId", str(exc)) from None
+        ref = candidates[0]
+        if len(candidates) > 1:  # a colon in the name or the field: the stored one wins
+            for c in candidates:
+                if c.field in await self.reader.dataset_fields(c.namespace, c.name):
+                    ref = c
+                    break
         depth = int_param(query, "depth", DEPTH)
         with_down = query.get("withDownstream", "false").lower()
         if with_down not in ("true", "false"):

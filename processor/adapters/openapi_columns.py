@@ -157,8 +157,9 @@ def column_paths(
                 "parameters": [
                     param(
                         "nodeId",
-                        "datasetField:{namespace}:{name}:{field} (the field after the last "
-                        "':') or dataset:{namespace}:{name} (every column).",
+                        "datasetField:{namespace}:{name}:{field} (split as Marquez does: "
+                        "the first three ':' not followed by '//' nor a digit; the field "
+                        "keeps any later ':') or dataset:{namespace}:{name} (every column).",
                         text,
                         required=True,
                     ),

@@ -90,8 +90,9 @@ class Keyspace:
         return self.base + "*"
 
     @property
-    def edges(self) -> str:
-        return self.base + "edges"
+    def edge_count(self) -> str:
+        """String: how many edges the generation holds (kept by the fold and the sweep)."""
+        return self.base + "ecount"
 
     @property
     def nodes(self) -> str:
@@ -118,8 +119,22 @@ class Keyspace:
 
     # --- the generation's per-item keys ------------------------------------
 
-    def seen(self, content_hash: str) -> str:
-        return f"{self.base}seen:{content_hash}"
+    # --- the dedup window (``lua/dedup_window.lua``, ``core.dedup_window``) ---
+
+    @property
+    def dedup_meta(self) -> str:
+        """Hash: per live bucket x, ``s<x>`` its segments' shard counts,
+        ``n<x>`` its events, ``c<x>`` its last segment's, ``t<x>`` its opening."""
+        return self.base + "dw"
+
+    def dedup_set(self, bucket: int, segment: int, shard: int, family: str = "dd") -> str:
+        """Set (intset) of the members of one shard of a bucket's segment:
+        every event's (``dd``), the rejected ones' (``dr``), the ignored ones' (``di``)."""
+        return f"{self.base}{family}:{bucket}.{segment}:{shard}"
+
+    def dedup_ticket(self, token: str, first_hash: str) -> str:
+        """String: the flags a fold call returned, for its retries."""
+        return f"{self.base}dt:{token}:{first_hash[:16]}"
 
     def node(self, node_id: str) -> str:
         return f"{self.base}n:{node_id}"
@@ -140,29 +155,36 @@ class Keyspace:
     # --- column lineage (docs/design.md section 5a) ---------------------------
 
     @property
-    def column_edges(self) -> str:
-        """Set of every column edge id."""
-        return self.base + "cedges"
+    def column_pairs(self) -> str:
+        """Set of the dataset pairs (source id + target id) that have column edges."""
+        return self.base + "cpairs"
+
+    @property
+    def column_count(self) -> str:
+        """Counter of the column edges stored (hidden ones included)."""
+        return self.base + "ccount"
+
+    @property
+    def column_dict(self) -> str:
+        """Hash job or transformation field <-> index ('#<index>'), of the packed values."""
+        return self.base + "cdict"
 
     @property
     def column_datasets(self) -> str:
         """Hash dataset id -> JSON [namespace, name] of the datasets column edges touch."""
         return self.base + "cds"
 
-    def column_edge(self, column_edge_id: str) -> str:
-        return f"{self.base}c:{column_edge_id}"
+    def column_pair(self, source_id: str, target_id: str) -> str:
+        """Hash of a dataset pair's column edges (packed: core/column_payload.py)."""
+        return f"{self.base}cp:{source_id}{target_id}"
 
-    def column_out(self, column_id: str) -> str:
-        """Set of the ids of the column edges out of a column."""
-        return f"{self.base}cout:{column_id}"
+    def column_feeds(self, node_id: str) -> str:
+        """Set of the datasets the dataset's columns feed."""
+        return f"{self.base}cso:{node_id}"
 
-    def column_in(self, column_id: str) -> str:
-        """Set of the ids of the column edges into a column (or whole dataset)."""
-        return f"{self.base}cin:{column_id}"
-
-    def dataset_columns(self, node_id: str) -> str:
-        """Set of a dataset's fields that have column edges ('' = the whole dataset)."""
-        return f"{self.base}dcol:{node_id}"
+    def column_fed_by(self, node_id: str) -> str:
+        """Set of the datasets whose columns feed the dataset's."""
+        return f"{self.base}csi:{node_id}"
 
     def job(self, job_key_id: str) -> str:
         """Set of the ids of the edges that carry the job."""

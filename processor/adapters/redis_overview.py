@@ -9,8 +9,8 @@ instead, and kept for ``OVERVIEW_TTL_SECONDS``:
 
 * the ``names`` index (docs/redis.md) is read by rank in chunks of
   ``OVERVIEW_CHUNK``, and for each chunk one pipelined round trip reads each
-  dataset's side and type (``HMGET n:<id>``) and its degree (``SCARD`` of its
-  ``out:`` and ``in:`` sets);
+  dataset's side and type (``HMGET n:<id>``) and its degree (``HLEN`` of its
+  ``out:`` and ``in:`` adjacency hashes);
 * at most ``OVERVIEW_MAX_DATASETS`` datasets are read, the first ones in
   (namespace, name) order: past that the answer says ``complete: false`` and
   counts only those. So one refresh costs at most 20 round trips and about
@@ -135,8 +135,8 @@ async def read_overview(
                     ns, _, name = member.decode().partition("\0")
                     nid = node_id(ns, name)
                     pipe.hmget(keys.node(nid), ("int", "ty"))
-                    pipe.scard(keys.outgoing(nid))
-                    pipe.scard(keys.incoming(nid))
+                    pipe.hlen(keys.outgoing(nid))
+                    pipe.hlen(keys.incoming(nid))
                 replies = await pipe.execute()
             seen: list[Connected] = []
             for i, member in enumerate(members):
@@ -148,7 +148,7 @@ async def read_overview(
                 seen.append(Connected(rec, int(outs) + int(ins)))
             counted += len(members)
             top = heapq.nsmallest(OVERVIEW_TOP, [*top, *seen], key=_most_connected_first)
-        edges = int(await store.client.scard(keys.edges))
+        edges = int(await store.client.get(keys.edge_count) or 0)
         recent, edges_read = await recent_edges(
             store.client, keys, floor, max_edges=max_datasets, chunk=chunk
         )

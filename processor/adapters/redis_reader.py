@@ -4,17 +4,20 @@ A query of depth ``D`` costs ``D + 2`` round trips, however many nodes it
 visits: one to resolve the root, one per level, and one for the attributes of
 the edges it keeps.
 
-- A level is one call of ``lua/expand.lua``: for every frontier node, its
-  adjacency set and the visibility of each edge (its delete tombstones and
-  the retention floor); the new neighbours ordered by id and cut to the room
-  left under the node cap; then the namespace, name, side and type of the kept
-  ones only. Without deletes or retention no edge is read at this stage.
+- A level is one call of ``lua/expand.lua``: for every frontier node, one
+  read of its adjacency hash, whose values carry what visibility needs (the
+  edge's lastSeen, against its delete tombstones and the retention floor);
+  the new neighbours ordered by id and cut to the room left under the node
+  cap; then the records of the kept ones only (one ``HMGET`` of ``nr``). Without
+  deletes or retention only the neighbour ids are read.
 - The kept edges' attributes (jobs, firstSeen, lastSeen, lastRunId, events)
-  are one call of ``lua/edges.lua`` at the end.
+  are one call of ``lua/edges.lua`` at the end: one ``HMGET`` of the packed
+  records per source node.
 
-Both scripts return one JSON text that orjson decodes in C: the cost of a
-query is Redis's own work plus a few Python objects per node, not a client
-round trip (tens of microseconds) per command nor a reply element per field.
+``expand.lua`` returns one JSON text that orjson decodes in C, ``edges.lua``
+an array of the packed records: the cost of a query is Redis's own work plus
+a few Python objects per node and edge, not a client round trip (tens of
+microseconds) per command nor a reply element per field.
 The price is that a level runs inside Redis's single thread; its cost is
 bounded by the frontier's degree, while the records it reads are bounded by
 the node cap.
@@ -28,6 +31,7 @@ from typing import cast
 import orjson
 from redis.exceptions import RedisError
 
+from processor.adapters.redis_edge_codec import decode_edge
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_search import job_edges
 from processor.adapters.redis_store import RedisGraphStore, _node_record
@@ -88,9 +92,9 @@ class RedisGraphReader:
             if raw_links[i + 1]:  # an empty list arrives as {}
                 links[raw_links[i]] = raw_links[i + 1]
         nodes: dict[str, NodeRecord] = {}
-        for i in range(0, len(raw_nodes), 6):
-            nid, ns, name, internal, ty, typed = raw_nodes[i : i + 6]
-            nodes[nid] = NodeRecord(ns, name, internal == "1", ty if typed else None)
+        for i in range(0, len(raw_nodes), 2):
+            ns, name, internal, ty = raw_nodes[i + 1]
+            nodes[raw_nodes[i]] = NodeRecord(ns, name, internal == "1", ty)
         return Level(links, nodes, bool(truncated))
 
     async def job_edges(self, namespace: str, name: str) -> list[tuple[str, str]]:
@@ -106,17 +110,9 @@ class RedisGraphReader:
             raw = await self.store.scripts.edges(args=args)
         except RedisError as exc:
             raise unavailable(exc) from exc
-        found: dict[tuple[str, str], EdgeRecord] = {}
-        for (source, target), row in zip(pairs, orjson.loads(raw), strict=True):
-            if row:
-                first_seen, last_seen, run_id, events, jobs = row
-                found[(source, target)] = EdgeRecord(
-                    source=source,
-                    target=target,
-                    jobs=frozenset(tuple(orjson.loads(j)) for j in jobs.split("\n") if j),
-                    first_seen=first_seen,
-                    last_seen=last_seen,
-                    last_run_id=run_id or None,
-                    events=int(events),
-                )
-        return found
+        jobs: dict[bytes, tuple[str, str]] = {}  # parsed once per call: edges share jobs
+        return {
+            (source, target): decode_edge(source, target, packed, jobs=jobs)
+            for (source, target), packed in zip(pairs, raw, strict=True)
+            if packed
+        }

@@ -1,12 +1,13 @@
 """The edges seen last, for the page's first screen (``redis_overview``).
 
 No index orders edges by time, so this is a bounded scan like the counts by
-type: ``SSCAN`` of the ``edges`` set, ``RECENT_CHUNK`` ids at a time, one
-pipelined ``HMGET e:<id> ls del`` per chunk, at most ``RECENT_MAX_EDGES`` edges
-(in the set's own order: past that bound the list is the newest of those read,
-and the overview says ``complete: false``). The newest candidates are then
-checked against their endpoints' delete tombstones and read (one more round
-trip), so that an edge a delete or the retention window hides is never listed
+type: ``SSCAN`` of the ``nodes`` set, ``RECENT_CHUNK`` datasets at a time, one
+pipelined ``HGETALL in:<id>`` (source id -> lastSeen of each edge into the
+dataset) per chunk, until at least ``RECENT_MAX_EDGES`` edges are read (in the
+set's own order: past that bound the list is the newest of those read, and
+the overview says ``complete: false``). The newest candidates are then checked
+against their own and their endpoints' delete tombstones and read (one more
+round trip), so that an edge a delete or the retention window hides is never listed
 (``core.snapshot.EdgeRecord.shown``).
 """
 
@@ -51,21 +52,22 @@ async def recent_edges(
     keep = RECENT_TOP * _SPARE
     cursor, read = 0, 0
     while True:
-        cursor, raw = await client.sscan(keys.edges, cursor, count=chunk)
-        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in raw][: max_edges - read]
-        read += len(ids)
+        cursor, raw = await client.sscan(keys.nodes, cursor, count=chunk)
+        targets = [i.decode() if isinstance(i, bytes) else str(i) for i in raw]
         async with client.pipeline(transaction=False) as pipe:
-            for eid in ids:
-                pipe.hmget(keys.edge(eid), ("ls", "del"))
+            for target in targets:
+                pipe.hgetall(keys.incoming(target))  # source id -> lastSeen
             rows = await pipe.execute()
-        for eid, (ls, deleted) in zip(ids, rows, strict=True):
-            seen = (ls or b"").decode()
-            if seen > (deleted or b"").decode() and seen > floor:
-                entry: tuple[str, str] = (seen, eid)
-                if len(best) < keep:
-                    heapq.heappush(best, entry)
-                elif entry > best[0]:
-                    heapq.heapreplace(best, entry)
+        for target, row in zip(targets, rows, strict=True):
+            for source, ls in row.items():
+                read += 1
+                seen = ls.decode()
+                if seen > floor:
+                    entry: tuple[str, str] = (seen, source.decode() + target)
+                    if len(best) < keep:
+                        heapq.heappush(best, entry)
+                    elif entry > best[0]:
+                        heapq.heapreplace(best, entry)
         if cursor == 0 or read >= max_edges:
             break
     return await _visible(client, keys, sorted(best, reverse=True)), read
@@ -82,12 +84,15 @@ async def _visible(
         for _, eid in candidates:
             pipe.hmget(keys.node(eid[:_ID]), fields)
             pipe.hmget(keys.node(eid[_ID:]), fields)
+            pipe.hget(keys.edge(eid), "del")
         rows = await pipe.execute()
     out: list[RecentEdge] = []
     for i, (seen, _) in enumerate(candidates):
-        src, dst = rows[2 * i], rows[2 * i + 1]
+        src, dst, own = rows[3 * i], rows[3 * i + 1], rows[3 * i + 2]
         if src[0] is None or dst[0] is None:
             continue
+        if seen <= (own or b"").decode():
+            continue  # the edge itself deleted since
         if seen <= (src[4] or b"").decode() or seen <= (dst[5] or b"").decode():
             continue  # every edge out of the source, or into the target, deleted since
         out.append(RecentEdge(_record(src), _record(dst), seen))

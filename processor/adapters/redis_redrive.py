@@ -5,13 +5,13 @@ records already redriven, as ``topic/partition/offset``. It is not under a
 generation: a redrive is a fact about the log, and a rebuild replays the
 redriven copies from the input topics anyway.
 
-The dedup bypass: a rule-rejected event is marked seen (``seen:<hash>`` of the
-current generation, value ``r:<batch token>``), so a redriven copy would be
-dropped as a duplicate. Before a copy is published its mark is deleted, in one
-script (``lua/clear_rejected.lua``) so that nothing can change the mark between
-the check and the delete, and only when it is a rejection mark: an accepted
-(``a:``) or ignored (``i:``) mark means the event already had its final
-outcome, and deleting it would count the event again.
+The dedup bypass: a rule-rejected event is marked seen (a rejection member in
+the dedup window of the current generation, docs/redis.md), so a redriven copy
+would be dropped as a duplicate. Before a copy is published its mark is
+deleted, in one script (``lua/clear_rejected.lua``) so that nothing can change
+the mark between the check and the delete, and only when it is a rejection
+mark: an accepted (``a``) or ignored (``i``) mark means the event already had
+its final outcome, and deleting it would count the event again.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from redis.exceptions import RedisError
 
 from processor.adapters.redis_errors import unavailable
-from processor.adapters.redis_store import OUTCOME_REJECTED, RedisGraphStore
+from processor.adapters.redis_store import RedisGraphStore
 
 
 class RedriveLedger:
@@ -54,17 +54,14 @@ class RedriveLedger:
             raise unavailable(exc) from exc
 
     async def clear_rejections(self, hashes: Sequence[str]) -> dict[str, str]:
-        """Delete the ``seen:`` marks of these content hashes in the current
+        """Delete the dedup marks of these content hashes in the current
         generation that are rejection marks. Returns, per hash, the outcome
         of the mark it found (``r`` deleted, ``a`` or ``i`` kept) or ``""``."""
         unique = list(dict.fromkeys(hashes))
         if not unique:
             return {}
-        keys = [self.store.keys.seen(h) for h in unique]
         try:
-            found = await self.store.scripts.clear_rejected(
-                keys=keys, args=[OUTCOME_REJECTED + ":"]
-            )
+            found = await self.store.scripts.clear_rejected(args=self.store.window_args(unique))
         except RedisError as exc:
             raise unavailable(exc) from exc
         return {

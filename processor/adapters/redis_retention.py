@@ -56,7 +56,7 @@ async def sweep(store: RedisGraphStore, floor: str, *, chunk: int = CHUNK) -> Sw
     if not floor:
         raise ValueError("the sweep needs a cutoff time")
     keys = store.keys
-    sweep_keys = [keys.edges, keys.nodes, keys.names, keys.deleted_edges, keys.deleted_nodes]
+    sweep_keys = [keys.edge_count, keys.nodes, keys.names, keys.deleted_edges, keys.deleted_nodes]
     cursor: bytes | str = "0"
     edges = datasets = 0
     try:

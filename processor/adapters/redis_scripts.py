@@ -24,8 +24,10 @@ def source(name: str) -> str:
 
 
 # The fold is one script kept in three files, one per part of the batch:
-# marks and offsets, dataset nodes and edges, column edges.
-FOLD_PARTS = ("fold.lua", "fold_graph.lua", "fold_columns.lua")
+# marks and offsets, dataset nodes and edges, column edges; the dedup window's
+# functions go first (also in the scripts that read the window).
+DEDUP_WINDOW = "dedup_window.lua"
+FOLD_PARTS = (DEDUP_WINDOW, "fold.lua", "fold_graph.lua", "fold_columns.lua")
 
 
 @functools.cache
@@ -48,8 +50,12 @@ class Scripts:
         self.expand = register("expand.lua")
         self.edges = register("edges.lua")
         self.search = register("search.lua")
-        self.clear_rejected = register("clear_rejected.lua")
+        self.seen = client.register_script(source(DEDUP_WINDOW) + "\n" + source("seen.lua"))
+        self.clear_rejected = client.register_script(
+            source(DEDUP_WINDOW) + "\n" + source("clear_rejected.lua")
+        )
         self.column_sweep = register("column_sweep.lua")
+        self.column_expand = register("column_expand.lua")
 
     @staticmethod
     def of(client: aioredis.Redis) -> Scripts:

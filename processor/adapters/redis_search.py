@@ -189,9 +189,9 @@ async def _records(store: RedisGraphStore, members: list[bytes]) -> tuple[NodeRe
 
 async def job_edges(store: RedisGraphStore, namespace: str, name: str) -> list[tuple[str, str]]:
     """(source node id, target node id) of every edge the job produced, sorted; [] for
-    a job the graph does not hold. One round trip (``SMEMBERS j:<job key id>``)."""
+    a job the graph does not hold. One round trip (``HKEYS j:<job key id>``)."""
     try:
-        members = await store.client.smembers(store.keys.job(job_key_id(namespace, name)))
+        members = await store.client.hkeys(store.keys.job(job_key_id(namespace, name)))
     except RedisError as exc:
         raise unavailable(exc) from exc
     ids = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)

@@ -2,24 +2,29 @@
 
 The keys and what each holds are described in docs/redis.md; their names are
 built by ``adapters.redis_keys.Keyspace`` (and, for the per-node and per-edge
-keys, by the Lua scripts). A tombstone can arrive before the events it covers,
-so an edge or node hash may hold only tombstone fields: an edge exists once it
-has ``s``, a node once it has ``ns``.
+keys, by the Lua scripts). An edge is a field of its source's ``out:`` hash
+(a packed record, ``adapters.redis_edge_codec``) and of its target's ``in:``
+hash; its delete tombstone is the ``e:`` hash. A tombstone can arrive before
+the events it covers, so a node hash may hold only tombstone fields: a node
+exists once it has ``ns``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from processor.adapters.redis_edge_codec import decode_edge
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_keys import Keyspace
 from processor.adapters.redis_scripts import Scripts
 from processor.core.control import DeleteRequest
+from processor.core.dedup_window import BUCKETS_PER_TTL
 from processor.core.fold_payload import OUTCOME_ACCEPTED as OUTCOME_ACCEPTED
 from processor.core.fold_payload import OUTCOME_IGNORED as OUTCOME_IGNORED
 from processor.core.fold_payload import OUTCOME_REJECTED as OUTCOME_REJECTED
@@ -40,10 +45,15 @@ class RedisGraphStore:
         dedup_ttl_seconds: int = 7 * 24 * 3600,
         generation: str | None = None,
         mark_rejected: bool = True,
+        clock: Callable[[], float] = time.time,
+        dedup_buckets: int = BUCKETS_PER_TTL,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl = dedup_ttl_seconds
+        # The dedup window's buckets follow this clock (``core.dedup_window``).
+        self.clock = clock
+        self.dedup_buckets = dedup_buckets
         # A store pinned to a generation (a rebuild's) writes and reads only
         # that one; otherwise writes follow the pointer inside each Lua call and
         # reads use ``generation``, refreshed from the pointer.
@@ -129,16 +139,24 @@ class RedisGraphStore:
             return None
         return value if isinstance(value, dict) else None
 
-    async def seen(self, hashes: Sequence[str]) -> list[bool]:
-        """Which content hashes are already marked (one round trip)."""
+    def window_args(self, hashes: Sequence[str]) -> list[str | int | float]:
+        """The arguments of ``lua/seen.lua`` and ``lua/clear_rejected.lua``."""
+        return [self.keys.base, self.clock(), self.ttl, self.dedup_buckets, *hashes]
+
+    async def marks(self, hashes: Sequence[str]) -> list[str]:
+        """The outcome letter of each content hash's dedup mark (``a``, ``i``,
+        ``r``), ``""`` where there is none (one round trip)."""
         if not hashes:
             return []
-        keys = self.keys
         try:
-            values = await self.client.mget([keys.seen(h) for h in hashes])
+            found = await self.scripts.seen(args=self.window_args(hashes))
         except RedisError as exc:
             raise unavailable(exc) from exc
-        return [v is not None for v in values]
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in found]
+
+    async def seen(self, hashes: Sequence[str]) -> list[bool]:
+        """Which content hashes are already marked (one round trip)."""
+        return [bool(m) for m in await self.marks(hashes)]
 
     async def mark_and_fold(
         self, payload: bytes, token: str, offsets: Mapping[str, int] | None = None
@@ -150,7 +168,7 @@ class RedisGraphStore:
         finds its own marks and reports them as new again. ``offsets``: the
         batch's highest offset per ``"topic/partition"``, recorded with it.
         """
-        args: list[str | int | bytes] = [
+        args: list[str | int | float | bytes] = [
             self.prefix,
             self.pinned or "",
             self.ttl,
@@ -158,6 +176,8 @@ class RedisGraphStore:
             payload,
             "1" if self.mark_rejected else "0",
             orjson.dumps(offsets or {}),
+            self.clock(),
+            self.dedup_buckets,
         ]
         try:
             flags = await self.scripts.fold(keys=[self.pointer], args=args)
@@ -199,11 +219,11 @@ class RedisGraphStore:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.scard(keys.nodes)
-                pipe.scard(keys.edges)
+                pipe.get(keys.edge_count)
                 nodes, edges = await pipe.execute()
         except RedisError as exc:
             raise unavailable(exc) from exc
-        return int(nodes), int(edges)
+        return int(nodes), int(edges or 0)
 
     async def member_chunks(self, key: str) -> AsyncIterator[list[str]]:
         """The members of the set ``key``, a chunk at a time (SSCAN: no long call)."""
@@ -217,41 +237,42 @@ class RedisGraphStore:
 
     async def read_graph(self) -> tuple[dict[str, NodeRecord], list[EdgeRecord]]:
         """Every node and edge of the current generation, as records; an edge's
-        ``deleted_until`` joins its own tombstone and its endpoints'."""
+        ``deleted_until`` joins its own tombstone and its endpoints'. The edges
+        are read per source, one ``out:`` hash of packed records each."""
         keys = self.keys
-        rows: list[dict[bytes, bytes]] = []
-        node_ids: set[str] = set()
+        packed: list[tuple[str, str, bytes]] = []
+        nodes: dict[str, NodeRecord] = {}
+        out_deleted: dict[str, str] = {}
+        in_deleted: dict[str, str] = {}
+        own_deleted: dict[str, str] = {}
         try:
-            async for chunk in self.member_chunks(self.keys.edges):
+            async for chunk in self.member_chunks(keys.nodes):
                 async with self.client.pipeline(transaction=False) as pipe:
-                    for eid in chunk:
-                        pipe.hgetall(keys.edge(eid))
-                    for row in await pipe.execute():
-                        if row and b"s" in row:
-                            rows.append(row)
-                            node_ids.add(row[b"s"].decode())
-                            node_ids.add(row[b"t"].decode())
-            nodes: dict[str, NodeRecord] = {}
-            out_deleted: dict[str, str] = {}
-            in_deleted: dict[str, str] = {}
-            ids = sorted(node_ids)
-            for start in range(0, len(ids), _CHUNK):
-                part = ids[start : start + _CHUNK]
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for nid in part:
+                    for nid in chunk:
+                        pipe.hgetall(keys.outgoing(nid))
                         pipe.hgetall(keys.node(nid))
-                    node_rows = await pipe.execute()
-                for nid, row in zip(part, node_rows, strict=True):
-                    nodes[nid] = _node_record(row)
+                    replies = await pipe.execute()
+                for i, nid in enumerate(chunk):
+                    outs, row = replies[2 * i], replies[2 * i + 1]
+                    packed.extend((nid, t.decode(), rec) for t, rec in outs.items())
+                    if row and b"ns" in row:
+                        nodes[nid] = _node_record(row)
                     out_deleted[nid] = row.get(b"dout", b"").decode()
                     in_deleted[nid] = row.get(b"din", b"").decode()
+            async for chunk in self.member_chunks(keys.deleted_edges):
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for eid in chunk:
+                        pipe.hget(keys.edge(eid), "del")
+                    for eid, at in zip(chunk, await pipe.execute(), strict=True):
+                        own_deleted[eid] = (at or b"").decode()
         except RedisError as exc:
             raise unavailable(exc) from exc
         edges = []
-        for row in rows:
-            src, dst = row[b"s"].decode(), row[b"t"].decode()
-            own = row.get(b"del", b"").decode()
-            edges.append(_edge_record(row, max(own, out_deleted[src], in_deleted[dst])))
+        jobs: dict[bytes, tuple[str, str]] = {}
+        for src, dst, rec in packed:
+            own = own_deleted.get(src + dst, "")
+            until = max(own, out_deleted.get(src, ""), in_deleted.get(dst, ""))
+            edges.append(decode_edge(src, dst, rec, until, jobs=jobs))
         return nodes, edges
 
     async def snapshot(self, floor: str = "") -> dict[str, Any]:
@@ -268,23 +289,4 @@ def _node_record(row: dict[bytes, bytes]) -> NodeRecord:
         name=row[b"name"].decode(),
         internal=row.get(b"int") == b"1",
         type=None if ty is None else ty.decode(),
-    )
-
-
-def _edge_record(row: dict[bytes, bytes], deleted_until: str = "") -> EdgeRecord:
-    jobs: set[tuple[str, str]] = set()
-    for field in row:
-        if field[:1] == b"[":
-            ns, name = orjson.loads(field)
-            jobs.add((ns, name))
-    rid = row.get(b"rid", b"")
-    return EdgeRecord(
-        source=row[b"s"].decode(),
-        target=row[b"t"].decode(),
-        jobs=frozenset(jobs),
-        first_seen=row[b"fs"].decode(),
-        last_seen=row[b"ls"].decode(),
-        last_run_id=rid.decode() or None,
-        events=int(row[b"n"]),
-        deleted_until=deleted_until,
     )

@@ -1,26 +1,40 @@
-"""The column part of the fold call's payload (``core.fold_payload``).
+"""The column part of the fold call's payload (``core.fold_payload``), and the
+packed form ``lua/fold_columns.lua`` stores a column edge in.
 
-``"columns"``: ``[[column edge id, source id, source field, target id, target
-field | null, firstSeen, lastSeen, [job index, ...], [transformation index,
-...]], ...]``, the indexes (from 0) into ``"cj"`` (the batch's job fields) and
-``"ct"`` (its transformation fields), which a batch repeats on thousands of
-column edges; and ``"cds"``: ``{node id: job-style JSON [namespace, name]}``,
-the names of the datasets the column edges touch. ``lua/fold.lua`` folds them
-in the same call as the batch's marks and dataset edges.
+Payload keys (only when the batch has column edges):
+
+- ``"cv"``: the batch's vocabulary, the job fields (JSON ``[namespace, name]``)
+  and transformation fields (``x`` + JSON ``[type, subtype, masking]``) its
+  column edges name;
+- ``"cc"``: the attribute sets the batch's column edges carry, each a list of
+  indexes (from 0) into ``"cv"``: a batch repeats a handful of them on
+  thousands of column edges;
+- ``"columns"``: one flat list per dataset pair, ``[source id, target id, then per
+  column pair: source field, target field ("" for the whole dataset),
+  firstSeen, lastSeen (indexes into ``"ct"``, the batch's times, compact),
+  attribute set index]``;
+- ``"cds"``: ``{node id: JSON [namespace, name]}``, the names of the datasets.
+
+Stored (docs/redis.md): the pair's hash has one field per column pair,
+``source field NUL target field`` (a field never holds NUL), whose value is
+``firstSeen lastSeen`` compact (20 digits each) then the comma-separated,
+ascending global indexes of its jobs and transformations (the ``cdict`` table).
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
-from processor.core.columns import ColumnEdgeState, ColumnGraph, Transformation, column_edge_id
+from processor.core.columns import ColumnGraph, Transformation
 from processor.core.identity import job_field
 
-# A transformation as a field of the column edge's hash: this prefix and the
-# JSON [type, subtype, masking]. Jobs are fields starting with "[".
+# A transformation as a vocabulary entry: this prefix and the JSON [type,
+# subtype, masking]. Jobs are entries starting with "[".
 TRANSFORMATION_PREFIX = "x"
+TIME_DIGITS = 20
+FIELD_SEPARATOR = "\x00"
 
 
 def transformation_field(t: Transformation) -> str:
@@ -34,43 +48,75 @@ def parse_transformation(text: str) -> Transformation:
     return (kind, subtype, bool(masking))
 
 
-K = TypeVar("K")
+def compact_time(t: str) -> str:
+    """A normalised time (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) as its 20 digits:
+    fixed width, so string order is still time order."""
+    return t[0:4] + t[5:7] + t[8:10] + t[11:13] + t[14:16] + t[17:19] + t[20:26]
 
 
-def _index(table: dict[K, int], item: K) -> int:
-    """``item``'s place in ``table``, given the next one when it is new."""
-    return table.setdefault(item, len(table))
+def expand_time(d: str) -> str:
+    """The inverse of ``compact_time``."""
+    return f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}.{d[14:20]}Z"
+
+
+def column_field(source_field: str, target_field: str | None) -> str:
+    """A column pair as a field of its dataset pair's hash."""
+    return source_field + FIELD_SEPARATOR + (target_field or "")
+
+
+def split_column_field(text: str) -> tuple[str, str | None]:
+    """The inverse of ``column_field``."""
+    sf, _, tf = text.partition(FIELD_SEPARATOR)
+    return sf, tf or None
+
+
+def vocabulary_entry(text: str) -> tuple[str, Any]:
+    """("job", (namespace, name)) or ("transformation", (type, subtype, masking))."""
+    if text.startswith(TRANSFORMATION_PREFIX):
+        return "transformation", parse_transformation(text)
+    ns, name = orjson.loads(text)
+    return "job", (ns, name)
 
 
 def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
     """The payload keys of the batch's joined column edges (module doc)."""
-    jobs: dict[tuple[str, str], int] = {}
-    trans: dict[Transformation, int] = {}
+    vocab: dict[str, int] = {}
+    entries: dict[Any, int] = {}  # a job (2-tuple) or a transformation (3-tuple) -> index
+    combos: dict[tuple[frozenset[tuple[str, str]], frozenset[Transformation]], int] = {}
+    combo_lists: list[list[int]] = []
     names: dict[str, str] = {}
-    rows = []
-    for cid, e in columns.edges.items():
-        job_ix = [_index(jobs, job) for job in e.jobs]
-        trans_ix = [_index(trans, t) for t in e.transformations]
-        for nid in (e.source_id, e.target_id):
-            if nid not in names:
-                names[nid] = job_field(*columns.datasets[nid])
-        rows.append(
-            [
-                cid,
-                e.source_id,
-                e.source_field,
-                e.target_id,
-                e.target_field,
-                e.first_seen,
-                e.last_seen,
-                job_ix,
-                trans_ix,
-            ]
-        )
+    times: dict[str, int] = {}
+    pairs: dict[tuple[str, str], list[Any]] = {}
+    for (sid, sf, tid, tf), (first, last, jobs, trans) in columns.state.items():
+        combo = combos.get((jobs, trans))
+        if combo is None:
+            combo = combos[(jobs, trans)] = len(combo_lists)
+            ixs = []
+            for item in (*jobs, *trans):
+                ix = entries.get(item)
+                if ix is None:
+                    text = job_field(*item) if len(item) == 2 else transformation_field(item)
+                    ix = entries[item] = vocab.setdefault(text, len(vocab))
+                ixs.append(ix)
+            combo_lists.append(ixs)
+        row = pairs.get((sid, tid))
+        if row is None:
+            row = pairs[(sid, tid)] = [sid, tid]
+            for nid in (sid, tid):
+                if nid not in names:
+                    names[nid] = job_field(*columns.datasets[nid])
+        fs = times.get(first)
+        if fs is None:
+            fs = times[first] = len(times)
+        ls = times.get(last)
+        if ls is None:
+            ls = times[last] = len(times)
+        row += (sf, tf or "", fs, ls, combo)
     return {
-        "columns": rows,
-        "cj": [job_field(*job) for job in jobs],
-        "ct": [transformation_field(t) for t in trans],
+        "cv": list(vocab),
+        "cc": combo_lists,
+        "ct": [compact_time(t) for t in times],
+        "columns": list(pairs.values()),
         "cds": names,
     }
 
@@ -80,10 +126,18 @@ def decode_columns(data: dict[str, Any], into: ColumnGraph) -> None:
     for nid, text in data["cds"].items():
         ns, name = orjson.loads(text)
         into.datasets.setdefault(nid, (ns, name))
-    jobs = [(ns, name) for ns, name in map(orjson.loads, data["cj"])]
-    trans = [parse_transformation(t) for t in data["ct"]]
-    for _cid, sid, sf, tid, tf, first, last, job_ix, trans_ix in data["columns"]:
-        edge = ColumnEdgeState(sid, sf, tid, tf, first, last)
-        edge.jobs = {jobs[i] for i in job_ix}
-        edge.transformations = {trans[i] for i in trans_ix}
-        into.join_edge(column_edge_id(edge), edge)
+    vocab = [vocabulary_entry(v) for v in data["cv"]]
+    times = [expand_time(t) for t in data["ct"]]
+    combos = [
+        (
+            frozenset(v for kind, v in (vocab[i] for i in ixs) if kind == "job"),
+            frozenset(v for kind, v in (vocab[i] for i in ixs) if kind == "transformation"),
+        )
+        for ixs in data["cc"]
+    ]
+    for row in data["columns"]:
+        sid, tid = row[0], row[1]
+        for k in range(2, len(row), 5):
+            sf, tf, fs, ls, combo = row[k : k + 5]
+            jobs, trans = combos[combo]
+            into.join_edge((sid, sf, tid, tf or None), times[fs], times[ls], jobs, trans)

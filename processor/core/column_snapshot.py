@@ -68,18 +68,18 @@ def column_records(columns: ColumnGraph, deleted_until: Any = None) -> list[Colu
     """The column edges of the reference fold as records; ``deleted_until``
     (source id, target id) -> the latest delete covering that pair."""
     out = []
-    for e in columns.edges.values():
-        sns, sname = columns.datasets[e.source_id]
-        tns, tname = columns.datasets[e.target_id]
+    for (sid, sf, tid, tf), (first, last, jobs, trans) in columns.state.items():
+        sns, sname = columns.datasets[sid]
+        tns, tname = columns.datasets[tid]
         out.append(
             ColumnEdgeRecord(
-                (sns, sname, e.source_field),
-                (tns, tname, e.target_field),
-                frozenset(e.transformations),
-                frozenset(e.jobs),
-                e.first_seen,
-                e.last_seen,
-                deleted_until(e.source_id, e.target_id) if deleted_until else "",
+                (sns, sname, sf),
+                (tns, tname, tf),
+                frozenset(trans),
+                frozenset(jobs),
+                first,
+                last,
+                deleted_until(sid, tid) if deleted_until else "",
             )
         )
     return out

@@ -9,8 +9,8 @@ nothing, and no per-event memory is kept.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -25,9 +25,9 @@ DROP_SAME_SIDE = "same_side"
 DROP_SAME_DATASET = "same_dataset"
 COLUMN_DROP_REASONS = (DROP_TOO_MANY, DROP_MALFORMED, DROP_SAME_SIDE, DROP_SAME_DATASET)
 
-COLUMN_ID_CHARS = 32
-
 Transformation = tuple[str, str, bool]  # (type, subtype, masking)
+# (source dataset id, source field, target dataset id, target field | None)
+ColumnKey = tuple[str, str, str, str | None]
 
 
 class ColumnFact(NamedTuple):
@@ -49,89 +49,70 @@ class ColumnExtract(NamedTuple):
 
 
 NO_COLUMNS = ColumnExtract((), (), ())
+# ColumnFact(...) without the Python-level __new__ of a NamedTuple: one a column edge
+_new_fact = tuple.__new__
 
 
-@lru_cache(maxsize=65536)
-def column_id(dataset_id: str, field: str | None) -> str:
-    """Fixed-width identity of a column (``None``: the dataset as a whole).
-
-    A field is never empty (empty fields are skipped), so "" stands for None.
-    The dataset id is fixed width, so the concatenation is injective.
-    """
-    data = (dataset_id + (field or "")).encode("utf-8", "surrogatepass")
-    return hashlib.sha256(data).hexdigest()[:COLUMN_ID_CHARS]
+def column_key(fact: ColumnFact | ColumnEdgeState) -> ColumnKey:
+    """A column edge's identity in the reference fold: its two columns."""
+    return (fact.source_id, fact.source_field, fact.target_id, fact.target_field)
 
 
-def column_edge_id(fact: ColumnFact | ColumnEdgeState) -> str:
-    """Source column id + target column id: fixed width, injective."""
-    return column_id(fact.source_id, fact.source_field) + column_id(
-        fact.target_id, fact.target_field
-    )
-
-
-def _text(value: Any, limit: int | None) -> str | None:
-    """A usable string of the facet: non-empty, no NUL, within ``limit`` code points."""
-    if not isinstance(value, str) or not value or "\x00" in value:
-        return None
-    if limit is not None and len(value) > limit:
-        return None
-    return value
-
-
-def _transformations(element: dict[str, Any], legacy: str | None) -> frozenset[Transformation]:
-    found: set[Transformation] = set()
-    listed = element.get("transformations")
-    if isinstance(listed, list):
+def _transformations(listed: Any, legacy: str | None) -> frozenset[Transformation]:
+    """The element's transformations (docs/design.md section 5a), else the legacy one."""
+    if type(listed) is list and listed:
+        found: set[Transformation] = set()
         for t in listed:
-            if not isinstance(t, dict):
+            if type(t) is not dict:
                 continue
-            kind = _text(t.get("type"), None)
-            if kind is None:
+            kind = t.get("type")
+            if type(kind) is not str or not kind or "\x00" in kind:
                 continue
             subtype = t.get("subtype")
-            if not isinstance(subtype, str) or "\x00" in subtype:
+            if type(subtype) is not str or "\x00" in subtype:
                 subtype = ""
             found.add((kind, subtype, t.get("masking") is True))
-    if not found and legacy is not None:
-        found.add((legacy, "", legacy == "MASKED"))
-    return frozenset(found)
+        if found:
+            if len(found) == 1:
+                return _single(*found)
+            return frozenset(found)
+    if legacy is not None:
+        return _single((legacy, "", legacy == "MASKED"))
+    return _NONE
 
 
-class _Collector:
-    """Joins the pieces of one event per column edge, counting what it skips."""
+@lru_cache(maxsize=4096)
+def _single(t: Transformation) -> frozenset[Transformation]:
+    """One transformation as a set, shared: most column edges carry exactly one
+    of a handful, and a shared set makes the batch join's subset tests cheap."""
+    return frozenset((t,))
 
-    def __init__(self, is_internal: Any, mixed: bool, limit: int) -> None:
-        self.is_internal = is_internal
-        self.mixed = mixed
-        self.limit = limit
-        self.edges: dict[tuple[str, str, str, str, str, str | None], set[Transformation]] = {}
-        self.dropped: dict[str, int] = {}
 
-    def drop(self, reason: str, n: int = 1) -> None:
-        self.dropped[reason] = self.dropped.get(reason, 0) + n
+_NONE: frozenset[Transformation] = frozenset()
 
-    def add(self, element: Any, out_ns: str, out_name: str, out_field: str | None,
-            legacy: str | None) -> None:  # fmt: skip
-        if not isinstance(element, dict):
-            self.drop(DROP_MALFORMED)
-            return
-        ns = _text(element.get("namespace"), None)
-        name = _text(element.get("name"), self.limit)
-        fld = _text(element.get("field"), self.limit)
-        if ns is None or name is None or fld is None:
-            self.drop(DROP_MALFORMED)
-            return
-        if ns == out_ns and name == out_name:
-            self.drop(DROP_SAME_DATASET)
-            return
-        if self.mixed and self.is_internal(ns) == self.is_internal(out_ns):
-            self.drop(DROP_SAME_SIDE)
-            return
-        key = (ns, name, fld, out_ns, out_name, out_field)
-        found = self.edges.get(key)
-        if found is None:
-            found = self.edges[key] = set()
-        found |= _transformations(element, legacy)
+
+def _verdict(
+    ns: Any, name: Any, out_ns: str, out_name: str, limit: int, out_side: bool,
+    side: dict[str, bool], is_internal: Any,
+) -> str:  # fmt: skip
+    """Why an input dataset's column edges into the output are dropped, "" if
+    they are not (the element's field aside). ``is_internal`` None: not mixed."""
+    if not (_good(ns, 1 << 62) and _good(name, limit)):
+        return DROP_MALFORMED
+    if name == out_name and ns == out_ns:
+        return DROP_SAME_DATASET
+    if is_internal is not None:
+        in_side = side.get(ns)
+        if in_side is None:
+            in_side = side[ns] = bool(is_internal(ns))
+        if in_side == out_side:
+            return DROP_SAME_SIDE
+    return ""
+
+
+def _good(value: Any, limit: int) -> bool:
+    """A usable string of the facet: non-empty, no NUL, within ``limit`` code points."""
+    return type(value) is str and 0 < len(value) <= limit and "\x00" not in value
 
 
 def extract_columns(
@@ -142,11 +123,16 @@ def extract_columns(
     ``is_internal``: the mix rule's namespace test; ``mixed``: whether the rule
     is ``mixed``; ``limit``: the name length bound; ``max_edges``: the cap on
     distinct kept column edges, past which none is kept (``too_many``).
+
+    One tight loop over the already-decoded facet: facets are never validated,
+    only read, and this is the hot path of an event carrying them.
     """
-    # Most events carry no column lineage: answer them without the collector.
-    if not any(out.facets and "columnLineage" in out.facets for out in outputs):
-        return NO_COLUMNS
-    c = _Collector(is_internal, mixed, limit)
+    # (namespace, name, field, output namespace, output name, output field)
+    edges: dict[tuple[Any, ...], frozenset[Transformation]] = {}
+    dropped: dict[str, int] = {}
+    side: dict[str, bool] = {}  # namespace -> internal, asked once an event
+    seen_trans: dict[tuple[Any, ...], frozenset[Transformation]] = {}
+    no_limit = 1 << 62
     for out in outputs:
         facets = out.facets
         if not facets:
@@ -154,47 +140,92 @@ def extract_columns(
         facet = facets.get("columnLineage")
         if facet is None:
             continue
-        if not isinstance(facet, dict):
-            c.drop(DROP_MALFORMED)
+        if type(facet) is not dict:
+            dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
             continue
+        out_ns, out_name = out.namespace, out.name
+        out_side = False
+        if mixed:
+            known = side.get(out_ns)
+            out_side = side[out_ns] = bool(is_internal(out_ns)) if known is None else known
+        groups: list[tuple[Any, str | None, str | None]] = []
         fields = facet.get("fields")
-        if fields is not None and not isinstance(fields, dict):
-            c.drop(DROP_MALFORMED)
+        if fields is not None and type(fields) is not dict:
+            dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
         elif fields:
             for fname, entry in fields.items():
-                target = _text(fname, limit)
-                inputs = entry.get("inputFields") if isinstance(entry, dict) else None
-                if target is None or not isinstance(inputs, list):
-                    c.drop(DROP_MALFORMED)
+                inputs = entry.get("inputFields") if type(entry) is dict else None
+                if not _good(fname, limit) or type(inputs) is not list:
+                    dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
-                legacy = _text(entry.get("transformationType"), None)
-                for element in inputs:
-                    c.add(element, out.namespace, out.name, target, legacy)
+                legacy = entry.get("transformationType")
+                if not _good(legacy, no_limit):
+                    legacy = None
+                groups.append((inputs, fname, legacy))
         whole = facet.get("dataset")
-        if whole is not None and not isinstance(whole, list):
-            c.drop(DROP_MALFORMED)
+        if whole is not None and type(whole) is not list:
+            dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
         elif whole:
-            for element in whole:
-                c.add(element, out.namespace, out.name, None, None)
-    if not c.edges:
-        return ColumnExtract((), (), tuple(sorted(c.dropped.items())))
-    if len(c.edges) > max_edges:
-        c.drop(DROP_TOO_MANY, len(c.edges))
-        return ColumnExtract((), (), tuple(sorted(c.dropped.items())))
+            groups.append((whole, None, None))
+        # per input dataset of this output: "" when kept, else the drop reason
+        verdicts: dict[tuple[Any, Any], str] = {}
+        for inputs, target, legacy in groups:
+            legacy_set = _NONE if legacy is None else _single((legacy, "", legacy == "MASKED"))
+            for el in inputs:
+                if type(el) is not dict:
+                    dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
+                    continue
+                ns, name, fld = el.get("namespace"), el.get("name"), el.get("field")
+                try:
+                    verdict = verdicts[(ns, name)]
+                except (KeyError, TypeError):  # TypeError: not hashable, so not a string
+                    verdict = _verdict(ns, name, out_ns, out_name, limit, mixed and out_side, side,
+                                       is_internal if mixed else None)  # fmt: skip
+                    if type(ns) is str and type(name) is str:
+                        verdicts[(ns, name)] = verdict
+                if type(fld) is not str or not 0 < len(fld) <= limit or "\x00" in fld:
+                    verdict = DROP_MALFORMED
+                if verdict:
+                    dropped[verdict] = dropped.get(verdict, 0) + 1
+                    continue
+                listed = el.get("transformations")
+                if listed is None:
+                    trans = legacy_set
+                elif type(listed) is list and len(listed) == 1 and type(listed[0]) is dict:
+                    # the usual shape: one transformation, of a handful per event
+                    t = listed[0]
+                    # masking as `is True`: 1 == True would share a set with true
+                    raw = (t.get("type"), t.get("subtype"), t.get("masking") is True, legacy)
+                    try:
+                        trans = seen_trans[raw]
+                    except (KeyError, TypeError):  # TypeError: a value is not hashable
+                        trans = _transformations(listed, legacy)
+                        with contextlib.suppress(TypeError):
+                            seen_trans[raw] = trans
+                else:
+                    trans = _transformations(listed, legacy)
+                key = (ns, name, fld, out_ns, out_name, target)
+                found = edges.get(key)
+                edges[key] = trans if found is None else found | trans
+    if not edges:
+        return ColumnExtract((), (), tuple(sorted(dropped.items())))
+    if len(edges) > max_edges:
+        dropped[DROP_TOO_MANY] = dropped.get(DROP_TOO_MANY, 0) + len(edges)
+        return ColumnExtract((), (), tuple(sorted(dropped.items())))
     datasets: dict[tuple[str, str], str] = {}
     facts = []
-    for (sns, sname, sf, tns, tname, tf), trans in c.edges.items():
+    for (sns, sname, sf, tns, tname, tf), trans in edges.items():
         sid = datasets.get((sns, sname))
         if sid is None:
             sid = datasets[(sns, sname)] = node_id(sns, sname)
         tid = datasets.get((tns, tname))
         if tid is None:
             tid = datasets[(tns, tname)] = node_id(tns, tname)
-        facts.append(ColumnFact(sid, sf, tid, tf, frozenset(trans)))
+        facts.append(_new_fact(ColumnFact, (sid, sf, tid, tf, trans)))
     return ColumnExtract(
         tuple(facts),
         tuple((nid, ns, nm) for (ns, nm), nid in datasets.items()),
-        tuple(sorted(c.dropped.items())),
+        tuple(sorted(dropped.items())),
     )
 
 
@@ -212,12 +243,39 @@ class ColumnEdgeState:
     transformations: set[Transformation] = field(default_factory=set)
 
 
+class _EdgeView(Mapping[ColumnKey, ColumnEdgeState]):
+    """``ColumnGraph.state`` seen as ``ColumnEdgeState``s, each made when asked for."""
+
+    def __init__(self, state: dict[ColumnKey, list[Any]]) -> None:
+        self.state = state
+
+    def __getitem__(self, k: ColumnKey) -> ColumnEdgeState:
+        v = self.state[k]
+        return ColumnEdgeState(k[0], k[1], k[2], k[3], v[0], v[1], set(v[2]), set(v[3]))
+
+    def __iter__(self) -> Iterator[ColumnKey]:
+        return iter(self.state)
+
+    def __len__(self) -> int:
+        return len(self.state)
+
+
 class ColumnGraph:
-    """The column edges of a graph and the names of the datasets they touch."""
+    """The column edges of a graph and the names of the datasets they touch.
+
+    ``state`` holds each column edge as ``[firstSeen, lastSeen, jobs,
+    transformations]`` (the sets frozen, shared between the edges of an event
+    or a batch): the batch join runs on every column edge of every event, so
+    it allocates as little as it can. ``edges`` gives them as records."""
 
     def __init__(self) -> None:
-        self.edges: dict[str, ColumnEdgeState] = {}
+        self.state: dict[ColumnKey, list[Any]] = {}
         self.datasets: dict[str, tuple[str, str]] = {}  # node id -> (namespace, name)
+
+    @property
+    def edges(self) -> Mapping[ColumnKey, ColumnEdgeState]:
+        """The column edges as states (built on access, for readers and tests)."""
+        return _EdgeView(self.state)
 
     def apply(
         self,
@@ -229,36 +287,47 @@ class ColumnGraph:
         """Fold one event's column edges in; again changes nothing."""
         for nid, ns, name in datasets:
             self.datasets.setdefault(nid, (ns, name))
+        state = self.state
+        jobs = frozenset((job,))
+        t = event_time
         for f in facts:
-            cid = column_edge_id(f)
-            edge = self.edges.get(cid)
-            if edge is None:
-                edge = self.edges[cid] = ColumnEdgeState(
-                    f.source_id, f.source_field, f.target_id, f.target_field, event_time, event_time
-                )
-            else:
-                edge.first_seen = min(edge.first_seen, event_time)
-                edge.last_seen = max(edge.last_seen, event_time)
-            edge.jobs.add(job)
-            edge.transformations |= f.transformations
+            key = f[:4]  # column_key(f), without the call
+            cur = state.get(key)
+            if cur is None:
+                state[key] = [t, t, jobs, f[4]]
+                continue
+            if t < cur[0]:
+                cur[0] = t
+            if t > cur[1]:
+                cur[1] = t
+            if job not in cur[2]:
+                cur[2] = cur[2] | jobs
+            if not f[4] <= cur[3]:
+                cur[3] = cur[3] | f[4]
 
     def join(self, other: ColumnGraph) -> None:
         """Fold ``other`` in: every attribute is a join."""
         for nid, names in other.datasets.items():
             self.datasets.setdefault(nid, names)
-        for cid, e in other.edges.items():
-            self.join_edge(cid, e)
+        for key, (first, last, jobs, trans) in other.state.items():
+            self.join_edge(key, first, last, jobs, trans)
 
-    def join_edge(self, cid: str, e: ColumnEdgeState) -> None:
-        """Fold one column edge state in (``e`` is not kept)."""
-        edge = self.edges.get(cid)
-        if edge is None:
-            edge = self.edges[cid] = ColumnEdgeState(
-                e.source_id, e.source_field, e.target_id, e.target_field,
-                e.first_seen, e.last_seen,
-            )  # fmt: skip
-        else:
-            edge.first_seen = min(edge.first_seen, e.first_seen)
-            edge.last_seen = max(edge.last_seen, e.last_seen)
-        edge.jobs |= e.jobs
-        edge.transformations |= e.transformations
+    def join_edge(
+        self,
+        key: ColumnKey,
+        first: str,
+        last: str,
+        jobs: frozenset[tuple[str, str]],
+        trans: frozenset[Transformation],
+    ) -> None:
+        """Fold one column edge's attributes in."""
+        cur = self.state.get(key)
+        if cur is None:
+            self.state[key] = [first, last, jobs, trans]
+            return
+        cur[0] = min(cur[0], first)
+        cur[1] = max(cur[1], last)
+        if not jobs <= cur[2]:
+            cur[2] = cur[2] | jobs
+        if not trans <= cur[3]:
+            cur[3] = cur[3] | trans

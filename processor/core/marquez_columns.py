@@ -19,11 +19,15 @@ legacy IDENTITY, else null.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 from processor.core.column_queries import Column, ColumnLineage, column_order
 from processor.core.column_snapshot import ColumnEdgeRecord, transformation_dicts
 from processor.core.marquez import parse_node_id
+
+# As in Marquez's NodeId: a colon not followed by "//" nor a digit separates.
+_SEPARATOR = re.compile(r":(?!//|\d)")
 
 
 class ColumnNodeRef(NamedTuple):
@@ -40,22 +44,46 @@ def field_node_id(c: Column) -> str:
 
 
 def parse_column_node_id(value: str) -> ColumnNodeRef:
-    """``datasetField:{ns}:{name}:{field}`` (the field after the last colon)
-    or ``dataset:{ns}:{name}`` (every column of the dataset); ``ValueError``
-    otherwise."""
+    """``datasetField:{ns}:{name}:{field}`` or ``dataset:{ns}:{name}`` (every
+    column of the dataset); ``ValueError`` otherwise. The first of
+    ``column_node_candidates``: Marquez's reading."""
+    return column_node_candidates(value)[0]
+
+
+def column_node_candidates(value: str) -> list[ColumnNodeRef]:
+    """Every reading of a column node id, Marquez's first.
+
+    Marquez (``NodeId.asDatasetFieldId``) splits at the first three colons not
+    followed by ``//`` nor a digit, so the namespace may hold ``scheme://`` and
+    ``host:port`` and the field gets everything after the third, colons
+    included. When the name holds a colon too the id is ambiguous; the other
+    readings (every later colon as the name/field boundary, left to right)
+    let the caller pick the one whose dataset has that field. When no colon
+    after the name qualifies (a field starting with a digit), the last colon
+    splits, where Marquez would fail."""
     prefix = "datasetField:"
-    if value.startswith(prefix):
-        rest, sep, field = value[len(prefix) :].rpartition(":")
-        if not sep or not field:
-            raise ValueError(
-                f"node id must be 'datasetField:{{namespace}}:{{name}}:{{field}}', got {value!r}"
-            )
-        ref = parse_node_id("dataset:" + rest)
-        return ColumnNodeRef(ref.namespace, ref.name, field)
     if value.startswith("dataset:"):
         ref = parse_node_id(value)
-        return ColumnNodeRef(ref.namespace, ref.name, None)
-    raise ValueError(f"node id must start with 'datasetField:' or 'dataset:', got {value!r}")
+        return [ColumnNodeRef(ref.namespace, ref.name, None)]
+    if not value.startswith(prefix):
+        raise ValueError(f"node id must start with 'datasetField:' or 'dataset:', got {value!r}")
+    body = value[len(prefix) :]
+    shape = f"node id must be 'datasetField:{{namespace}}:{{name}}:{{field}}', got {value!r}"
+    match = _SEPARATOR.search(body)
+    if match is None:  # every colon looks like part of a URI: the last two split
+        head, _, fld = body.rpartition(":")
+        ns, _, rest = head.rpartition(":")
+        if not ns or not rest or not fld:
+            raise ValueError(shape)
+        return [ColumnNodeRef(ns, rest, fld)]
+    ns, rest = body[: match.start()], body[match.end() :]
+    cuts = [i for i, ch in enumerate(rest) if ch == ":" and 0 < i < len(rest) - 1]
+    if not ns or not cuts:
+        raise ValueError(shape)
+    first = _SEPARATOR.search(rest)
+    marquez = first.start() if first is not None and first.start() in cuts else cuts[-1]
+    order = [marquez] + [i for i in cuts if i != marquez]
+    return [ColumnNodeRef(ns, rest[:i], rest[i + 1 :]) for i in order]
 
 
 def legacy_type(e: ColumnEdgeRecord) -> str | None:

@@ -74,23 +74,36 @@ def gateway_middleware(
     404), so an anonymous caller cannot map the routes.
     """
 
+    known = public | {r for r, _ in privileges}
+    # The labelled series, looked up once each (the label sets are few).
+    counted: dict[tuple[str, str, int], Any] = {}
+    timed: dict[str, Any] = {}
+
+    def count(label: str, method: str, status: int) -> None:
+        series = counted.get((label, method, status))
+        if series is None:
+            series = counted[label, method, status] = metrics.requests.labels(
+                label, method, str(status)
+            )
+        series.inc()
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else None
-        label = route if route is not None and (route in public or _known(route)) else "other"
+        label = route if route in known else "other"
         try:
             answer = await _answer(request, handler, route)
         except web.HTTPException as exc:  # aiohttp's own 404 and 405
-            metrics.requests.labels(label, request.method, str(exc.status)).inc()
+            count(label, request.method, exc.status)
             raise
-        metrics.requests.labels(label, request.method, str(answer.status)).inc()
-        metrics.request_seconds.labels(label).observe(time.perf_counter() - started)
+        count(label, request.method, answer.status)
+        series = timed.get(label)
+        if series is None:
+            series = timed[label] = metrics.request_seconds.labels(label)
+        series.observe(time.perf_counter() - started)
         return answer
-
-    def _known(route: str) -> bool:
-        return any(r == route for r, _ in privileges)
 
     async def _answer(
         request: web.Request, handler: Handler, route: str | None

@@ -8,6 +8,7 @@ refused from its ``Content-Length`` before any of it is read.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 from aiohttp import web
@@ -68,6 +69,12 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 
 async def _read(request: web.Request, limit: int) -> bytes:
+    length = request.content_length
+    if length is not None:  # at most ``limit``, checked above: one read
+        try:
+            return await request.content.readexactly(length)
+        except asyncio.IncompleteReadError as exc:  # the client hung up: what came
+            return exc.partial
     parts: list[bytes] = []
     size = 0
     while chunk := await request.content.read(_CHUNK):

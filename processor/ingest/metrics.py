@@ -3,11 +3,22 @@
 Labels are bounded: routes are the gateway's few paths (``other`` for the
 rest), statuses are HTTP codes, reasons are the reason codes of docs/design.md
 section 3 and the gateway's own (``empty_body``, ``unsupported_content_type``...).
+
+Several gateway processes on one port (``LINEAGE_INGEST_PROCESSES``) run in
+prometheus_client's multiprocess mode: each process writes its values to a
+file in ``PROMETHEUS_MULTIPROC_DIR``, and whichever process a scrape reaches
+answers with the sum over all of them (a scrape cannot choose its process, so a
+per-process page would show a random part of the counts).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import os
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from processor.adapters.metric_specs import Spec, SpecMetrics
 from processor.core.reasons import Reason
@@ -68,3 +79,32 @@ class IngestMetrics(SpecMetrics):
     deletes_published: Counter
     events_rejected: Counter
     publish_errors: Counter
+
+
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def exposition(metrics: IngestMetrics) -> bytes:
+    """The ``/metrics`` page: this process's metrics, or every gateway process's
+    summed in multiprocess mode."""
+    directory = os.environ.get(MULTIPROCESS_DIR_ENV)
+    if not directory:
+        return generate_latest(metrics.registry)
+    registry = CollectorRegistry()
+    registry.register(_Summed(directory))
+    return generate_latest(registry)
+
+
+class _Summed:
+    """The processes' files summed, with each metric's own help text (the
+    multiprocess collector knows only the values)."""
+
+    def __init__(self, directory: str) -> None:
+        self._files = MultiProcessCollector(None, directory)  # type: ignore[no-untyped-call]
+        self._help = {spec.name: spec.help for spec in _SPECS.values()}
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._files.collect():  # type: ignore[no-untyped-call]
+            if family.name in self._help:
+                family.documentation = self._help[family.name]
+                yield family

@@ -8,7 +8,7 @@
 | ``DELETE /api/v2/lineage/external-lineage`` | delete | 200 once the delete is published |
 | ``GET /healthz``, ``/readyz``, ``/metrics`` | none | liveness, broker readiness, metrics |
 
-Steps 1-3 of section 3 run here with the worker's own code (``classify``): what
+Steps 1-3 of section 3 run here with the worker's own code (``check``): what
 fails them is answered 400 (413 for ``too_large``) and never published. What
 passes is published as it came (the decompressed bytes), keyed as the
 openlineage-python Kafka transport keys it, and answered only once acknowledged.
@@ -16,13 +16,14 @@ openlineage-python Kafka transport keys it, and answered only once acknowledged.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from processor.core.control import parse_control
 from processor.core.message_keys import message_key
@@ -34,7 +35,8 @@ from processor.core.timefmt import format_time
 from processor.errors import BrokerUnavailable
 from processor.ingest.answers import gateway_middleware, json_answer, refusal
 from processor.ingest.body import BodyError, check_content_type, read_body
-from processor.ingest.metrics import IngestMetrics
+from processor.ingest.check import check_decoded, check_raw
+from processor.ingest.metrics import IngestMetrics, exposition
 from processor.ingest.publisher import GatewayPublisher, OutRecord
 
 EVENT = "/api/v1/lineage"
@@ -47,10 +49,6 @@ PRIVILEGES = {
     (EXTERNAL, "POST"): Privilege.INGEST,
     (EXTERNAL, "DELETE"): Privilege.DELETE,
 }
-# Outcomes of steps 1-3: refused at the gateway, never published.
-GATEWAY_REASONS = frozenset(
-    {Reason.TOO_LARGE.value, Reason.INVALID_JSON.value, Reason.INVALID_EVENT.value}
-)
 # The mix rule kept no edge: Snowflake answers 404; the event is published all the same.
 NO_EDGE_REASONS = frozenset(
     {
@@ -102,17 +100,20 @@ class Gateway:
 
     # --- events -------------------------------------------------------------------
 
-    async def _one_event(self, request: web.Request, route: str) -> Classified | Rejected:
-        """Read, check and publish one event; its classification for the answer."""
+    async def _one_event(self, request: web.Request, route: str) -> Classified | None:
+        """Read, check and publish one event; on Snowflake's path, its
+        classification for the answer (the mix rule's verdict)."""
         check_content_type(request)
         limits = self.config.limits
         body = await read_body(request, limits.max_event_bytes)
-        verdict = classify(body, self.config.rule, limits)
-        if isinstance(verdict, Rejected) and verdict.reason in GATEWAY_REASONS:
-            status = 413 if verdict.reason == Reason.TOO_LARGE.value else 400
-            raise BodyError(status, verdict.reason, verdict.error)
-        await self._publish_events(route, [OutRecord(self.config.input_topic, _key(body), body)])
-        return verdict
+        checked = check_raw(body, limits)
+        if isinstance(checked, Rejected):
+            status = 413 if checked.reason == Reason.TOO_LARGE.value else 400
+            raise BodyError(status, checked.reason, checked.error)
+        verdict = classify(body, self.config.rule, limits) if route == EXTERNAL else None
+        record = OutRecord(self.config.input_topic, message_key(checked), body)
+        await self._publish_events(route, [record])
+        return verdict if isinstance(verdict, Classified) else None
 
     async def _publish_events(self, route: str, records: list[OutRecord]) -> None:
         try:
@@ -130,7 +131,7 @@ class Gateway:
     async def post_external(self, request: web.Request) -> web.Response:
         """Snowflake's path: 404 with the reason when the mix rule keeps no edge."""
         verdict = await self._one_event(request, EXTERNAL)
-        outcome = verdict.outcome if isinstance(verdict, Classified) else None
+        outcome = verdict.outcome if verdict is not None else None
         if isinstance(outcome, Rejected) and outcome.reason in NO_EDGE_REASONS:
             return refusal(404, outcome.reason, outcome.error)
         return json_answer({"status": "published"})
@@ -159,10 +160,10 @@ class Gateway:
             try:
                 raw = orjson.dumps(item)
             except orjson.JSONEncodeError as exc:  # nesting past orjson's own bound
-                verdict: Classified | Rejected = Rejected(Reason.INVALID_JSON.value, str(exc))
+                verdict: Rejected | None = Rejected(Reason.INVALID_JSON.value, str(exc))
             else:
-                verdict = classify(raw, config.rule, config.limits)
-            if isinstance(verdict, Rejected) and verdict.reason in GATEWAY_REASONS:
+                verdict = check_decoded(item, raw, config.limits)
+            if verdict is not None:
                 self.metrics.events_rejected.labels(verdict.reason).inc()
                 failed.append(
                     {
@@ -232,8 +233,9 @@ class Gateway:
     # --- operations ---------------------------------------------------------------
 
     async def healthz(self, request: web.Request) -> web.Response:
-        """Liveness: the event loop answers."""
-        return json_answer({"status": "ok"})
+        """Liveness: the event loop answers; ``process`` says which of the
+        gateway's processes did (LINEAGE_INGEST_PROCESSES)."""
+        return json_answer({"status": "ok", "process": os.getpid()})
 
     async def readyz(self, request: web.Request) -> web.Response:
         """Readiness: the broker answers a metadata request."""
@@ -245,15 +247,6 @@ class Gateway:
     async def metrics_page(self, request: web.Request) -> web.Response:
         # aiohttp refuses a charset in content_type; it is fine as a header.
         return web.Response(
-            body=generate_latest(self.metrics.registry),
+            body=exposition(self.metrics),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
-
-
-def _key(body: bytes) -> bytes | None:
-    """The Kafka transport's key of an event that passed steps 1-3."""
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return message_key(obj) if isinstance(obj, dict) else None

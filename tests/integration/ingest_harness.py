@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -60,6 +61,29 @@ class GatewayProcess(WorkerProcess):
         """(status, decoded JSON body) of one request."""
         status, _, raw = self.request(method, path, body, **kw)
         return status, json.loads(raw) if raw else None
+
+
+def pause_broker(broker: Any, timeout: float = 10.0) -> None:
+    """``broker.pause()`` (SIGSTOP), returning once every thread of the broker is
+    stopped: the signal is delivered asynchronously, and a broker thread still
+    running could acknowledge a record sent after the pause."""
+    broker.pause()
+    if broker.pid is None:  # a container: paused by its runtime
+        return
+    tasks = Path(f"/proc/{broker.pid}/task")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = []
+        for task in tasks.iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue
+            states.append(stat.rsplit(")", 1)[1].split()[0])
+        if states and all(state in ("T", "t") for state in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the broker (pid {broker.pid}) did not stop within {timeout:g} s")
 
 
 def start_gateway(stack: Any, name: str = "gateway", **extra: str) -> GatewayProcess:

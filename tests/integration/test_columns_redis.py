@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from processor.adapters.http_columns import ColumnHandlers
 from processor.adapters.memory import MemoryGraphStore
 from processor.adapters.redis_columns import (
     RedisColumnReader,
@@ -170,5 +171,49 @@ def test_deletes_of_the_pair_or_of_either_end_hide_column_edges(
                 assert await column_edge_count(store) == 1  # hidden, not removed
             finally:
                 await store.close()
+
+    asyncio.run(run())
+
+
+class _Backend:
+    """What ``ColumnHandlers`` reads of a worker: its store and retention floor."""
+
+    def __init__(self, store: RedisGraphStore) -> None:
+        self.store = store
+
+    def floor(self) -> str:
+        return ""
+
+
+def test_marquez_node_ids_with_colons_find_the_stored_field(
+    redis_service: Any, key_prefix: str
+) -> None:
+    # a field with a colon, and a name with one whose field has none: both
+    # addressable through datasetField:{ns}:{name}:{field}
+    src, colon_name = ("postgres://db:5432", "public.src"), ("snowflake://acme", "RAW:ORDERS")
+    facets = {
+        STG: column_facet({"ts:utc": [((*src, "created:at"), [("DIRECT", "IDENTITY", False)])]}),
+        colon_name: column_facet({"id": [((*src, "id"), [("DIRECT", "IDENTITY", False)])]}),
+    }
+    folds = _folds([column_event(facets, inputs=[src], event_time=JAN)])
+
+    async def run() -> None:
+        store = RedisGraphStore.from_url(redis_service.address, prefix=key_prefix)
+        try:
+            await store.mark_and_fold(
+                encode_batch([(f.content_hash, OUTCOME_ACCEPTED) for f in folds], folds), "t"
+            )
+            h = ColumnHandlers(_Backend(store))  # type: ignore[arg-type]
+            for node, field, upstream in (
+                (f"datasetField:{STG[0]}:{STG[1]}:ts:utc", "ts:utc", "created:at"),
+                (f"datasetField:{colon_name[0]}:RAW:ORDERS:id", "id", "id"),
+            ):
+                answer = await h.marquez({"nodeId": node, "depth": "1"})
+                fields = {n["data"]["field"]: n for n in answer.body["graph"]}
+                assert set(fields) == {field, upstream}
+                (inp,) = fields[field]["data"]["inputFields"]
+                assert (inp["namespace"], inp["dataset"], inp["field"]) == (*src, upstream)
+        finally:
+            await store.close()
 
     asyncio.run(run())

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import pytest
+import redis
 
 from processor.adapters.dlq_publisher import KafkaPublisher, OutRecord
 from processor.adapters.log_reader import end_offsets
@@ -15,10 +16,12 @@ from processor.adapters.redis_redrive import RedriveLedger
 from processor.adapters.redis_store import RedisGraphStore
 from processor.core.dlq_headers import dlq_headers
 from processor.core.dlq_review import REDRIVEN_FROM_HEADER, format_ms, rejection_hash
+from processor.core.fold_payload import encode_batch
 from processor.core.rules import MixRule
 from processor.core.snapshot import canonical_bytes, snapshot_hash
 from tests.events import ol_event
 from tests.integration.conftest import Stack, expected_graph
+from tests.integration.dedup_marks import dedup_marks, write_rejection_mark
 from tests.integration.harness import free_port
 from tests.integration.kafka_utils import produce, read_topic
 
@@ -147,17 +150,12 @@ def test_stats_and_show_count_and_locate_the_dead_letters(stack: Stack) -> None:
     assert limited[-1] == f"1 shown (newest last) of 5 in {stack.dlq_topic}"
 
 
-def _seen_marks(stack: Stack, values: list[bytes]) -> list[bytes | None]:
-    async def run() -> list[bytes | None]:
-        store = RedisGraphStore.from_url(stack.redis_url, prefix=stack.prefix)
-        try:
-            await store.load_generation()
-            keys = [f"{store.base}seen:{rejection_hash(v, 64)}" for v in values]
-            return list(await store.client.mget(keys))
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
+def _seen_marks(stack: Stack, values: list[bytes]) -> list[str]:
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        return dedup_marks(client, stack.prefix, [rejection_hash(v, 64) for v in values])
+    finally:
+        client.close()
 
 
 def test_redrive_after_widening_the_internal_namespaces_then_again_changes_nothing(
@@ -165,7 +163,7 @@ def test_redrive_after_widening_the_internal_namespaces_then_again_changes_nothi
 ) -> None:
     worker, records, _ = _run_mix(stack)
     _, external, _ = _mix()
-    assert all(m is not None and m.startswith(b"r:") for m in _seen_marks(stack, external))
+    assert _seen_marks(stack, external) == ["r"] * len(external)
     worker.terminate()
     worker = stack.start_worker(LINEAGE_INTERNAL_NAMESPACES=BOTH_INTERNAL)
     dlq_before = read_topic(stack.bootstrap, stack.dlq_topic)
@@ -191,7 +189,7 @@ def test_redrive_after_widening_the_internal_namespaces_then_again_changes_nothi
     ]
     worker.wait_for(lambda: worker.metric("lineage_events_accepted_total") == 3, 30)
     assert worker.metric("lineage_events_consumed_total") == 3
-    assert all(m is not None and m.startswith(b"a:") for m in _seen_marks(stack, external))
+    assert _seen_marks(stack, external) == ["a"] * len(external)
 
     rule = MixRule("mixed", BOTH_INTERNAL.split(","))
     expected = expected_graph([v for _, v in records], rule).snapshot()
@@ -313,9 +311,8 @@ def test_since_routing_and_argument_errors(stack: Stack) -> None:
     assert [r.value for r in read_topic(stack.bootstrap, stack.input_topic, expect=1)] == [event]
 
     # Once the worker's rejection mark is there, a redrive clears it and records.
-    key = f"{{{stack.prefix}:g1}}:seen:{rejection_hash(event, 64)}"
     assert _ok(_cli(stack, "dlq", "redrive"))[0] == "redriven: 1"  # not marked yet: again
-    _redis_set(stack, key, "r:worker.7")
+    write_rejection_mark(stack.redis_url, stack.prefix, rejection_hash(event, 64), "worker.7")
     assert _ok(_cli(stack, "dlq", "redrive")) == [
         "redriven: 1",
         "skipped, already redriven: 1",
@@ -325,24 +322,9 @@ def test_since_routing_and_argument_errors(stack: Stack) -> None:
         f"published to {stack.input_topic}: 1",
         "rejection marks cleared (dedup bypass): 1",
     ]
-    assert _redis_get(stack, key) is None
+    assert _seen_marks(stack, [event]) == [""]
     assert _ok(_cli(stack, "dlq", "redrive"))[:2] == ["redriven: 0", "skipped, already redriven: 2"]
     assert len(read_topic(stack.bootstrap, stack.input_topic, expect=3)) == 3
-
-
-def _redis_set(stack: Stack, key: str, value: str) -> None:
-    import redis
-
-    with redis.Redis.from_url(stack.redis_url) as client:
-        client.set(key, value)
-
-
-def _redis_get(stack: Stack, key: str) -> bytes | None:
-    import redis
-
-    with redis.Redis.from_url(stack.redis_url) as client:
-        value: bytes | None = client.get(key)
-        return value
 
 
 def test_unreachable_kafka_or_redis_is_one_line_and_exit_1(stack: Stack) -> None:
@@ -365,37 +347,31 @@ def test_unreachable_kafka_or_redis_is_one_line_and_exit_1(stack: Stack) -> None
 def test_only_rejection_marks_are_cleared_in_the_current_generation(
     redis_url: str, key_prefix: str
 ) -> None:
-    async def run() -> tuple[dict[str, str], dict[str, bytes | None]]:
+    async def run() -> tuple[dict[str, str], list[str], list[str]]:
         store = RedisGraphStore.from_url(redis_url, prefix=key_prefix)
+        old = RedisGraphStore(store.client, prefix=key_prefix, generation="2")
         try:
             await store.client.set(f"{key_prefix}:generation", "3")
             await store.load_generation()
-            base = store.base
-            old = f"{{{key_prefix}:g2}}:seen:"
-            marks = {
-                f"{base}seen:aa": b"a:tok.1",
-                f"{base}seen:ii": b"i:tok.1",
-                f"{base}seen:rr": b"r:tok.1",
-                f"{base}seen:rs": b"r:tok.2",
-                f"{old}rr": b"r:tok.0",  # another generation: not touched
-            }
-            for key, value in marks.items():
-                await store.client.set(key, value)
+            marks = [("aa", "a"), ("ii", "i"), ("rr", "r"), ("rs", "r")]
+            await store.mark_and_fold(encode_batch(marks, []), "tok.1")
+            await old.mark_and_fold(encode_batch([("rr", "r")], []), "tok.0")
             ledger = RedriveLedger(store)
             found = await ledger.clear_rejections(["aa", "ii", "rr", "rs", "rr", "missing"])
-            left = {key: await store.client.get(key) for key in marks}
+            left = await store.marks(["aa", "ii", "rr", "rs"])
+            other = await old.marks(["rr"])  # another generation: not touched
             assert await ledger.redriven(["dlq/0/1", "dlq/0/2"]) == [False, False]
             await ledger.record(["dlq/0/1"])
             assert await ledger.redriven(["dlq/0/1", "dlq/0/2"]) == [True, False]
             assert await store.client.smembers(f"{key_prefix}:dlq:redriven") == {b"dlq/0/1"}
-            return found, left
+            return found, left, other
         finally:
             await store.close()
 
-    found, left = asyncio.run(run())
+    found, left, other = asyncio.run(run())
     assert found == {"aa": "a", "ii": "i", "rr": "r", "rs": "r", "missing": ""}
-    assert [k.rsplit(":", 1)[1] for k, v in left.items() if v is None] == ["rr", "rs"]
-    assert sorted(v for v in left.values() if v is not None) == [b"a:tok.1", b"i:tok.1", b"r:tok.0"]
+    assert left == ["a", "i", "", ""]
+    assert other == ["r"]
 
 
 def test_log_reader_stops_at_the_end_offsets_taken_first(broker: str, make_topics: Any) -> None:

@@ -19,6 +19,7 @@ from processor.devstack.services import RunningService
 from processor.samples import realistic_mix
 from tests.integration.accounting import DEFAULT_RULE, Sent, check_accounting
 from tests.integration.conftest import Stack
+from tests.integration.dedup_marks import dedup_marks
 from tests.integration.faults import (
     WAIT,
     Feeder,
@@ -123,8 +124,7 @@ def test_an_unwritable_dead_letter_topic_holds_the_batch_until_it_is_writable(
     client = redis.Redis.from_url(stack.redis_url)
     try:
         firsts = _first_copies(values)
-        base = f"{{{stack.prefix}:g1}}:seen:"
-        marked = [bool(client.exists(base + h)) for h in firsts]
+        marked = [bool(m) for m in dedup_marks(client, stack.prefix, list(firsts))]
     finally:
         client.close()
     for (content_hash, first), is_marked in zip(firsts.items(), marked, strict=True):

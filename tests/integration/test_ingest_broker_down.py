@@ -15,7 +15,7 @@ import orjson
 from processor.adapters.kafka_admin import create_topics
 from processor.devstack.services import RunningService
 from tests.events import raw_event
-from tests.integration.ingest_harness import GatewayProcess
+from tests.integration.ingest_harness import GatewayProcess, pause_broker
 from tests.integration.kafka_utils import read_topic
 
 EVENT = "/api/v1/lineage"
@@ -50,7 +50,7 @@ def test_stopped_broker_gives_503s_and_every_2xx_is_on_the_topic(
         gateway.wait_ready(timeout=60)
         with ThreadPoolExecutor(4) as pool:
             assert set(pool.map(send, [f"before-{i}" for i in range(40)])) == {201}
-            broker.pause()  # stopped mid-stream: connections open, nothing answers
+            pause_broker(broker)  # stopped mid-stream: connections open, nothing answers
             try:
                 stopped = list(pool.map(send, [f"paused-{i}" for i in range(12)]))
                 assert set(stopped) == {503}

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 import redis
 
 from processor.adapters.kafka_admin import create_topics
-from processor.adapters.redis_keys import Keyspace
 from processor.core.pipeline import Classified, Limits, classify
 from tests.integration.accounting import DEFAULT_RULE, Sent, check_accounting
 from tests.integration.conftest import Stack
+from tests.integration.dedup_marks import dedup_marks
 from tests.integration.faults import (
     WAIT,
     Feeder,
@@ -62,7 +62,6 @@ class CommitWatcher(threading.Thread):
             else None
             for v in values
         ]  # fmt: skip
-        self.keys = Keyspace(stack.prefix)
         self.stop = threading.Event()
         self.checked = 0  # messages found marked below a committed offset, summed over rounds
         self.violations: list[str] = []
@@ -88,9 +87,9 @@ class CommitWatcher(threading.Thread):
                 below.append((partition, offset, digest))
         if not below:
             return
-        marks = client.mget([self.keys.seen(d) for _, _, d in below])
+        marks = dedup_marks(client, self.stack.prefix, [d for _, _, d in below])
         for (partition, offset, _), mark in zip(below, marks, strict=True):
-            if mark is None:
+            if not mark:
                 self.violations.append(
                     f"offset {committed[partition]} committed on partition {partition}, "
                     f"but the message at {offset} is not folded"

@@ -18,6 +18,7 @@ import redis
 from processor.adapters.log_reader import end_offsets
 from tests.events import OMIT, ol_event, raw_event
 from tests.integration.conftest import Stack
+from tests.integration.dedup_marks import dedup_marks
 from tests.integration.kafka_utils import ReadRecord, committed_offsets, produce, read_topic
 
 pytestmark = pytest.mark.integration
@@ -55,17 +56,16 @@ def content_hash(value: bytes) -> str:
 
 
 def marks(stack: Stack, generation: str, values: list[bytes]) -> list[str | None]:
-    """The outcome letter of each value's ``seen:`` mark in ``generation``
-    (the value is ``"<outcome>:<batch token>"``), None where there is none."""
+    """The outcome letter of each value's dedup mark in ``generation``, None
+    where there is none."""
     client = redis.Redis.from_url(stack.redis_url)
     try:
-        found = client.mget(
-            [f"{{{stack.prefix}:g{generation}}}:seen:{content_hash(v)}" for v in values]
+        found = dedup_marks(
+            client, stack.prefix, [content_hash(v) for v in values], generation=generation
         )
     finally:
         client.close()
-    texts = [m.decode() if isinstance(m, bytes) else m for m in found]
-    return [None if t is None else t.split(":", 1)[0] for t in texts]
+    return [m or None for m in found]
 
 
 def dead_letters(stack: Stack) -> tuple[dict[int, int], list[ReadRecord]]:

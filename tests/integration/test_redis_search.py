@@ -257,7 +257,7 @@ async def _indexes(store: RedisGraphStore) -> tuple[Any, dict[Any, Any]]:
     names = await store.client.zrange(store.base + "names", 0, -1)
     jobs = {}
     async for key in store.client.scan_iter(match=f"{store.base}j:*"):
-        jobs[key] = await store.client.smembers(key)
+        jobs[key] = set(await store.client.hkeys(key))
     return names, jobs
 
 
@@ -294,7 +294,7 @@ def test_the_indexes_are_what_the_reference_fold_implies_and_stay_so(
             # dedup marks expired (the fold itself runs again on every edge).
             await _fold(store, folds[:97], "a0")
             await _fold(store, folds[::-1], "b")
-            keys = [k async for k in store.client.scan_iter(match=f"{store.base}seen:*")]
+            keys = [k async for k in store.client.scan_iter(match=f"{store.base}dd:*")]
             await store.client.delete(*keys)
             await _fold(store, folds, "c")
             assert await _indexes(store) == want

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from typing import Any
 
 import pytest
@@ -13,7 +12,8 @@ import pytest
 from processor.adapters.redis_store import RedisGraphStore
 from processor.core.fold import Graph
 from processor.core.fold_payload import OUTCOME_ACCEPTED, encode_batch
-from processor.core.pipeline import Accepted, Classified, FoldEvent, Limits, classify
+from processor.core.identity import node_id
+from processor.core.pipeline import Accepted, Classified, FoldEvent, Limits, NodeUpdate, classify
 from processor.core.rules import MixRule
 from processor.core.snapshot import snapshot_hash
 from processor.samples import realistic_mix
@@ -85,7 +85,7 @@ def test_event_counts_stay_exact_after_dedup_keys_expire(
         try:
             await _fold_in_batches(store, folds, 200, "a")
             # Expire every dedup key at once, then fold everything again.
-            keys = [k async for k in store.client.scan_iter(match=f"{store.base}seen:*")]
+            keys = [k async for k in store.client.scan_iter(match=f"{store.base}dd:*")]
             assert keys
             await store.client.delete(*keys)
             flags = await _fold_in_batches(store, folds, 300, "b")
@@ -128,14 +128,73 @@ def test_edges_and_event_marks_stay_in_redis_compact_encodings(
         store = RedisGraphStore.from_url(redis_service.address, prefix=key_prefix)
         try:
             await store.mark_and_fold(encode_batch(marks, folds), "t")
-            eid = (await store.client.srandmember(store.base + "edges")).decode()
-            members = await store.client.smembers(f"{store.base}em:{eid}")
-            # Exact 64-bit integers, not doubles: an event count cannot merge two events.
-            assert members
-            assert all(re.fullmatch(rb"-?[0-9]+", m) for m in members)
-            assert await store.client.object("encoding", f"{store.base}em:{eid}") == b"intset"
-            encoding = await store.client.object("encoding", f"{store.base}e:{eid}")
+            client, base = store.client, store.base
+            _, records = await store.read_graph()
+            events = {e.source + e.target: e.events for e in records}
+            reference = Graph()
+            for f in folds:
+                reference.apply(f)
+            assert events == {eid: len(e.marks) for eid, e in reference.edges.items()}
+            eids = list(events)
+            several = 0
+            for eid, edge in reference.edges.items():
+                stored = await client.get(f"{base}em:{eid}")
+                if len(edge.marks) == 1:
+                    assert stored is None  # an edge seen once keeps its only mark inline
+                    continue
+                several += 1
+                # Every distinct mark once, as 8 bytes, in order: exact 64-bit
+                # integers, so an event count cannot merge two events.
+                assert stored == b"".join(sorted(bytes.fromhex(m) for m in edge.marks))
+            assert several > 0  # the mix repeats jobs: some edges saw several events
+            # A small dataset's adjacency of lastSeen values stays a listpack.
+            nid = eids[0][32:]
+            encoding = await client.object("encoding", f"{base}in:{nid}")
             assert encoding in (b"ziplist", b"listpack")
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def test_event_marks_count_once_across_batches_and_resends(
+    redis_service: Any, key_prefix: str
+) -> None:
+    """Marks added a few at a time, re-sent after their dedup keys would have
+    expired (a new batch token), at the ends of the 64-bit range: each event
+    counts once and the stored marks are exactly the distinct ones, in order."""
+    hub, out = ("warehouse", "hub"), ("warehouse", "out")
+    edges = ((node_id(*hub), node_id(*out)),)
+    extremes = ["0" * 16, "f" * 16, "8" + "0" * 15, "7" + "f" * 15, "0" * 15 + "1"]
+    hashes = [m + "ab" * 24 for m in extremes] + [f"{i:064x}"[::-1] for i in range(17, 56)]
+    folds = [
+        FoldEvent(
+            content_hash=h,
+            event_time=f"2026-01-01T00:00:{i % 60:02d}.000000Z",
+            run_id=None,
+            job=("etl", f"job{i % 3}"),
+            nodes=(
+                NodeUpdate(edges[0][0], *hub, True, None),
+                NodeUpdate(edges[0][1], *out, True, None),
+            ),
+            edges=edges,
+        )
+        for i, h in enumerate(hashes)
+    ]
+    want = b"".join(sorted({bytes.fromhex(h[:16]) for h in hashes}))
+
+    async def run() -> None:
+        store = RedisGraphStore.from_url(redis_service.address, prefix=key_prefix)
+        try:
+            await _fold_in_batches(store, folds[:1], 1, "a")  # one mark: kept inline
+            assert not await store.client.exists(f"{store.base}em:{edges[0][0]}{edges[0][1]}")
+            await _fold_in_batches(store, folds, 7, "b")
+            await _fold_in_batches(store, folds[::-1], 13, "c")  # all re-sent
+            _, records = await store.read_graph()
+            assert len(set(extremes)) == 5
+            assert [e.events for e in records] == [len(want) // 8] == [44]
+            stored = await store.client.get(f"{store.base}em:{edges[0][0]}{edges[0][1]}")
+            assert stored == want
         finally:
             await store.close()
 

@@ -137,9 +137,9 @@ def test_the_sweep_removes_what_the_floor_hides_and_nothing_else(
             names = await client.zrange(f"{base}names", 0, -1)
             assert names == [f"{ns}\0{nm}".encode() for ns, nm in (SRC, MART, STG)]
             assert not await client.exists(f"{base}j:{job_key_id('etl', 'old')}")
-            assert await client.smembers(f"{base}j:{job_key_id('etl', 'load')}") == {
+            assert await client.hkeys(f"{base}j:{job_key_id('etl', 'load')}") == [
                 (node_id(*SRC) + stg).encode()
-            }
+            ]
             # A late January event into STG stays hidden (by the kept delete and
             # the floor), and a second sweep finds nothing more.
             late = ol_event(job=("etl", "late"), inputs=[LONE], outputs=[STG], event_time=JAN)
@@ -188,7 +188,7 @@ def test_the_worker_hides_and_sweeps_edges_past_the_retention_window(stack: Any)
 
     client = redis.Redis.from_url(stack.redis_url)
     try:
-        assert client.scard(f"{{{stack.prefix}:g1}}:edges") == 1
+        assert client.get(f"{{{stack.prefix}:g1}}:ecount") == b"1"
     finally:
         client.close()
     # Read as of a day after the stale event, the window would still show it,

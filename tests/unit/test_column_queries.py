@@ -14,7 +14,11 @@ from processor.core.column_queries import ColumnLineage, column_lineage
 from processor.core.column_snapshot import column_records
 from processor.core.fold import Graph
 from processor.core.graph_reader import Direction
-from processor.core.marquez_columns import column_lineage_graph, parse_column_node_id
+from processor.core.marquez_columns import (
+    column_lineage_graph,
+    column_node_candidates,
+    parse_column_node_id,
+)
 from processor.core.pipeline import Accepted, Classified, Limits, classify
 from processor.core.rules import MixRule
 from processor.errors import NodeNotFound
@@ -144,3 +148,19 @@ def test_tree_and_dot_show_badges() -> None:
     dot = column_dot(_run(E1, "status", "downstream", 1))
     assert "style=dashed" in dot  # INDIRECT only
     assert dot.startswith("digraph columns {")
+
+
+def test_marquez_field_ids_with_colons_read_as_marquez_then_the_other_ways() -> None:
+    # Marquez: the first three colons not followed by "//" or a digit split, the
+    # field keeps the rest; the other readings follow, for the stored one to win
+    assert column_node_candidates("datasetField:s3://lake:orders:ts:utc") == [
+        ("s3://lake", "orders", "ts:utc"),
+        ("s3://lake", "orders:ts", "utc"),
+    ]
+    assert column_node_candidates("datasetField:postgres://db:5432:public.t:a:b:c") == [
+        ("postgres://db:5432", "public.t", "a:b:c"),
+        ("postgres://db:5432", "public.t:a", "b:c"),
+        ("postgres://db:5432", "public.t:a:b", "c"),
+    ]
+    # a field starting with a digit: the last colon, where Marquez would fail
+    assert column_node_candidates("datasetField:ns:t:2024") == [("ns", "t", "2024")]

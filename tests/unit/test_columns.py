@@ -324,3 +324,20 @@ def test_the_payload_carries_column_edges_and_decodes_to_the_same_fold() -> None
     decoded = decode_batch(encode_batch([], folds)).graph
     assert decoded.column_snapshot() == _fold(*raws).column_snapshot()
     assert len(decoded.column_snapshot()["columnEdges"]) == 3 * (1 + 2) + 2 * (1 + 1)
+
+
+def test_masking_is_true_only_for_true_even_after_a_true_in_the_same_event() -> None:
+    def element(field: str, masking: Any) -> dict[str, Any]:
+        t = {"type": "DIRECT", "subtype": "IDENTITY", "masking": masking}
+        return {**GOOD, "field": field, "transformations": [t]}
+
+    facet = {
+        "fields": {
+            "a": {"inputFields": [element("x", True)]},
+            "b": {"inputFields": [element("y", 1)]},  # 1 == True in Python, not true in JSON
+            "c": {"inputFields": [element("z", 1.0)]},
+        }
+    }
+    snap = _columns(_raw_with_facet(facet))
+    got = {e["target"]["field"]: e["transformations"][0]["masking"] for e in snap["columnEdges"]}
+    assert got == {"a": True, "b": False, "c": False}

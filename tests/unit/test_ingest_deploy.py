@@ -59,6 +59,8 @@ def test_kubernetes_deployment_and_service() -> None:
     assert port == {"name": "http", "containerPort": PORT, "protocol": "TCP"}
     env = {e["name"]: e["value"] for e in container.get("env", [])}
     assert env.get("LINEAGE_INGEST_PORT", str(PORT)) == str(PORT)
+    # Replicas scale the gateway in Kubernetes, one process a pod (docs/ingest.md).
+    assert env["LINEAGE_INGEST_PROCESSES"] == "1"
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(PORT)

@@ -23,14 +23,17 @@ def test_keys_of_a_generation_share_its_hash_tag() -> None:
     nid, eid = "a" * 32, "a" * 32 + "b" * 32
     assert k.base == "{acme:g12}:"
     assert k.pattern == "{acme:g12}:*"
-    assert (k.edges, k.nodes, k.names) == (
-        "{acme:g12}:edges",
+    assert (k.edge_count, k.nodes, k.names) == (
+        "{acme:g12}:ecount",
         "{acme:g12}:nodes",
         "{acme:g12}:names",
     )
     assert (k.deleted_edges, k.deleted_nodes) == ("{acme:g12}:edel", "{acme:g12}:ndel")
     assert k.folded == "{acme:g12}:folded"
-    assert k.seen("ff00") == "{acme:g12}:seen:ff00"
+    assert k.dedup_meta == "{acme:g12}:dw"
+    assert k.dedup_set(20428, 1, 63) == "{acme:g12}:dd:20428.1:63"
+    assert k.dedup_set(20428, 0, 5, "dr") == "{acme:g12}:dr:20428.0:5"
+    assert k.dedup_ticket("1a.7", "ab" * 32) == "{acme:g12}:dt:1a.7:" + "ab" * 8
     assert k.node(nid) == "{acme:g12}:n:" + nid
     assert k.edge(eid) == "{acme:g12}:e:" + eid
     assert k.marks(eid) == "{acme:g12}:em:" + eid

@@ -1,22 +1,22 @@
 -- Deletes the dedup marks that are rejection marks, and only those, so that
 -- a redriven copy of a rejected event is not dropped as a duplicate
 -- (adapters/redis_redrive.py). One script: nothing can change a mark between
--- its check and its delete.
+-- its check and its delete. Joined after dedup_window.lua.
 --
--- KEYS: the `seen:<content hash>` marks to look at (of one generation).
--- ARGV[1] the value prefix of a rejection mark ("r:").
--- Returns, per key in order: "r" when it held a rejection mark (now deleted),
--- the outcome letter of any other mark (kept), "" when there is none.
+-- ARGV as seen.lua's: ARGV[1] the generation's key base, ARGV[2] the clock,
+-- ARGV[3] the dedup TTL, ARGV[4] buckets per TTL, ARGV[5..] content hashes.
+-- Returns, per hash in order: "r" when it held a rejection mark (now
+-- deleted), the outcome letter of any other mark (kept), "" when there is none.
+local w = dw_window(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 local found = {}
-for i, key in ipairs(KEYS) do
-  local v = redis.call('GET', key)
-  if not v then
-    found[i] = ''
-  elseif string.sub(v, 1, #ARGV[1]) == ARGV[1] then
-    redis.call('DEL', key)
-    found[i] = 'r'
-  else
-    found[i] = string.sub(v, 1, 1)
+for i = 5, #ARGV do
+  local kb, member = dw_key(ARGV[i])
+  local seg = dw_find(w, kb, member)
+  local outcome = seg and dw_outcome(w, seg, kb, member) or ''
+  if outcome == 'r' then
+    redis.call('SREM', dw_set('dr:', seg, kb), member)
+    redis.call('SREM', dw_set('dd:', seg, kb), member)
   end
+  found[i - 4] = outcome
 end
 return found

@@ -1,34 +1,43 @@
--- The attributes of a list of edges, in one round trip (the kept edges of a
--- lineage query, adapters/redis_reader.py).
+-- The packed records of a list of edges, in one round trip (the kept edges of
+-- a lineage query, adapters/redis_reader.py).
 --
 -- No KEYS: ARGV[1] the generation's base key prefix '{P:g<generation>}:',
--- ARGV[2] the edge ids concatenated (64 characters each); the keys read are
--- ARGV[1] .. 'e:' .. id. A query may ask for thousands of edges: their ids in
--- one argument cost the client far less to send than one key name each.
--- Returns one JSON text: per id, in order, [firstSeen, lastSeen,
--- runId or "", events, jobs] where jobs are the edge's job fields (JSON arrays,
--- which never hold a raw newline) joined by newlines; [] for an edge that no
--- longer exists. One JSON string costs far less to send and decode than
--- thousands of separate reply elements.
+-- ARGV[2] the edge ids concatenated (64 characters each: source id, target
+-- id); the keys read are ARGV[1] .. 'out:' .. source id, one HMGET per
+-- source for all its asked targets. A query may ask for thousands of edges:
+-- their ids in one argument cost the client far less to send than one key
+-- name each.
+-- Returns per id, in order, the edge's packed record (fold_graph.lua; decoded
+-- by adapters/redis_edge_codec.py), or "" for an edge that does not exist: an
+-- array of bulk strings, which Redis and the client's parser handle in C (a
+-- JSON text would escape every '/' and LF of the records on the way).
 local base, ids = ARGV[1], ARGV[2]
-local rows = {}
-for i = 1, #ids, 64 do
-  local r = redis.call('HGETALL', base .. 'e:' .. string.sub(ids, i, i + 63))
-  local row = {}
-  if #r > 0 then
-    local fs, ls, rid, n = '', '', '', '0'
-    local jobs = {}
-    for j = 1, #r, 2 do
-      local f = r[j]
-      if f == 'fs' then fs = r[j + 1]
-      elseif f == 'ls' then ls = r[j + 1]
-      elseif f == 'rid' then rid = r[j + 1]
-      elseif f == 'n' then n = r[j + 1]
-      elseif string.byte(f, 1) == 91 then jobs[#jobs + 1] = f  -- '[': a job
-      end
-    end
-    if ls ~= '' then row = {fs, ls, rid, n, table.concat(jobs, '\n')} end
+local by_source, order = {}, {}
+local count = #ids / 64
+for i = 1, count do
+  local at = (i - 1) * 64 + 1
+  local s = string.sub(ids, at, at + 31)
+  local group = by_source[s]
+  if not group then
+    group = {targets = {}, places = {}}
+    by_source[s] = group
+    order[#order + 1] = s
   end
-  rows[#rows + 1] = row
+  group.targets[#group.targets + 1] = string.sub(ids, at + 32, at + 63)
+  group.places[#group.places + 1] = i
 end
-return cjson.encode(rows)
+local rows = {}
+for i = 1, count do rows[i] = '' end
+for _, s in ipairs(order) do
+  local group = by_source[s]
+  local targets = group.targets
+  -- In steps: unpack() is bounded by the Lua stack.
+  for first = 1, #targets, 1000 do
+    local last = math.min(first + 999, #targets)
+    local got = redis.call('HMGET', base .. 'out:' .. s, unpack(targets, first, last))
+    for k = first, last do
+      if got[k - first + 1] then rows[group.places[k]] = got[k - first + 1] end
+    end
+  end
+end
+return rows

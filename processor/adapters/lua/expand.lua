@@ -4,19 +4,22 @@
 --
 -- KEYS[1] 'edel', KEYS[2] 'ndel' of the generation (docs/redis.md).
 -- ARGV[1] the generation's base key prefix '{P:g<generation>}:', to which the
--- node and edge ids are appended ('in:', 'out:', 'n:', 'e:'), ARGV[2]
+-- node and edge ids are appended ('in:', 'out:', 'n:', 'e:'), or 'nr', ARGV[2]
 -- 'down' | 'up', ARGV[3] visibility floor ('' or a normalised RFC 3339 time:
 -- the retention cutoff), ARGV[4] the frontier's node ids concatenated (32
 -- characters each: one argument is far cheaper for the client to send than
 -- thousands), ARGV[5] the ids already in the result, concatenated, ARGV[6] how
 -- many new nodes the result may still take.
 --
--- An edge is visible when its lastSeen is after the latest of: its own delete
--- tombstone (del), its source's dout, its target's din, and the floor; the
--- same rule as core.snapshot.EdgeRecord.shown (normalised times have one
--- width, so string order is time order). The sets 'edel' and 'ndel' list the
--- edges and nodes that carry a tombstone, so without a floor an edge is only
--- read when one of them names it or its ends: usually never.
+-- A frontier node's neighbours are the fields of its adjacency hash (`out:`
+-- downstream, `in:` upstream: one read per frontier node). An edge is visible
+-- when its lastSeen is after the latest of: its own delete tombstone (del of
+-- `e:`), its source's dout, its target's din, and the floor; the same rule as
+-- core.snapshot.EdgeRecord.shown (normalised times have one width, so string
+-- order is time order). lastSeen is the value of the `in:` field and
+-- characters 28 to 54 of the packed record in `out:` (fold_graph.lua). The
+-- sets 'edel' and 'ndel' list the edges and nodes that carry a tombstone, so
+-- without a floor and tombstones only the neighbour ids are read.
 --
 -- New neighbours are ordered by node id and cut to the room: the ids are
 -- known before any record is read, so the records of cut nodes never are.
@@ -25,8 +28,8 @@
 -- [links, nodes, truncated]:
 --   links: [frontier id, [neighbour id, ...], ...]: visible edges whose far
 --          end is in the result (known, or new and kept)
---   nodes: [id, namespace, name, internal "0"|"1", type | "", has type 0|1, ...]
---          of the kept new neighbours
+--   nodes: [id, [namespace, name, internal "0"|"1", type | null], ...] of the
+--          kept new neighbours
 --   truncated: 1 when new neighbours were cut, else 0
 -- (An empty Lua table encodes as {}: the reader reads it as an empty list.)
 local base, down, floor = ARGV[1], ARGV[2] == 'down', ARGV[3]
@@ -34,9 +37,12 @@ local frontier, known_ids, room = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local side, near_field, far_field = 'in:', 'din', 'dout'
 if down then side, near_field, far_field = 'out:', 'dout', 'din' end
 
--- Membership in a tombstone set: loaded once when small, else asked per id.
+-- Membership in a tombstone set: loaded once when small, else asked per id;
+-- nil when the set is empty (nothing is tombstoned).
 local function members_of(key)
-  if redis.call('SCARD', key) > 1000 then
+  local size = redis.call('SCARD', key)
+  if size == 0 then return nil end
+  if size > 1000 then
     return function(id) return redis.call('SISMEMBER', key, id) == 1 end
   end
   local set = {}
@@ -45,13 +51,17 @@ local function members_of(key)
 end
 local edge_tombstoned = members_of(KEYS[1])
 local node_tombstoned = members_of(KEYS[2])
+-- Without tombstones nor a floor nothing can hide an edge: the ids suffice.
+local ids_only = floor == '' and not edge_tombstoned and not node_tombstoned
 
 local far_cache = {}
 local function far_tombstone(m)
   local t = far_cache[m]
   if t == nil then
     t = ''
-    if node_tombstoned(m) then t = redis.call('HGET', base .. 'n:' .. m, far_field) or '' end
+    if node_tombstoned and node_tombstoned(m) then
+      t = redis.call('HGET', base .. 'n:' .. m, far_field) or ''
+    end
     far_cache[m] = t
   end
   return t
@@ -61,33 +71,41 @@ local known = {}
 for i = 1, #known_ids, 32 do known[string.sub(known_ids, i, i + 31)] = true end
 
 local links, candidates, seen = {}, {}, {}
+local function take(visible, m)
+  visible[#visible + 1] = m
+  if not known[m] and not seen[m] then
+    seen[m] = true
+    candidates[#candidates + 1] = m
+  end
+end
+
 for i = 1, #frontier, 32 do
   local f = string.sub(frontier, i, i + 31)
-  local near = floor
-  if node_tombstoned(f) then
-    local t = redis.call('HGET', base .. 'n:' .. f, near_field)
-    if t and t > near then near = t end
-  end
   local visible = {}
-  for _, m in ipairs(redis.call('SMEMBERS', base .. side .. f)) do
-    local eid = down and (f .. m) or (m .. f)
-    local far = far_tombstone(m)
-    local ok
-    if near == '' and far == '' and not edge_tombstoned(eid) then
-      ok = true  -- nothing can hide it
-    else
-      local e = redis.call('HMGET', base .. 'e:' .. eid, 'ls', 'del')
-      local hidden = near
-      if e[2] and e[2] > hidden then hidden = e[2] end
-      if far > hidden then hidden = far end
-      ok = e[1] and e[1] > hidden
+  if ids_only then
+    for _, m in ipairs(redis.call('HKEYS', base .. side .. f)) do take(visible, m) end
+  else
+    local near = floor
+    if node_tombstoned and node_tombstoned(f) then
+      local t = redis.call('HGET', base .. 'n:' .. f, near_field)
+      if t and t > near then near = t end
     end
-    if ok then
-      visible[#visible + 1] = m
-      if not known[m] and not seen[m] then
-        seen[m] = true
-        candidates[#candidates + 1] = m
+    local row = redis.call('HGETALL', base .. side .. f)
+    for j = 1, #row, 2 do
+      local m, v = row[j], row[j + 1]
+      local ls = v
+      if down then ls = string.sub(v, 28, 54) end
+      local hidden = near
+      local far = far_tombstone(m)
+      if far > hidden then hidden = far end
+      if edge_tombstoned then
+        local eid = down and (f .. m) or (m .. f)
+        if edge_tombstoned(eid) then
+          local d = redis.call('HGET', base .. 'e:' .. eid, 'del')
+          if d and d > hidden then hidden = d end
+        end
       end
+      if ls > hidden then take(visible, m) end
     end
   end
   links[#links + 1] = f
@@ -97,15 +115,20 @@ end
 table.sort(candidates)
 local truncated = 0
 if #candidates > room then truncated = 1 end
+-- The kept nodes' records, one HMGET of `nr` (fold_graph.lua) per thousand:
+-- their JSON values go into the reply as they are.
 local kept, nodes = {}, {}
-for i = 1, math.min(room, #candidates) do
-  local m = candidates[i]
-  local r = redis.call('HMGET', base .. 'n:' .. m, 'ns', 'name', 'int', 'ty')
-  if r[1] then
-    kept[m] = true
-    local n = #nodes
-    nodes[n + 1], nodes[n + 2], nodes[n + 3] = m, r[1], r[2]
-    nodes[n + 4], nodes[n + 5], nodes[n + 6] = r[3] or '0', r[4] or '', r[4] and 1 or 0
+local take_n = math.min(room, #candidates)
+for first = 1, take_n, 1000 do
+  local last = math.min(first + 999, take_n)
+  local got = redis.call('HMGET', base .. 'nr', unpack(candidates, first, last))
+  for k = first, last do
+    local r = got[k - first + 1]
+    if r then
+      local m = candidates[k]
+      kept[m] = true
+      nodes[#nodes + 1] = '"' .. m .. '",' .. r
+    end
   end
 end
 for i = 2, #links, 2 do
@@ -115,4 +138,5 @@ for i = 2, #links, 2 do
   end
   links[i] = inside
 end
-return cjson.encode({links, nodes, truncated})
+-- A Lua table that is empty encodes as {}: the reader reads it as an empty list.
+return '[' .. cjson.encode(links) .. ',[' .. table.concat(nodes, ',') .. '],' .. truncated .. ']'

@@ -16,11 +16,12 @@
 -- dead letters: the live worker that meets the event after the switch must
 -- still dead-letter it), ARGV[7] JSON {"topic/partition": highest offset of
 -- the batch}, kept as a per-generation maximum in the hash 'folded' (what a
--- rebuild must cover before it switches).
+-- rebuild must cover before it switches), ARGV[8] the worker's clock (Unix
+-- seconds), ARGV[9] dedup buckets per TTL (the window: dedup_window.lua).
 --
 -- Every other key is the generation's: '{P:g<generation>}:' followed by
--- 'seen:', 'n:', 'e:', 'em:', 'out:', 'in:', 'j:' and an id, or 'edges',
--- 'nodes', 'names', 'folded' (docs/redis.md). They are built here, because the
+-- 'dd:', 'dr:', 'di:', 'dt:', 'n:', 'e:', 'em:', 'out:', 'in:', 'j:' and an
+-- id, or 'dw', 'ecount', 'nr', 'nodes', 'names', 'folded' (docs/redis.md). They are built here, because the
 -- generation is known only once the pointer is read inside this call; so one
 -- call touches the untagged pointer and the keys of the generation's hash tag,
 -- two cluster slots (Redis Cluster is not supported, docs/redis.md).
@@ -37,7 +38,10 @@
 -- field is new to the edge). Both are set unions: still idempotent.
 --
 -- Returns one flag per mark: 1 when this call (or an earlier attempt of the
--- same batch, same token) set it, 0 when the event was already seen.
+-- same batch, same token) set it, 0 when the event was already seen. The
+-- flags of a call that set any mark are kept for an hour (at most the TTL)
+-- under 'dt:<token>:<first hash>': a retry of the call returns them as they
+-- were; a retry later than that finds its marks and reports duplicates.
 local prefix, generation = ARGV[1], ARGV[2]
 if generation == '' then
   -- The current generation, read in this same atomic call: once a rebuild has
@@ -61,19 +65,36 @@ local function call_all(cmd, key, list, step)
   return total
 end
 
+local now, per_ttl = tonumber(ARGV[8]), tonumber(ARGV[9])
 local flags = {}
-for k, m in ipairs(batch.marks) do
-  if m[2] == 'r' and not mark_rejected then
-    flags[k] = 1
-  else
-    local seen_key = base .. 'seen:' .. m[1]
-    local new = redis.call('SET', seen_key, m[2] .. ':' .. token, 'NX', 'EX', ttl)
-    if not new then
-      local prev = redis.call('GET', seen_key)
-      -- A retried batch whose first attempt ran: still this batch's event.
-      new = prev and string.sub(prev, 3) == token
+local marks = batch.marks
+local ticket = #marks > 0 and (base .. 'dt:' .. token .. ':' .. string.sub(marks[1][1], 1, 16))
+local earlier = ticket and redis.call('GET', ticket)
+if earlier then
+  -- A retried call whose first attempt ran: still this batch's events.
+  for k = 1, #marks do
+    flags[k] = string.byte(earlier, k) - 48
+  end
+else
+  local window, marked = nil, false
+  for k, m in ipairs(marks) do
+    if m[2] == 'r' and not mark_rejected then
+      flags[k] = 1
+    else
+      window = window or dw_window(base, now, ttl, per_ttl)
+      local kb, member = dw_key(m[1])
+      if dw_mark(window, kb, member, m[2]) then
+        flags[k], marked = 1, true
+      else
+        flags[k] = 0
+      end
     end
-    flags[k] = new and 1 or 0
+  end
+  if window then
+    dw_save(window)
+  end
+  if marked then
+    redis.call('SET', ticket, table.concat(flags), 'EX', math.min(ttl, 3600))
   end
 end
 

@@ -2,56 +2,97 @@
 -- fold_columns.lua into one script): the batch's column edges.
 
 -- Column edges (docs/design.md section 5a), in this same call so that a crash
--- or a redelivery cannot split them from the event's dataset edges. A column
--- edge is the hash 'c:<id>' (id = source column id .. target column id, 32
--- hex characters each): s/sf source dataset id and field, t/tf target dataset
--- id and field (no tf: the whole dataset), fs/ls, a field per job ('[...]')
--- and per transformation ('x[...]'), all joins; jobs and transformations come
--- as indexes into the batch's 'cj' and 'ct' lists. Indexes: 'cedges' (every
--- column edge), 'cout:<column id>' / 'cin:<column id>' (its edges out / in),
--- 'dcol:<dataset id>' (the fields of the dataset that have column edges, ''
--- for the whole dataset) and 'cds' (dataset id -> JSON [namespace, name]).
--- The set members of new edges are gathered per key and added with one call
--- a key: a batch's column edges share their columns and datasets.
-local columns = batch.columns or {}
-if #columns > 0 then
-  local cjobs, ctrans = batch.cj, batch.ct
+-- or a redelivery cannot split them from the event's dataset edges. They are
+-- kept per dataset pair, so the fold costs a few commands a pair, not a few a
+-- column edge (layout in docs/redis.md, payload in core/column_payload.py):
+-- 'cp:<source id><target id>' hashes 'source field NUL target field' (no target
+-- field: the whole dataset) -> firstSeen (20 digits) .. lastSeen (20 digits) ..
+-- the ascending, comma-separated indexes in 'cdict' of its jobs and
+-- transformations. Every attribute is a join: min, max, set union. Indexes:
+-- 'cpairs' (every pair that has column edges), 'cso:<id>' / 'csi:<id>' (the
+-- datasets a dataset's columns feed / are fed by), 'cds' (dataset id -> JSON
+-- [namespace, name]), 'ccount' (column edges stored), 'cdict' (job or
+-- transformation field -> index, '#<index>' -> field, 'n' the last index).
+local cpairs = batch.columns or {}
+if #cpairs > 0 then
   for id, names in pairs(batch.cds) do redis.call('HSETNX', base .. 'cds', id, names) end
-  local new_ids, outs, ins, dcols = {}, {}, {}, {}
-  local function gather(map, key, member)
-    local list = map[key]
-    if not list then list = {}; map[key] = list end
-    list[#list + 1] = member
+  local dict = base .. 'cdict'
+  local vocab = batch.cv
+  local global = {}
+  for i = 1, #vocab, 1000 do
+    local got = redis.call('HMGET', dict, unpack(vocab, i, math.min(i + 999, #vocab)))
+    for k = 1, #got do global[i + k - 1] = got[k] end
   end
-  for _, c in ipairs(columns) do
-    local cid, sid, sf, tid, tf = c[1], c[2], c[3], c[4], c[5]
-    local ck = base .. 'c:' .. cid
-    local cur = redis.call('HMGET', ck, 'fs', 'ls')
-    local update
-    if not cur[1] then
-      update = {'s', sid, 'sf', sf, 't', tid, 'fs', c[6], 'ls', c[7]}
-      if tf ~= null then
-        update[#update + 1] = 'tf'; update[#update + 1] = tf
-      else
-        tf = ''
-      end
-      new_ids[#new_ids + 1] = cid
-      gather(outs, string.sub(cid, 1, 32), cid)
-      gather(ins, string.sub(cid, 33), cid)
-      gather(dcols, sid, sf)
-      gather(dcols, tid, tf)
-    else
-      update = {}
-      if c[6] < cur[1] then update[#update + 1] = 'fs'; update[#update + 1] = c[6] end
-      if c[7] > cur[2] then update[#update + 1] = 'ls'; update[#update + 1] = c[7] end
+  for i, v in ipairs(vocab) do
+    if not global[i] then
+      local ix = redis.call('HINCRBY', dict, 'n', 1)
+      redis.call('HSET', dict, v, ix, '#' .. ix, v)
+      global[i] = ix
     end
-    for _, j in ipairs(c[8]) do update[#update + 1] = cjobs[j + 1]; update[#update + 1] = '' end
-    for _, t in ipairs(c[9]) do update[#update + 1] = ctrans[t + 1]; update[#update + 1] = '' end
-    if #update > 0 then call_all('HSET', ck, update, 1000) end
+    global[i] = tonumber(global[i])
   end
-  if #new_ids > 0 then call_all('SADD', base .. 'cedges', new_ids, 1000) end
-  for col, list in pairs(outs) do call_all('SADD', base .. 'cout:' .. col, list, 1000) end
-  for col, list in pairs(ins) do call_all('SADD', base .. 'cin:' .. col, list, 1000) end
-  for id, list in pairs(dcols) do call_all('SADD', base .. 'dcol:' .. id, list, 1000) end
+  local times = batch.ct
+  local attrs = {}
+  for c, list in ipairs(batch.cc) do
+    local ixs = {}
+    for k, v in ipairs(list) do ixs[k] = global[v + 1] end
+    table.sort(ixs)
+    attrs[c] = table.concat(ixs, ',')
+  end
+  -- the union of two attribute strings, ascending
+  local function union(a, b)
+    local seen, ixs = {}, {}
+    for text in string.gmatch(a .. ',' .. b, '[^,]+') do
+      local n = tonumber(text)
+      if not seen[n] then seen[n] = true; ixs[#ixs + 1] = n end
+    end
+    table.sort(ixs)
+    return table.concat(ixs, ',')
+  end
+  local added, fed, feeds, new_pairs = 0, {}, {}, {}
+  for _, p in ipairs(cpairs) do
+    local sid, tid = p[1], p[2]
+    local pk = base .. 'cp:' .. sid .. tid
+    local fields = {}
+    for b = 3, #p, 5 do fields[#fields + 1] = p[b] .. '\0' .. p[b + 1] end
+    local cur = {}
+    for i = 1, #fields, 1000 do
+      local got = redis.call('HMGET', pk, unpack(fields, i, math.min(i + 999, #fields)))
+      for k = 1, #got do cur[i + k - 1] = got[k] end
+    end
+    local update, fresh = {}, 0
+    for k, field in ipairs(fields) do
+      local b = 3 + (k - 1) * 5
+      local fs, ls, attr = times[p[b + 2] + 1], times[p[b + 3] + 1], attrs[p[b + 4] + 1]
+      local old = cur[k]
+      if not old then
+        update[#update + 1] = field; update[#update + 1] = fs .. ls .. attr
+        fresh = fresh + 1
+      else
+        local ofs, ols, oattr = string.sub(old, 1, 20), string.sub(old, 21, 40), string.sub(old, 41)
+        if oattr ~= attr then attr = union(oattr, attr) end
+        if fs > ofs then fs = ofs end
+        if ls < ols then ls = ols end
+        local value = fs .. ls .. attr
+        if value ~= old then update[#update + 1] = field; update[#update + 1] = value end
+      end
+    end
+    if #update > 0 then call_all('HSET', pk, update, 1000) end
+    if fresh > 0 then
+      added = added + fresh
+      new_pairs[#new_pairs + 1] = sid .. tid
+      local list = feeds[sid]
+      if not list then list = {}; feeds[sid] = list end
+      list[#list + 1] = tid
+      list = fed[tid]
+      if not list then list = {}; fed[tid] = list end
+      list[#list + 1] = sid
+    end
+  end
+  if added > 0 then
+    redis.call('INCRBY', base .. 'ccount', added)
+    call_all('SADD', base .. 'cpairs', new_pairs, 1000)
+    for id, list in pairs(feeds) do call_all('SADD', base .. 'cso:' .. id, list, 1000) end
+    for id, list in pairs(fed) do call_all('SADD', base .. 'csi:' .. id, list, 1000) end
+  end
 end
-

@@ -1,20 +1,48 @@
 -- Part of fold.lua (adapters/redis_scripts.py joins fold.lua, fold_graph.lua and
 -- fold_columns.lua into one script): the batch's dataset nodes and edges.
+--
+-- An edge lives in its ends' adjacency hashes (docs/redis.md): the field
+-- <target id> of `out:<source id>` holds the whole record, packed, and the
+-- field <source id> of `in:<target id>` its lastSeen, so that a query level
+-- is one read per frontier node and decides visibility without a per-edge
+-- key. The packed record is
+--   firstSeen .. runRank .. LF .. runId .. LF .. events .. LF .. mark .. LF .. jobs
+-- where firstSeen and the rank's leading eventTime (which is lastSeen: the
+-- newest rank holds the newest eventTime) have the fixed width of a
+-- normalised time, the jobs are their JSON fields joined by LF (JSON never
+-- holds a raw LF), and `mark` is the edge's only event mark while it has one.
+-- From the second on, the marks live in `em:<edge id>`: a string of the
+-- distinct marks as 8-byte big-endian unsigned integers, in order, so that an
+-- edge keeps 8 bytes an event at any count (a Redis set would turn from an
+-- intset into a hash table, about 64 bytes a member, past
+-- set-max-intset-entries) and the event count stays exact: a mark already
+-- there is found by binary search and not counted again.
 
+-- A node's record is also kept as one JSON value [namespace, name, internal
+-- "0"|"1", type | null] in the hash `nr`, so that a query level reads the
+-- records of all the nodes it keeps with one HMGET (expand.lua).
+local records_key = base .. 'nr'
 for id, n in pairs(batch.nodes) do
   local nk = base .. 'n:' .. id
-  if redis.call('HSETNX', nk, 'ns', n[1]) == 1 then
+  local created = redis.call('HSETNX', nk, 'ns', n[1]) == 1
+  if created then
     redis.call('HSET', nk, 'name', n[2], 'int', tostring(n[3]))
   end
+  local typed = false
   if n[4] ~= null then
     local cur = redis.call('HGET', nk, 'tk')
     if (not cur) or n[5] > cur then
       redis.call('HSET', nk, 'ty', n[4], 'tk', n[5])
+      typed = true
     end
+  end
+  if created or typed then
+    local r = redis.call('HMGET', nk, 'ns', 'name', 'int', 'ty')
+    redis.call('HSET', records_key, id, cjson.encode({r[1], r[2], r[3] or '0', r[4] or null}))
   end
 end
 
-local edges_key, nodes_key, names_key = base .. 'edges', base .. 'nodes', base .. 'names'
+local count_key, nodes_key, names_key = base .. 'ecount', base .. 'nodes', base .. 'names'
 
 -- ZADD the name index members ("namespace NUL name", score 0) of two nodes.
 -- The batch holds every edge's endpoints (encode_batch); the node hash is only
@@ -32,44 +60,174 @@ local function index_names(a, b)
   if #args > 0 then redis.call('ZADD', names_key, unpack(args)) end
 end
 
+-- The LF-separated parts of a packed record: {firstSeen .. rank, runId,
+-- events, mark, job, job, ...}.
+local function parts_of(rec)
+  local out, i = {}, 1
+  while true do
+    local j = string.find(rec, '\n', i, true)
+    if not j then
+      out[#out + 1] = string.sub(rec, i)
+      return out
+    end
+    out[#out + 1] = string.sub(rec, i, j - 1)
+    i = j + 1
+  end
+end
+
+-- An event mark as sent (the signed decimal of the mark minus 2^63, exact
+-- only as a string: Lua numbers are doubles) -> {high 32 bits, low 32 bits}
+-- of the unsigned mark, by long division into base-65536 limbs.
+local function mark_pair(m)
+  local neg = string.byte(m, 1) == 45  -- '-'
+  local digits = neg and string.sub(m, 2) or m
+  local limbs = {}
+  for k = 1, 4 do
+    local q, rem = {}, 0
+    for i = 1, #digits do
+      rem = rem * 10 + string.byte(digits, i) - 48
+      local d = math.floor(rem / 65536)
+      rem = rem - d * 65536
+      if d > 0 or #q > 0 then q[#q + 1] = d end
+    end
+    limbs[k] = rem
+    digits = #q > 0 and table.concat(q) or '0'
+  end
+  if neg then  -- 2^63 - |v|
+    local borrow = 0
+    for k = 1, 4 do
+      local x = (k == 4 and 32768 or 0) - limbs[k] - borrow
+      if x < 0 then x, borrow = x + 65536, 1 else borrow = 0 end
+      limbs[k] = x
+    end
+  else  -- |v| + 2^63
+    limbs[4] = limbs[4] + 32768
+  end
+  return {limbs[4] * 65536 + limbs[3], limbs[2] * 65536 + limbs[1]}
+end
+
+local function pair_less(a, b)
+  return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2])
+end
+
+-- Adds marks (as sent) to the sorted 8-byte mark string `em:<eid>`; returns
+-- how many were new. Pairs are compared as numbers: Lua compares strings by
+-- the locale's collation, not by bytes.
+local function add_marks(eid, marks)
+  local key = base .. 'em:' .. eid
+  local cur = redis.call('GET', key) or ''
+  local count = #cur / 8
+  local function at(i)  -- the i-th stored mark (1-based) as a pair
+    local hi, lo = struct.unpack('>I4I4', cur, (i - 1) * 8 + 1)
+    return {hi, lo}
+  end
+  -- The number of stored marks before p (binary search), and whether p is one.
+  local function locate(p)
+    local lo, hi = 1, count
+    while lo <= hi do
+      local mid = math.floor((lo + hi) / 2)
+      local q = at(mid)
+      if pair_less(q, p) then lo = mid + 1
+      elseif pair_less(p, q) then hi = mid - 1
+      else return mid, true end
+    end
+    return lo - 1, false
+  end
+  local pairs_ = {}
+  for _, m in ipairs(marks) do pairs_[#pairs_ + 1] = mark_pair(m) end
+  table.sort(pairs_, pair_less)
+  local pieces, done, added, last = {}, 0, 0, nil
+  for _, p in ipairs(pairs_) do
+    if not (last and last[1] == p[1] and last[2] == p[2]) then
+      local before, found = locate(p)
+      if not found then
+        pieces[#pieces + 1] = string.sub(cur, done * 8 + 1, before * 8)
+        pieces[#pieces + 1] = struct.pack('>I4I4', p[1], p[2])
+        done = before
+        added = added + 1
+      end
+    end
+    last = p
+  end
+  if added > 0 then
+    pieces[#pieces + 1] = string.sub(cur, done * 8 + 1)
+    redis.call('SET', key, table.concat(pieces))
+  end
+  return added
+end
+
 for _, e in ipairs(batch.edges) do
   local sid, tid = e[1], e[2]
   local eid = sid .. tid
-  local ek = base .. 'e:' .. eid
+  local out_key = base .. 'out:' .. sid
   local rid = e[6]
   if rid == null then rid = '' end
-  -- SADD says how many marks are new to this edge: the exact event count,
-  -- even for an event whose dedup key has expired.
-  local added = call_all('SADD', base .. 'em:' .. eid, e[7], 1000)
-  local cur = redis.call('HMGET', ek, 'fs', 'ls', 'rk')
-  local update = {}
-  if not cur[1] then
-    update = {'s', sid, 't', tid, 'fs', e[3], 'ls', e[4], 'rk', e[5], 'rid', rid, 'n', added}
-    redis.call('SADD', edges_key, eid)
-    redis.call('SADD', base .. 'out:' .. sid, tid)
-    redis.call('SADD', base .. 'in:' .. tid, sid)
+  local marks, jobs = e[7], e[8]
+  local cur = redis.call('HGET', out_key, tid)
+  if not cur then
+    -- Events are counted by their marks: one inline, more in `em:`.
+    local n, mark = #marks, ''
+    if n == 1 then
+      mark = marks[1]
+    elseif n > 1 then
+      n = add_marks(eid, marks)
+    end
+    for _, job in ipairs(jobs) do
+      redis.call('HSET', base .. 'j:' .. redis.sha1hex(job), eid, '')
+    end
+    local rec = e[3] .. e[5] .. '\n' .. rid .. '\n' .. n .. '\n' .. mark
+    if #jobs > 0 then rec = rec .. '\n' .. table.concat(jobs, '\n') end
+    redis.call('HSET', out_key, tid, rec)
+    redis.call('HSET', base .. 'in:' .. tid, sid, e[4])
+    redis.call('INCR', count_key)
     -- A node joins `nodes` and the name index with its first edge.
     if redis.call('SADD', nodes_key, sid, tid) > 0 then index_names(sid, tid) end
   else
-    if added > 0 then redis.call('HINCRBY', ek, 'n', added) end
-    if e[3] < cur[1] then update[#update + 1] = 'fs'; update[#update + 1] = e[3] end
-    if e[4] > cur[2] then update[#update + 1] = 'ls'; update[#update + 1] = e[4] end
-    if e[5] > cur[3] then
-      update[#update + 1] = 'rk'; update[#update + 1] = e[5]
-      update[#update + 1] = 'rid'; update[#update + 1] = rid
+    local p = parts_of(cur)
+    local fs, rk = string.sub(p[1], 1, 27), string.sub(p[1], 28)
+    local n, mark = tonumber(p[3]), p[4]
+    local changed = false
+    -- How many marks are new to this edge: the exact event count, even for
+    -- an event whose dedup key has expired.
+    if mark ~= '' then
+      local fresh = {}
+      for _, m in ipairs(marks) do
+        if m ~= mark then fresh[#fresh + 1] = m end
+      end
+      if #fresh > 0 then
+        fresh[#fresh + 1] = mark
+        n = n + add_marks(eid, fresh) - 1
+        mark = ''
+        changed = true
+      end
+    else
+      local added = add_marks(eid, marks)
+      if added > 0 then
+        n = n + added
+        changed = true
+      end
+    end
+    if e[3] < fs then fs = e[3]; changed = true end
+    if e[5] > rk then
+      redis.call('HSET', base .. 'in:' .. tid, sid, e[4])
+      rk = e[5]
+      p[2] = rid
+      changed = true
+    end
+    -- A job new to the edge joins its `j:` hash (field: the edge id).
+    local has = {}
+    for i = 5, #p do has[p[i]] = true end
+    for _, job in ipairs(jobs) do
+      if not has[job] then
+        has[job] = true
+        p[#p + 1] = job
+        redis.call('HSET', base .. 'j:' .. redis.sha1hex(job), eid, '')
+        changed = true
+      end
+    end
+    if changed then
+      p[1], p[3], p[4] = fs .. rk, n, mark
+      redis.call('HSET', out_key, tid, table.concat(p, '\n'))
     end
   end
-  -- A job new to the edge joins its `j:` set: every job of a new edge (written
-  -- with the edge's other fields), else those HSETNX finds new.
-  for _, job in ipairs(e[8]) do
-    if not cur[1] then
-      update[#update + 1] = job
-      update[#update + 1] = ''
-      redis.call('SADD', base .. 'j:' .. redis.sha1hex(job), eid)
-    elseif redis.call('HSETNX', ek, job, '') == 1 then
-      redis.call('SADD', base .. 'j:' .. redis.sha1hex(job), eid)
-    end
-  end
-  if #update > 0 then call_all('HSET', ek, update, 1000) end
 end
-

@@ -1,0 +1,162 @@
+"""The records of concurrent requests, gathered into one record batch per partition.
+
+aiokafka keeps one produce request in flight per broker and, per partition, one
+batch waiting behind it. ``send`` fills that waiting batch record by record, at
+the price of a future and a trip through its accumulator per record (most of the
+producer's cost per event at the gateway's rates). Here the records are
+appended straight to a ``BatchBuilder`` per partition, and a flusher per
+partition hands the builders to ``send_batch`` one at a time: it waits while the
+partition's slot is taken, so what arrives meanwhile fills the next builder and
+a produce request carries everything that came while the last was on the wire,
+as with ``send`` (the producer's linger applies to these batches too).
+
+Records are placed by the producer's own partitioner (``DefaultPartitioner``:
+murmur2 of the key, as the Java client and the openlineage-python Kafka
+transport place them); a partition's records reach the broker in the order they
+were added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
+
+from processor.ports import OutRecord
+
+Place = tuple[str, int]
+# Keys whose partition is remembered, per topic (then forgotten all at once).
+_PLACED_KEYS = 100_000
+
+
+class _Pending:
+    """A builder being filled or waiting its turn, and the acknowledgement of its records."""
+
+    __slots__ = ("builder", "done")
+
+    def __init__(self, builder: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.builder = builder
+        self.done: asyncio.Future[None] = loop.create_future()
+        # A request that timed out no longer waits: the outcome is then nobody's.
+        self.done.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class RecordBatches:
+    """``add`` places records in the builders of their partitions and returns
+    the futures that complete when the broker acknowledged them."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+        self._partitioner = DefaultPartitioner()
+        self._partitions: dict[str, list[int]] = {}
+        self._queues: dict[Place, deque[_Pending]] = {}
+        self._flushers: dict[Place, asyncio.Task[None]] = {}
+        self._placed: dict[str, dict[bytes, int]] = {}
+
+    def placed(self, records: Sequence[OutRecord]) -> bool:
+        """True when ``add`` can place the records at once (their topics' partitions
+        are known): it then returns without suspending."""
+        return all(self._known_partitions(topic) for topic in {r.topic for r in records})
+
+    async def add(self, records: Sequence[OutRecord]) -> set[asyncio.Future[None]]:
+        loop = asyncio.get_running_loop()
+        waits: set[asyncio.Future[None]] = set()
+        topics: dict[str, list[int]] = {}
+        for topic in {r.topic for r in records}:
+            topics[topic] = self._known_partitions(topic) or await self._load(topic)
+        for r in records:
+            ids = topics[r.topic]
+            place = (r.topic, self._partition(r.topic, r.key, ids))
+            queue = self._queues.setdefault(place, deque())
+            headers = r.headers or []
+            if not queue or not queue[-1].builder.append(
+                key=r.key, value=r.value, timestamp=None, headers=headers
+            ):
+                # None open, or the open one is full: a first record always fits.
+                queue.append(_Pending(self._producer.create_batch(), loop))
+                queue[-1].builder.append(key=r.key, value=r.value, timestamp=None, headers=headers)
+            waits.add(queue[-1].done)
+            if place not in self._flushers:
+                self._flushers[place] = loop.create_task(self._flush(place))
+        return waits
+
+    def _known_partitions(self, topic: str) -> list[int] | None:
+        """The topic's partitions in the producer's metadata (which it refreshes);
+        None before it has any. Keys are placed anew when partitions were added."""
+        current = self._producer.client.cluster.partitions_for_topic(topic)
+        if not current:
+            return None
+        ids = self._partitions.get(topic)
+        if ids is None or len(ids) != len(current):
+            ids = self._partitions[topic] = sorted(current)
+            self._placed.pop(topic, None)
+        return ids
+
+    async def _load(self, topic: str) -> list[int]:
+        """Wait for the topic's metadata (the producer asks the broker)."""
+        await self._producer.partitions_for(topic)
+        ids = self._known_partitions(topic)
+        if not ids:
+            raise KafkaError(f"the broker knows no partition of {topic}")
+        return ids
+
+    def _partition(self, topic: str, key: bytes | None, ids: list[int]) -> int:
+        """The partitioner's choice, remembered by key: its murmur2 is pure Python,
+        several microseconds a key, and a job's runs keep their key."""
+        if key is None:
+            return int(self._partitioner(None, ids, ids))
+        known = self._placed.setdefault(topic, {})
+        partition = known.get(key)
+        if partition is None:
+            if len(known) >= _PLACED_KEYS:
+                known.clear()
+            partition = known[key] = int(self._partitioner(key, ids, ids))
+        return partition
+
+    async def _flush(self, place: Place) -> None:
+        """Hand the partition's builders to the producer in order, each once the
+        one before it left; stop when none is left."""
+        topic, partition = place
+        queue = self._queues[place]
+        try:
+            while queue:
+                pending = queue.popleft()
+                try:
+                    acked = await self._producer.send_batch(
+                        pending.builder, topic, partition=partition
+                    )
+                except Exception as exc:  # the requests waiting on it answer 503
+                    if not pending.done.done():
+                        pending.done.set_exception(exc)
+                    continue
+                acked.add_done_callback(lambda f, p=pending: _settle(f, p.done))
+        finally:
+            del self._flushers[place]
+            if not queue:
+                del self._queues[place]
+
+    async def close(self) -> None:
+        """Wait for the flushers (the producer's stop then flushes what they sent)."""
+        if self._flushers:
+            await asyncio.gather(*self._flushers.values(), return_exceptions=True)
+
+
+def _settle(acked: asyncio.Future[Any], done: asyncio.Future[None]) -> None:
+    if done.done():
+        return
+    if acked.cancelled():
+        done.cancel()
+    elif (exc := acked.exception()) is not None:
+        done.set_exception(exc)
+    else:
+        done.set_result(None)

@@ -1,0 +1,96 @@
+"""One gateway process: the application, its producer and metrics, served on
+the configured port until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from processor.adapters.connections import kafka_options
+from processor.ingest.metrics import IngestMetrics
+from processor.ingest.publisher import GatewayPublisher
+from processor.ingest.routes import Gateway, GatewayConfig
+from processor.settings import Settings
+
+log = logging.getLogger("processor.ingest")
+
+
+def build_gateway(settings: Settings) -> Gateway:
+    """The gateway these settings describe, with its own producer and metrics."""
+    config = GatewayConfig(
+        input_topic=settings.input_topics[0],
+        control_topic=settings.control_topic,
+        rule=settings.rule(),
+        limits=settings.limits(),
+        max_batch_bytes=settings.ingest_max_batch_bytes,
+        max_batch_events=settings.ingest_max_batch_events,
+        tokens=settings.token_table(),
+    )
+    publisher = GatewayPublisher(
+        settings.kafka_bootstrap,
+        settings.ingest_publish_timeout_seconds,
+        kafka_options(settings),
+    )
+    return Gateway(config, publisher, IngestMetrics())
+
+
+def address(settings: Settings, port: int | None = None) -> str:
+    """The URL a client on this machine points its HTTP transport at."""
+    host = settings.ingest_host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{shown}:{settings.ingest_port if port is None else port}"
+
+
+async def serve(
+    settings: Settings,
+    *,
+    started: Callable[[str], None] | None = None,
+    stop: Callable[[], Awaitable[object]] | None = None,
+    reuse_port: bool = False,
+    warn_open: bool = True,
+    freeze_heap: bool = False,
+) -> None:
+    """Serve until ``stop()`` returns (default: forever, until cancelled).
+
+    ``reuse_port``: share the port with the other gateway processes
+    (SO_REUSEPORT: the kernel spreads new connections over them);
+    ``freeze_heap``: the process serves nothing else (not ``dev``)."""
+    gateway = build_gateway(settings)
+    if warn_open and not gateway.config.tokens.enabled:
+        log.warning(
+            "ingest gateway: no token is configured (LINEAGE_HTTP_TOKENS): anyone who "
+            "reaches %s may publish and delete lineage",
+            address(settings),
+        )
+    # The body reader inflates gzip itself, under the size bound.
+    runner = web.AppRunner(gateway.app(), access_log=None, auto_decompress=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner,
+            settings.ingest_host,
+            settings.ingest_port,
+            backlog=1024,
+            reuse_port=reuse_port or None,
+        )
+        await site.start()
+        port = settings.ingest_port
+        if port == 0 and runner.addresses:
+            port = int(runner.addresses[0][1])
+        if freeze_heap:
+            # What is alive now lives as long as the process: keep the collector
+            # off it, so the many short-lived objects of a batch cost young passes.
+            gc.freeze()
+        if started is not None:
+            started(address(settings, port))
+        if stop is None:
+            await asyncio.Event().wait()
+        else:
+            await stop()
+    finally:
+        await runner.cleanup()
+        await gateway.publisher.close()
