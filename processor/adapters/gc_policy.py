@@ -15,15 +15,14 @@ walked again; it is start-up state, not garbage) and the collector runs every
 was allocated since start-up.
 
 The C heap. Over a soak the worker's resident memory grew while the number
-of Python objects and pymalloc blocks stayed flat: the growth was glibc's heap
-keeping the large buffers a batch frees (fetched records, fold payloads of
-hundreds of KB) in fragments it does not give back. ``MALLOC_ARENA_MAX=2``
-made no difference (+12.0% with and without it over the same 5 minutes), so
-it is not arenas per thread. glibc's mmap threshold rises with every large
-buffer freed (up to 32 MiB), after which such buffers come from the heap;
-fixing it keeps buffers over 256 KiB in their own mappings, returned whole on
-free, and ``release_memory`` (``malloc_trim``) gives freed heap pages back.
-Elsewhere than glibc both are no-ops.
+of Python objects and pymalloc blocks stayed flat: glibc's heap keeping the
+large buffers a batch frees (fetched records, fold payloads of hundreds of
+KB) in fragments it does not give back. ``MALLOC_ARENA_MAX=2`` made no
+difference (+12.0% with and without it over the same 5 minutes), so it is not
+arenas per thread. ``release_memory`` (``malloc_trim``) gives the free pages
+back. Fixing glibc's mmap threshold instead (every large buffer in its own
+mapping) cost a classifier helper 4 µs an event in page faults, so it is not
+done. Elsewhere than glibc ``release_memory`` is a no-op.
 """
 
 from __future__ import annotations
@@ -36,8 +35,6 @@ import sys
 # (young, middle, old): a young pass every 20,000 allocations; the defaults
 # are (700, 10, 10).
 THRESHOLDS = (20_000, 10, 10)
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-MMAP_THRESHOLD_BYTES = 256 * 1024
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -46,7 +43,6 @@ def _glibc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim  # noqa: B018  # glibc only (not musl)
-        libc.mallopt  # noqa: B018
     except (OSError, AttributeError):
         return None
     return libc
@@ -56,14 +52,12 @@ _LIBC = _glibc()
 
 
 def settle_heap() -> None:
-    """Collect once, freeze what is left, set ``THRESHOLDS`` and fix the mmap
-    threshold; call when start-up is done."""
+    """Collect once, freeze what is left, set ``THRESHOLDS`` and give the C
+    heap's free pages back; call when start-up is done."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)
-    if _LIBC is not None:
-        _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-        _LIBC.malloc_trim(0)
+    release_memory()
 
 
 def release_memory() -> None:
