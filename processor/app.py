@@ -253,7 +253,7 @@ class LineageWorker:
                 worker.pool.start()  # not on the first batch; from the loop's thread
             await worker.load_generation()
             await worker.guard.start()
-            settle_heap()  # start-up's objects out of every later collection
+            settle_heap(map_large_buffers=True)  # see adapters/gc_policy.py
 
         register_views(app, self)
         tokens = s.token_table()
