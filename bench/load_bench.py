@@ -20,13 +20,14 @@ latency
     its edges are visible to every query. Latency = that moment minus the
     message's *scheduled* send time (so a producer falling behind cannot hide
     queueing), over the accepted events (the first copy of each COMPLETE event
-    that passes the mix rule). Reports p50, p99 and max; target p99 < 300 ms.
+    that passes the mix rule). Reports p50, p99 and max; target p99 < 300 ms
+    (< 100 ms at ``--rate`` 200 or less).
 soak
     One worker; the same mix at ``--soak-rate`` (500/s) for ``--soak-seconds``
     (600). The worker's resident memory, its classifier helper included, is
     sampled every 5 s. After ``--warmup-seconds`` (120) the median of the next
     minute's samples is the baseline; growth is the median of the last minute's
-    over it (target: no more than 10%), the peak is reported too, and so is the
+    over it (target: no more than 5%), the peak is reported too, and so is the
     consumer lag sampled with it: a worker that falls behind holds fetched
     records, which is backlog, not a leak.
 scale
@@ -74,8 +75,17 @@ RESULTS = ROOT / "bench" / "results"
 LOGS = RESULTS / "logs"
 sys.path.insert(0, str(ROOT))
 
-TARGET_P99_MS = 300.0
-TARGET_RSS_GROWTH = 0.10
+TARGET_P99_MS = 300.0  # at 2,000/s (issue 13)
+TARGET_P99_LOW_RATE_MS = 100.0  # at 200/s and below
+LOW_RATE = 200.0
+TARGET_RSS_GROWTH = 0.05
+
+
+def p99_target(rate: float) -> float:
+    """The p99 target at ``rate`` events/s."""
+    return TARGET_P99_LOW_RATE_MS if rate <= LOW_RATE else TARGET_P99_MS
+
+
 WARMUP_LATENCY_S = 5.0
 TICK_S = 0.005
 RSS_EVERY_S = 5.0
@@ -557,7 +567,8 @@ def report(result: dict[str, Any]) -> None:
     print(f"\nload benchmark ({result['services']}, {result['cpu_count']} cores)")
     lat = result.get("latency", {})
     if "p99_ms" in lat:
-        ok = "meets" if lat["p99_ms"] < TARGET_P99_MS else "MISSES"
+        target = p99_target(lat["rate"])
+        ok = "meets" if lat["p99_ms"] < target else "MISSES"
         print(
             f"  latency at {lat['rate']:,.0f}/s for {lat['seconds']:.0f} s, "
             f"{lat.get('workers', 1)} worker(s) "
@@ -566,8 +577,8 @@ def report(result: dict[str, Any]) -> None:
         print(
             f"    p50 {lat['p50_ms']:.0f} ms, p90 {lat['p90_ms']:.0f} ms, "
             f"p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms "
-            f"({ok} the p99 < {TARGET_P99_MS:.0f} ms target; "
-            f"p99/target {lat['p99_ms'] / TARGET_P99_MS:.2f})"
+            f"({ok} the p99 < {target:.0f} ms target; "
+            f"p99/target {lat['p99_ms'] / target:.2f})"
         )
         print(f"    producer achieved {lat['achieved_rate']:,.0f}/s")
         if lat.get("p99_ms_by_5s"):
@@ -585,7 +596,8 @@ def report(result: dict[str, Any]) -> None:
             f"    RSS {soak['rss_start_mib']:.0f} MiB at start, "
             f"{soak['rss_baseline_mib']:.0f} MiB after {soak['warmup_s']:.0f} s warm-up, "
             f"{soak['rss_final_mib']:.0f} MiB at the end (growth {100 * soak['growth']:+.1f}%, "
-            f"{ok} the 10% target), peak {soak['rss_peak_after_warmup_mib']:.0f} MiB"
+            f"{ok} the {100 * TARGET_RSS_GROWTH:.0f}% target), "
+            f"peak {soak['rss_peak_after_warmup_mib']:.0f} MiB"
         )
         if soak.get("lag_max") is not None:
             print(
@@ -668,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
             "services": f"broker {broker.backend}, redis {redis_svc.backend}",
             "cpu_count": os.cpu_count(),
             "partitions": args.partitions,
-            "targets": {"p99_ms": TARGET_P99_MS, "rss_growth": TARGET_RSS_GROWTH},
+            "targets": {"p99_ms": p99_target(args.rate), "rss_growth": TARGET_RSS_GROWTH},
         }
         phases: list[tuple[str, str, Any]] = [
             ("latency", "latency", lambda: measure_latency(bootstrap, redis_url, args, args.seed)),

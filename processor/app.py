@@ -47,6 +47,7 @@ from processor.adapters.faust_compat import (
     timestamp_ms,
 )
 from processor.adapters.faust_metrics import FaustMonitorCollector
+from processor.adapters.gc_policy import release_memory, settle_heap
 from processor.adapters.http import register_views
 from processor.adapters.http_auth import require_bearer_token
 from processor.adapters.log_reader import to_record
@@ -221,6 +222,10 @@ class LineageWorker:
         async def gauges() -> None:
             await worker.refresh_gauges()
 
+        @app.timer(interval=30.0)  # type: ignore[untyped-decorator]
+        async def trim_heap() -> None:
+            release_memory()  # see adapters/gc_policy.py: the soak's growth
+
         @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
         async def follow_generation() -> None:
             # Writes follow a rebuild's switch inside each Lua call; reads
@@ -248,6 +253,7 @@ class LineageWorker:
                 worker.pool.start()  # not on the first batch; from the loop's thread
             await worker.load_generation()
             await worker.guard.start()
+            settle_heap(map_large_buffers=True)  # see adapters/gc_policy.py
 
         register_views(app, self)
         tokens = s.token_table()

@@ -56,6 +56,7 @@ from redis.exceptions import RedisError
 from processor import __version__
 from processor.adapters.classifier_pool import ClassifierPool
 from processor.adapters.connections import graph_store, kafka_options
+from processor.adapters.gc_policy import settle_heap
 from processor.adapters.log_reader import LogReader, end_offsets
 from processor.adapters.redis_columns import column_snapshot
 from processor.adapters.redis_errors import unavailable
@@ -188,6 +189,7 @@ class Rebuild:
         except BaseException:
             await reader.close()
             raise
+        settle_heap()  # as in the worker: the collector off start-up's objects
         last_report = 0.0
         try:
             while True:

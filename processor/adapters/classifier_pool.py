@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import copyreg
 import ctypes
-import gc
 import logging
 import multiprocessing
 import os
@@ -24,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from processor.adapters.gc_policy import release_memory, settle_heap
 from processor.core.batch_plan import classify_batch
 from processor.core.pipeline import (
     Accepted,
@@ -43,7 +43,8 @@ _rule: MixRule | None = None
 _limits: Limits | None = None
 
 _new_tuple = tuple.__new__
-GC_THRESHOLD = 20_000  # allocations between two young collections in a helper
+_batches = 0
+_TRIM_EVERY = 100  # batches between two ``release_memory`` calls in a helper
 
 
 def _reduce_outcome(obj: tuple[object, ...]) -> tuple[object, tuple[object, ...]]:
@@ -65,10 +66,8 @@ def _init(parent: int, mode: str, globs: tuple[str, ...], limits: Limits) -> Non
     # A batch allocates hundreds of thousands of short-lived containers (the
     # decoded events, and the column edges of their facets): at the default
     # threshold of 700 the cyclic collector runs thousands of times a batch and
-    # rescans the batch's growing join each time. The helper makes no cycles
-    # worth collecting early.
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, 10, 10)
+    # rescans the batch's growing join each time (adapters/gc_policy.py).
+    settle_heap()
 
 
 def _die_with(parent: int) -> None:
@@ -84,8 +83,12 @@ def _die_with(parent: int) -> None:
 def _classify_values(
     values: Sequence[bytes | None],
 ) -> tuple[list[Rejected | Classified], list[bytes]]:
+    global _batches
     assert _rule is not None, "initializer did not run"
     assert _limits is not None, "initializer did not run"
+    _batches += 1
+    if _batches % _TRIM_EVERY == 0:
+        release_memory()
     results, payloads = classify_batch(values, _rule, _limits)
     return [_columns_counted(r) for r in results], payloads
 

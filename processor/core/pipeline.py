@@ -10,6 +10,7 @@ with the fold it contributes) that applies only if Redis has not seen that hash
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from processor.core.columns import ColumnFact, extract_columns
@@ -105,6 +106,12 @@ class Classified(NamedTuple):
     outcome: Ignored | Rejected | Accepted
 
 
+# One object per distinct node update: a batch's results then pickle each
+# dataset once (pickle's memo), the largest part of what a helper process
+# sends back. The values are immutable, so sharing them changes nothing.
+_node_update = lru_cache(maxsize=8192)(NodeUpdate)
+
+
 def classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Classified:
     """Run steps 1-3 and 5-7 of docs/design.md section 3 on one message value."""
     try:
@@ -185,7 +192,7 @@ def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accep
             ids[key] = node_id(*key)
     is_internal = rule.is_internal
     nodes = tuple(
-        NodeUpdate(nid, key[0], key[1], is_internal(key[0]), types.get(key))
+        _node_update(nid, key[0], key[1], is_internal(key[0]), types.get(key))
         for key, nid in ids.items()
     )
     run = event.run

@@ -5,8 +5,8 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from processor.core.reasons import Reason, SkipReason
 from processor.errors import ConfigurationError, InvalidMessage
@@ -21,12 +21,13 @@ class MixMode(StrEnum):
     ANY = "any"
 
 
-@dataclass(frozen=True, slots=True)
-class EdgePlan:
+class EdgePlan(NamedTuple):
     """The edges an event contributes, and how many candidates were skipped and why."""
 
+    # A NamedTuple, not a frozen dataclass: one is made per accepted event, and
+    # a frozen dataclass's __init__ costs a microsecond of object.__setattr__.
     edges: tuple[tuple[DatasetKey, DatasetKey], ...]
-    skipped: dict[SkipReason, int] = field(default_factory=dict)
+    skipped: dict[SkipReason, int]
 
 
 class MixRule:
