@@ -243,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="lineage-processor ingest gateway benchmark")
     parser.add_argument("--events", type=int, default=50_000, help="messages (default 50000)")
     parser.add_argument("--partitions", type=int, default=4, help="topic partitions (default 4)")
-    parser.add_argument("--concurrency", type=int, default=64, help="single-event connections")
+    parser.add_argument(
+        "--concurrency", type=int, default=256, help="single-event connections (256)"
+    )
     parser.add_argument("--batch-size", type=int, default=500, help="events per batch request")
     parser.add_argument(
         "--batch-connections", type=int, default=8, help="batch-route connections (default 8)"
