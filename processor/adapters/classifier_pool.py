@@ -61,6 +61,9 @@ for _outcome in (Classified, Accepted, FoldEvent, NodeUpdate, Rejected, Ignored)
 def _init(parent: int, mode: str, globs: tuple[str, ...], limits: Limits) -> None:
     global _rule, _limits
     _die_with(parent)
+    # Ctrl-C reaches the whole process group: the worker stops its helpers
+    # itself, so a helper's own KeyboardInterrupt would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _rule = MixRule(mode, globs)
     _limits = limits
     # A batch allocates hundreds of thousands of short-lived containers (the
