@@ -1,131 +1,118 @@
-"""The gateway's JSON answers, and the middleware that authorises, times and
-counts every request."""
+"""The gateway's answers: a status, a JSON body and a few headers, rendered as
+HTTP/1.1 bytes. The common answers (``published``) are rendered once: a
+single-event request then costs the answer one bytes join."""
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
 
 import orjson
-from aiohttp import web
 
-from processor.core.privileges import Decision, Privilege, TokenTable
-from processor.errors import BrokerUnavailable
-from processor.ingest.body import BodyError
-from processor.ingest.metrics import IngestMetrics
+from processor.core.privileges import Decision
 
-log = logging.getLogger("processor.ingest")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CHALLENGE = 'Bearer realm="lineage-processor"'
 RETRY_AFTER_SECONDS = 5
+JSON = "application/json"
+
+
+class Answer:
+    """One response; ``head`` holds the status line and headers but the Date,
+    the Content-Length and the Connection, which ``render`` adds."""
+
+    __slots__ = ("_head", "body", "status")
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = JSON,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        lines = [f"HTTP/1.1 {status} {_phrase(status)}", f"Content-Type: {content_type}"]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        self._head = ("\r\n".join(lines) + "\r\nDate: ").encode("latin-1")
+
+    def render(self, keep_alive: bool, with_body: bool = True) -> bytes:
+        body = self.body if with_body else b""
+        connection = b"keep-alive" if keep_alive else b"close"
+        return b"".join(
+            (
+                self._head,
+                _date(),
+                b"\r\nContent-Length: ",
+                str(len(self.body)).encode(),
+                b"\r\nConnection: ",
+                connection,
+                b"\r\n\r\n",
+                body,
+            )
+        )
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+_clock: list[Any] = [0, b""]
+
+
+def _date() -> bytes:
+    """The Date header's value, formatted once a second."""
+    now = int(time.time())
+    if _clock[0] != now:
+        _clock[0], _clock[1] = now, formatdate(now, usegmt=True).encode()
+    body: bytes = _clock[1]
+    return body
 
 
 def json_answer(
     body: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        content_type="application/json",
-        headers=dict(headers or {}),
-    )
+) -> Answer:
+    return Answer(status, orjson.dumps(body), JSON, headers)
 
 
-def refusal(status: int, reason: str, error: str) -> web.Response:
+def refusal(
+    status: int, reason: str, error: str, headers: Mapping[str, str] | None = None
+) -> Answer:
     """A 4xx saying why: ``{"reason": code, "error": message}``."""
-    return json_answer({"reason": reason, "error": error}, status)
+    return json_answer({"reason": reason, "error": error}, status, headers)
 
 
-def unavailable(error: str) -> web.Response:
+def unavailable(error: str) -> Answer:
     """503 with Retry-After: the openlineage clients retry a 5xx."""
-    return json_answer(
-        {"reason": "broker_unavailable", "error": error},
-        503,
-        {"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return refusal(503, "broker_unavailable", error, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-def _denied(decision: Decision, has_credentials: bool) -> web.Response:
+def denied(decision: Decision, has_credentials: bool) -> Answer:
     if decision is Decision.FORBIDDEN:
-        return refusal(403, "forbidden", "the token lacks the privilege this route needs")
+        return FORBIDDEN
+    return UNAUTHORIZED_BAD_TOKEN if has_credentials else UNAUTHORIZED
+
+
+def _unauthorized(has_credentials: bool) -> Answer:
     challenge = CHALLENGE + (', error="invalid_token"' if has_credentials else "")
     message = "invalid bearer token" if has_credentials else "a bearer token is required"
-    answer = refusal(401, "unauthorized", message)
-    answer.headers["WWW-Authenticate"] = challenge
-    answer.headers["Cache-Control"] = "no-store"
-    return answer
+    return refusal(
+        401,
+        "unauthorized",
+        message,
+        {"WWW-Authenticate": challenge, "Cache-Control": "no-store"},
+    )
 
 
-def gateway_middleware(
-    tokens: TokenTable,
-    privileges: Mapping[tuple[str, str], Privilege],
-    public: frozenset[str],
-    metrics: IngestMetrics,
-) -> Any:
-    """Authorise by the matched route (never the raw path: no spelling of a path
-    reaches a handler it should not), turn the gateway's errors into answers,
-    and count each answer with its latency.
-
-    ``privileges`` maps (route, method) to the privilege it needs; another method
-    on a known route needs any valid token (then 405), an unknown route too (then
-    404), so an anonymous caller cannot map the routes.
-    """
-
-    known = public | {r for r, _ in privileges}
-    # The labelled series, looked up once each (the label sets are few).
-    counted: dict[tuple[str, str, int], Any] = {}
-    timed: dict[str, Any] = {}
-
-    def count(label: str, method: str, status: int) -> None:
-        series = counted.get((label, method, status))
-        if series is None:
-            series = counted[label, method, status] = metrics.requests.labels(
-                label, method, str(status)
-            )
-        series.inc()
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else None
-        label = route if route in known else "other"
-        try:
-            answer = await _answer(request, handler, route)
-        except web.HTTPException as exc:  # aiohttp's own 404 and 405
-            count(label, request.method, exc.status)
-            raise
-        count(label, request.method, answer.status)
-        series = timed.get(label)
-        if series is None:
-            series = timed[label] = metrics.request_seconds.labels(label)
-        series.observe(time.perf_counter() - started)
-        return answer
-
-    async def _answer(
-        request: web.Request, handler: Handler, route: str | None
-    ) -> web.StreamResponse:
-        if route not in public:
-            header = request.headers.get("Authorization")
-            needed = privileges.get((route or "", request.method))
-            if needed is not None:
-                decision = tokens.decide(header, needed)
-            elif tokens.enabled and tokens.privileges(header) is None:
-                decision = Decision.UNAUTHENTICATED
-            else:
-                decision = Decision.ALLOWED
-            if decision is not Decision.ALLOWED:
-                return _denied(decision, bool(header))
-        try:
-            return await handler(request)
-        except BodyError as exc:
-            metrics.events_rejected.labels(exc.reason).inc()
-            return refusal(exc.status, exc.reason, exc.error)
-        except BrokerUnavailable as exc:
-            log.warning("%s %s: 503: %s", request.method, route, exc)
-            return unavailable(str(exc))
-
-    return middleware
+PUBLISHED_201 = json_answer({"status": "published"}, 201)
+PUBLISHED_200 = json_answer({"status": "published"})
+FORBIDDEN = refusal(403, "forbidden", "the token lacks the privilege this route needs")
+UNAUTHORIZED = _unauthorized(False)
+UNAUTHORIZED_BAD_TOKEN = _unauthorized(True)
+NOT_FOUND = refusal(404, "not_found", "no such route")
+BAD_REQUEST = refusal(400, "bad_request", "the request is not valid HTTP/1.1")

@@ -1,4 +1,4 @@
-"""The gateway's routes (docs/design.md section 8a) as an aiohttp application.
+"""The gateway's routes (docs/design.md section 8a) and their handlers.
 
 | route | privilege | answer |
 |---|---|---|
@@ -20,9 +20,9 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from processor.core.control import parse_control
@@ -33,22 +33,16 @@ from processor.core.reasons import Reason
 from processor.core.rules import MixRule
 from processor.core.timefmt import format_time
 from processor.errors import BrokerUnavailable
-from processor.ingest.answers import gateway_middleware, json_answer, refusal
-from processor.ingest.body import BodyError, check_content_type, read_body
+from processor.ingest.answers import PUBLISHED_200, PUBLISHED_201, Answer, json_answer, refusal
+from processor.ingest.body import BodyError
 from processor.ingest.check import check_decoded, check_raw
+from processor.ingest.dispatch import Dispatcher, Request, Route
 from processor.ingest.metrics import IngestMetrics, exposition
 from processor.ingest.publisher import GatewayPublisher, OutRecord
 
 EVENT = "/api/v1/lineage"
 BATCH = "/api/v1/lineage/batch"
 EXTERNAL = "/api/v2/lineage/external-lineage"
-PUBLIC = frozenset({"/healthz", "/readyz", "/metrics"})
-PRIVILEGES = {
-    (EVENT, "POST"): Privilege.INGEST,
-    (BATCH, "POST"): Privilege.INGEST,
-    (EXTERNAL, "POST"): Privilege.INGEST,
-    (EXTERNAL, "DELETE"): Privilege.DELETE,
-}
 # The mix rule kept no edge: Snowflake answers 404; the event is published all the same.
 NO_EDGE_REASONS = frozenset(
     {
@@ -82,30 +76,29 @@ class Gateway:
         self.publisher = publisher
         self.metrics = metrics
 
-    def app(self) -> web.Application:
-        """The aiohttp application (serve it with ``auto_decompress=False``: the
-        body reader inflates under the bound itself)."""
-        app = web.Application(
-            middlewares=[gateway_middleware(self.config.tokens, PRIVILEGES, PUBLIC, self.metrics)],
-            client_max_size=self.config.max_batch_bytes,
-        )
-        app.router.add_post(EVENT, self.post_event)
-        app.router.add_post(BATCH, self.post_batch)
-        app.router.add_post(EXTERNAL, self.post_external)
-        app.router.add_delete(EXTERNAL, self.delete_external)
-        app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/readyz", self.readyz)
-        app.router.add_get("/metrics", self.metrics_page)
-        return app
+    def routes(self) -> list[Route]:
+        config = self.config
+        event_bytes = config.limits.max_event_bytes
+        return [
+            Route(EVENT, "POST", self.post_event, Privilege.INGEST, event_bytes),
+            Route(BATCH, "POST", self.post_batch, Privilege.INGEST, config.max_batch_bytes),
+            Route(EXTERNAL, "POST", self.post_external, Privilege.INGEST, event_bytes),
+            Route(EXTERNAL, "DELETE", self.delete_external, Privilege.DELETE),
+            Route("/healthz", "GET", self.healthz, None),
+            Route("/readyz", "GET", self.readyz, None),
+            Route("/metrics", "GET", self.metrics_page, None),
+        ]
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(self.routes(), self.config.tokens, self.metrics)
 
     # --- events -------------------------------------------------------------------
 
-    async def _one_event(self, request: web.Request, route: str) -> Classified | None:
-        """Read, check and publish one event; on Snowflake's path, its
-        classification for the answer (the mix rule's verdict)."""
-        check_content_type(request)
+    async def _one_event(self, request: Request, route: str) -> Classified | None:
+        """Check and publish one event; on Snowflake's path, its classification
+        for the answer (the mix rule's verdict)."""
         limits = self.config.limits
-        body = await read_body(request, limits.max_event_bytes)
+        body = request.body
         checked = check_raw(body, limits)
         if isinstance(checked, Rejected):
             status = 413 if checked.reason == Reason.TOO_LARGE.value else 400
@@ -123,25 +116,24 @@ class Gateway:
             raise
         self.metrics.events_published.labels(route).inc(len(records))
 
-    async def post_event(self, request: web.Request) -> web.Response:
+    async def post_event(self, request: Request) -> Answer:
         """One event, Marquez's and the openlineage-python client's default path."""
         await self._one_event(request, EVENT)
-        return json_answer({"status": "published"}, 201)
+        return PUBLISHED_201
 
-    async def post_external(self, request: web.Request) -> web.Response:
+    async def post_external(self, request: Request) -> Answer:
         """Snowflake's path: 404 with the reason when the mix rule keeps no edge."""
         verdict = await self._one_event(request, EXTERNAL)
         outcome = verdict.outcome if verdict is not None else None
         if isinstance(outcome, Rejected) and outcome.reason in NO_EDGE_REASONS:
             return refusal(404, outcome.reason, outcome.error)
-        return json_answer({"status": "published"})
+        return PUBLISHED_200
 
-    async def post_batch(self, request: web.Request) -> web.Response:
+    async def post_batch(self, request: Request) -> Answer:
         """OpenLineage 2-0-2 ``/lineage/batch``: the failing elements are listed,
         the others published together."""
-        check_content_type(request)
         config = self.config
-        body = await read_body(request, config.max_batch_bytes)
+        body = request.body
         try:
             items = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -193,10 +185,10 @@ class Gateway:
 
     # --- deletes ------------------------------------------------------------------
 
-    async def delete_external(self, request: web.Request) -> web.Response:
+    async def delete_external(self, request: Request) -> Answer:
         """Snowflake's DELETE: a delete request (docs/design.md section 5) on the control
         topic, ``requestedAt`` the gateway's clock."""
-        query = request.query
+        query = {k: v[0] for k, v in parse_qs(request.query, keep_blank_values=True).items()}
         message: dict[str, Any] = {"op": "delete"}
         for side in ("source", "target"):
             namespace = query.get(f"{side}Namespace")
@@ -232,21 +224,17 @@ class Gateway:
 
     # --- operations ---------------------------------------------------------------
 
-    async def healthz(self, request: web.Request) -> web.Response:
+    async def healthz(self, request: Request) -> Answer:
         """Liveness: the event loop answers; ``process`` says which of the
         gateway's processes did (LINEAGE_INGEST_PROCESSES)."""
         return json_answer({"status": "ok", "process": os.getpid()})
 
-    async def readyz(self, request: web.Request) -> web.Response:
+    async def readyz(self, request: Request) -> Answer:
         """Readiness: the broker answers a metadata request."""
         why = await self.publisher.ready()
         if why is None:
             return json_answer({"status": "ready"})
         return json_answer({"status": "not ready", "error": why}, 503)
 
-    async def metrics_page(self, request: web.Request) -> web.Response:
-        # aiohttp refuses a charset in content_type; it is fine as a header.
-        return web.Response(
-            body=exposition(self.metrics),
-            headers={"Content-Type": CONTENT_TYPE_LATEST},
-        )
+    async def metrics_page(self, request: Request) -> Answer:
+        return Answer(200, exposition(self.metrics), CONTENT_TYPE_LATEST)

@@ -4,16 +4,18 @@ the configured port until told to stop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
-
-from aiohttp import web
+from typing import Any
 
 from processor.adapters.connections import kafka_options
 from processor.ingest.metrics import IngestMetrics
 from processor.ingest.publisher import GatewayPublisher
 from processor.ingest.routes import Gateway, GatewayConfig
+from processor.ingest.wire import IDLE_SECONDS, Connection
 from processor.settings import Settings
 
 log = logging.getLogger("processor.ingest")
@@ -66,21 +68,26 @@ async def serve(
             "reaches %s may publish and delete lineage",
             address(settings),
         )
-    # The body reader inflates gzip itself, under the size bound.
-    runner = web.AppRunner(gateway.app(), access_log=None, auto_decompress=False)
-    await runner.setup()
+    dispatcher = gateway.dispatcher()
+    loop = asyncio.get_running_loop()
+    connections: set[Connection] = set()
+    tasks: set[asyncio.Task[Any]] = set()
+
+    def connect() -> Connection:
+        return Connection(dispatcher, tasks, connections)
+
+    server = await loop.create_server(
+        connect,
+        settings.ingest_host,
+        settings.ingest_port,
+        backlog=1024,
+        reuse_port=reuse_port or None,
+    )
+    sweeper = loop.create_task(_sweep(connections))
     try:
-        site = web.TCPSite(
-            runner,
-            settings.ingest_host,
-            settings.ingest_port,
-            backlog=1024,
-            reuse_port=reuse_port or None,
-        )
-        await site.start()
         port = settings.ingest_port
-        if port == 0 and runner.addresses:
-            port = int(runner.addresses[0][1])
+        if port == 0 and server.sockets:
+            port = int(server.sockets[0].getsockname()[1])
         if freeze_heap:
             # What is alive now lives as long as the process: keep the collector
             # off it, so the many short-lived objects of a batch cost young passes.
@@ -92,5 +99,25 @@ async def serve(
         else:
             await stop()
     finally:
-        await runner.cleanup()
+        sweeper.cancel()
+        server.close()
+        # The requests in hand are answered (each waits at most the publish timeout).
+        for connection in list(connections):
+            if connection.idle:
+                connection.close()
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=settings.ingest_publish_timeout_seconds + 1)
+        for connection in connections:
+            connection.close()
         await gateway.publisher.close()
+
+
+async def _sweep(connections: set[Connection]) -> None:
+    """Close the connections idle for IDLE_SECONDS."""
+    while True:
+        await asyncio.sleep(IDLE_SECONDS / 5)
+        now = time.monotonic()
+        for connection in list(connections):
+            if connection.idle and now - connection.last_active > IDLE_SECONDS:
+                with contextlib.suppress(Exception):
+                    connection.close()

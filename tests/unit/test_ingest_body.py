@@ -2,45 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import zlib
 from typing import Any
 
 import pytest
 
-from processor.ingest.body import BodyError, read_body
+from processor.ingest.body import BodyError, BodyReader, check_content_type
 
 LIMIT = 1000
 
 
-class _Stream:
-    """``request.content``: hands out ``data`` in chunks and counts what was taken."""
-
-    def __init__(self, data: bytes, chunk: int = 256) -> None:
-        self.data = data
-        self.chunk = chunk
-        self.taken = 0
-
-    async def read(self, n: int) -> bytes:
-        out = self.data[self.taken : self.taken + min(n, self.chunk)]
-        self.taken += len(out)
-        return out
-
-
-class _Request:
-    def __init__(self, data: bytes, headers: dict[str, str], length: int | None = None) -> None:
-        self.headers = headers
-        self.content = _Stream(data)
-        self.content_length = length
-
-
-def _read(data: bytes, headers: dict[str, str] | None = None, length: int | None = None) -> Any:
-    request = _Request(data, headers or {}, length)
+def _read(
+    data: bytes, headers: dict[str, str] | None = None, length: int | None = None
+) -> tuple[Any, int]:
+    """(body or (status, reason), bytes fed) for ``data`` fed in chunks of 256
+    bytes, as a connection feeds what arrives; feeding stops at the refusal."""
+    taken = 0
     try:
-        return asyncio.run(read_body(request, LIMIT)), request.content.taken  # type: ignore[arg-type]
+        reader = BodyReader(LIMIT, (headers or {}).get("Content-Encoding"), length)
+        while taken < len(data):
+            chunk = data[taken : taken + 256]
+            taken += len(chunk)
+            reader.feed(chunk)
+        return reader.finish(), taken
     except BodyError as exc:
-        return (exc.status, exc.reason), request.content.taken
+        return (exc.status, exc.reason), taken
 
 
 GZ = {"Content-Encoding": "gzip"}
@@ -88,3 +75,12 @@ def test_a_gzip_bomb_is_cut_after_little_input() -> None:
 )
 def test_refusals(data: bytes, headers: dict[str, str], reason: str) -> None:
     assert _read(data, headers)[0] == (400, reason)
+
+
+def test_json_content_types_only() -> None:
+    for ok in (None, "application/json", "Application/JSON; charset=utf-8", "application/ld+json"):
+        check_content_type(ok)
+    with pytest.raises(BodyError) as refused:
+        check_content_type("text/plain; charset=utf-8")
+    assert (refused.value.status, refused.value.reason) == (400, "unsupported_content_type")
+    assert "'text/plain'" in refused.value.error
