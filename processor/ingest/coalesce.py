@@ -10,6 +10,10 @@ partition's slot is taken, so what arrives meanwhile fills the next builder and
 a produce request carries everything that came while the last was on the wire,
 as with ``send`` (the producer's linger applies to these batches too).
 
+Each builder's acknowledgement has one deadline, from when it was opened: a
+record added later waits less, never more, and a request costs no timer of
+its own.
+
 Records are placed by the producer's own partitioner (``DefaultPartitioner``:
 murmur2 of the key, as the Java client and the openlineage-python Kafka
 transport place them); a partition's records reach the broker in the order they
@@ -27,6 +31,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
+from processor.errors import BrokerUnavailable
 from processor.ports import OutRecord
 
 Place = tuple[str, int]
@@ -39,14 +44,23 @@ class _Pending:
 
     __slots__ = ("builder", "done")
 
-    def __init__(self, builder: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, builder: Any, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
         self.builder = builder
         self.done: asyncio.Future[None] = loop.create_future()
-        # A request that timed out no longer waits: the outcome is then nobody's.
-        self.done.add_done_callback(_retrieve)
+        deadline = loop.call_later(timeout, _expire, self.done, timeout)
+        self.done.add_done_callback(lambda future: _retrieve(future, deadline))
 
 
-def _retrieve(future: asyncio.Future[None]) -> None:
+def _expire(done: asyncio.Future[None], timeout: float) -> None:
+    if not done.done():
+        done.set_exception(
+            BrokerUnavailable(f"the broker did not acknowledge within {timeout:g} s")
+        )
+
+
+def _retrieve(future: asyncio.Future[None], deadline: asyncio.TimerHandle) -> None:
+    deadline.cancel()
+    # Nobody may be left waiting (their requests answered already): retrieved here.
     if not future.cancelled():
         future.exception()
 
@@ -55,8 +69,9 @@ class RecordBatches:
     """``add`` places records in the builders of their partitions and returns
     the futures that complete when the broker acknowledged them."""
 
-    def __init__(self, producer: AIOKafkaProducer) -> None:
+    def __init__(self, producer: AIOKafkaProducer, timeout: float) -> None:
         self._producer = producer
+        self._timeout = timeout
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
         self._queues: dict[Place, deque[_Pending]] = {}
@@ -68,27 +83,38 @@ class RecordBatches:
         are known): it then returns without suspending."""
         return all(self._known_partitions(topic) for topic in {r.topic for r in records})
 
+    def add_one(self, record: OutRecord) -> asyncio.Future[None] | None:
+        """The acknowledgement of ``record``, added without suspending; None when
+        its topic's partitions are not known yet (then ``add``)."""
+        ids = self._known_partitions(record.topic)
+        if ids is None:
+            return None
+        return self._append(record, ids, asyncio.get_running_loop())
+
     async def add(self, records: Sequence[OutRecord]) -> set[asyncio.Future[None]]:
         loop = asyncio.get_running_loop()
-        waits: set[asyncio.Future[None]] = set()
         topics: dict[str, list[int]] = {}
         for topic in {r.topic for r in records}:
             topics[topic] = self._known_partitions(topic) or await self._load(topic)
-        for r in records:
-            ids = topics[r.topic]
-            place = (r.topic, self._partition(r.topic, r.key, ids))
-            queue = self._queues.setdefault(place, deque())
-            headers = r.headers or []
-            if not queue or not queue[-1].builder.append(
-                key=r.key, value=r.value, timestamp=None, headers=headers
-            ):
-                # None open, or the open one is full: a first record always fits.
-                queue.append(_Pending(self._producer.create_batch(), loop))
-                queue[-1].builder.append(key=r.key, value=r.value, timestamp=None, headers=headers)
-            waits.add(queue[-1].done)
-            if place not in self._flushers:
-                self._flushers[place] = loop.create_task(self._flush(place))
-        return waits
+        return {self._append(r, topics[r.topic], loop) for r in records}
+
+    def _append(
+        self, r: OutRecord, ids: list[int], loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Future[None]:
+        place = (r.topic, self._partition(r.topic, r.key, ids))
+        queue = self._queues.get(place)
+        if queue is None:
+            queue = self._queues[place] = deque()
+        headers = r.headers or []
+        if not queue or not queue[-1].builder.append(
+            key=r.key, value=r.value, timestamp=None, headers=headers
+        ):
+            # None open, or the open one is full: a first record always fits.
+            queue.append(_Pending(self._producer.create_batch(), loop, self._timeout))
+            queue[-1].builder.append(key=r.key, value=r.value, timestamp=None, headers=headers)
+        if place not in self._flushers:
+            self._flushers[place] = loop.create_task(self._flush(place))
+        return queue[-1].done
 
     def _known_partitions(self, topic: str) -> list[int] | None:
         """The topic's partitions in the producer's metadata (which it refreshes);

@@ -10,6 +10,7 @@ on a known route needs any valid token (then 405), an unknown route too (then
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -54,7 +55,21 @@ class Request:
         self.answer: Answer | None = None  # decided before the handler (a refusal)
 
 
-Handler = Callable[[Request], Awaitable[Answer]]
+class Pending:
+    """An answer that waits for ``future``; ``settle`` makes it once the future is
+    done (it may raise ``BrokerUnavailable``). The single-event routes answer so:
+    their future is the broker's acknowledgement, shared with other requests,
+    and a request then costs no task."""
+
+    __slots__ = ("future", "settle")
+
+    def __init__(self, future: asyncio.Future[Any], settle: Callable[[], Answer]) -> None:
+        self.future = future
+        self.settle = settle
+
+
+# A handler answers at once, with a Pending, or as a coroutine (run as a task).
+Handler = Callable[[Request], Answer | Pending | Awaitable[Answer]]
 
 
 @dataclass(frozen=True)
@@ -126,19 +141,41 @@ class Dispatcher:
         self._metrics.events_rejected.labels(exc.reason).inc()
         return refusal(exc.status, exc.reason, exc.error)
 
-    async def handle(self, request: Request) -> Answer:
+    def start(self, request: Request) -> Answer | Pending:
+        """The answer, or what it waits for, of a request read whole."""
         route = request.route
         assert route is not None  # begin found it, else the request was answered
         try:
             if request.reader is not None:
                 request.body = request.reader.finish()
                 request.reader = None
-            return await route.handler(request)
+            outcome = route.handler(request)
         except BodyError as exc:
             return self.refused(exc)
         except BrokerUnavailable as exc:
-            log.warning("%s %s: 503: %s", request.method, route.path, exc)
-            return unavailable(str(exc))
+            return self._unavailable(request, exc)
+        if isinstance(outcome, (Answer, Pending)):
+            return outcome
+        task = asyncio.get_running_loop().create_task(self._awaited(request, outcome))
+        return Pending(task, task.result)
+
+    def settle(self, request: Request, pending: Pending) -> Answer:
+        try:
+            return pending.settle()
+        except BrokerUnavailable as exc:
+            return self._unavailable(request, exc)
+
+    async def _awaited(self, request: Request, outcome: Awaitable[Answer]) -> Answer:
+        try:
+            return await outcome
+        except BodyError as exc:
+            return self.refused(exc)
+        except BrokerUnavailable as exc:
+            return self._unavailable(request, exc)
+
+    def _unavailable(self, request: Request, exc: BrokerUnavailable) -> Answer:
+        log.warning("%s %s: 503: %s", request.method, request.path, exc)
+        return unavailable(str(exc))
 
     def count(self, request: Request, answer: Answer) -> None:
         route = request.route

@@ -27,7 +27,7 @@ from processor.errors import BrokerUnavailable
 from processor.ingest.coalesce import RecordBatches
 from processor.ports import OutRecord
 
-__all__ = ["GatewayPublisher", "OutRecord"]
+__all__ = ["GatewayPublisher", "OutRecord", "failure"]
 
 
 class GatewayPublisher:
@@ -69,8 +69,16 @@ class GatewayPublisher:
                     await producer.stop()
                     raise BrokerUnavailable(f"Kafka at {self._bootstrap}: {exc}") from exc
                 self._producer = producer
-                self._batches = RecordBatches(producer)
+                self._batches = RecordBatches(producer, self._timeout)
             return self._batches
+
+    def submit(self, record: OutRecord) -> asyncio.Future[None] | None:
+        """The broker's acknowledgement of ``record`` (``failure`` tells how it
+        ended), without suspending; None before the producer and the topic's
+        metadata are ready: then ``publish``. The future is shared with other
+        records' requests: add a callback to it, never cancel it."""
+        batches = self._batches
+        return None if batches is None else batches.add_one(record)
 
     async def publish(self, records: Sequence[OutRecord]) -> None:
         """Return once the broker acknowledged every record; else ``BrokerUnavailable``."""
@@ -95,11 +103,9 @@ class GatewayPublisher:
         if late:
             raise self._late()
         for wait in waits:
-            if wait.cancelled():
-                raise BrokerUnavailable("the producer stopped before the broker acknowledged")
-            error = wait.exception()
+            error = failure(wait)
             if error is not None:
-                raise BrokerUnavailable(f"Kafka send failed: {error!r}") from error
+                raise error
 
     def _late(self) -> BrokerUnavailable:
         return BrokerUnavailable(f"the broker did not acknowledge within {self._timeout:g} s")
@@ -120,3 +126,15 @@ class GatewayPublisher:
             if self._producer is not None:
                 await self._producer.stop()
                 self._producer = None
+
+
+def failure(acked: asyncio.Future[None]) -> BrokerUnavailable | None:
+    """Why an acknowledgement that ended is not one; None when it is."""
+    if acked.cancelled():
+        return BrokerUnavailable("the producer stopped before the broker acknowledged")
+    error = acked.exception()
+    if error is None or isinstance(error, BrokerUnavailable):
+        return error
+    unavailable = BrokerUnavailable(f"Kafka send failed: {error!r}")
+    unavailable.__cause__ = error
+    return unavailable

@@ -17,6 +17,7 @@ openlineage-python Kafka transport keys it, and answered only once acknowledged.
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,9 +37,9 @@ from processor.errors import BrokerUnavailable
 from processor.ingest.answers import PUBLISHED_200, PUBLISHED_201, Answer, json_answer, refusal
 from processor.ingest.body import BodyError
 from processor.ingest.check import check_decoded, check_raw
-from processor.ingest.dispatch import Dispatcher, Request, Route
+from processor.ingest.dispatch import Dispatcher, Pending, Request, Route
 from processor.ingest.metrics import IngestMetrics, exposition
-from processor.ingest.publisher import GatewayPublisher, OutRecord
+from processor.ingest.publisher import GatewayPublisher, OutRecord, failure
 
 EVENT = "/api/v1/lineage"
 BATCH = "/api/v1/lineage/batch"
@@ -51,6 +52,9 @@ NO_EDGE_REASONS = frozenset(
         Reason.NO_LINEAGE.value,
     }
 )
+
+
+Outcome = Answer | Pending | Awaitable[Answer]
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ class Gateway:
         self.config = config
         self.publisher = publisher
         self.metrics = metrics
+        # The labelled series of the hot path, looked up once.
+        self._published = {r: metrics.events_published.labels(r) for r in (EVENT, BATCH, EXTERNAL)}
+        self._publish_errors = metrics.publish_errors.labels("events")
 
     def routes(self) -> list[Route]:
         config = self.config
@@ -94,40 +101,59 @@ class Gateway:
 
     # --- events -------------------------------------------------------------------
 
-    async def _one_event(self, request: Request, route: str) -> Classified | None:
-        """Check and publish one event; on Snowflake's path, its classification
-        for the answer (the mix rule's verdict)."""
+    def _one_event(self, request: Request) -> OutRecord:
+        """The record of a request's event, once it passed steps 1-3."""
         limits = self.config.limits
         body = request.body
         checked = check_raw(body, limits)
         if isinstance(checked, Rejected):
             status = 413 if checked.reason == Reason.TOO_LARGE.value else 400
             raise BodyError(status, checked.reason, checked.error)
-        verdict = classify(body, self.config.rule, limits) if route == EXTERNAL else None
-        record = OutRecord(self.config.input_topic, message_key(checked), body)
+        return OutRecord(self.config.input_topic, message_key(checked), body)
+
+    def _publish_one(self, route: str, record: OutRecord, answer: Answer) -> Outcome:
+        """``answer`` once the broker acknowledged ``record``: by a callback on the
+        acknowledgement, or a coroutine before the producer is ready."""
+        acked = self.publisher.submit(record)
+        if acked is None:
+            return self._publish_then(route, record, answer)
+        published = self._published[route]
+
+        def settle() -> Answer:
+            error = failure(acked)
+            if error is not None:
+                self._publish_errors.inc()
+                raise error
+            published.inc()
+            return answer
+
+        return Pending(acked, settle)
+
+    async def _publish_then(self, route: str, record: OutRecord, answer: Answer) -> Answer:
         await self._publish_events(route, [record])
-        return verdict if isinstance(verdict, Classified) else None
+        return answer
 
     async def _publish_events(self, route: str, records: list[OutRecord]) -> None:
         try:
             await self.publisher.publish(records)
         except BrokerUnavailable:
-            self.metrics.publish_errors.labels("events").inc()
+            self._publish_errors.inc()
             raise
-        self.metrics.events_published.labels(route).inc(len(records))
+        self._published[route].inc(len(records))
 
-    async def post_event(self, request: Request) -> Answer:
+    def post_event(self, request: Request) -> Outcome:
         """One event, Marquez's and the openlineage-python client's default path."""
-        await self._one_event(request, EVENT)
-        return PUBLISHED_201
+        return self._publish_one(EVENT, self._one_event(request), PUBLISHED_201)
 
-    async def post_external(self, request: Request) -> Answer:
+    def post_external(self, request: Request) -> Outcome:
         """Snowflake's path: 404 with the reason when the mix rule keeps no edge."""
-        verdict = await self._one_event(request, EXTERNAL)
-        outcome = verdict.outcome if verdict is not None else None
+        record = self._one_event(request)
+        verdict = classify(record.value, self.config.rule, self.config.limits)
+        outcome = verdict.outcome if isinstance(verdict, Classified) else None
+        answer = PUBLISHED_200
         if isinstance(outcome, Rejected) and outcome.reason in NO_EDGE_REASONS:
-            return refusal(404, outcome.reason, outcome.error)
-        return PUBLISHED_200
+            answer = refusal(404, outcome.reason, outcome.error)
+        return self._publish_one(EXTERNAL, record, answer)
 
     async def post_batch(self, request: Request) -> Answer:
         """OpenLineage 2-0-2 ``/lineage/batch``: the failing elements are listed,

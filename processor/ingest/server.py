@@ -9,7 +9,6 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from processor.adapters.connections import kafka_options
 from processor.ingest.metrics import IngestMetrics
@@ -71,10 +70,9 @@ async def serve(
     dispatcher = gateway.dispatcher()
     loop = asyncio.get_running_loop()
     connections: set[Connection] = set()
-    tasks: set[asyncio.Task[Any]] = set()
 
     def connect() -> Connection:
-        return Connection(dispatcher, tasks, connections)
+        return Connection(dispatcher, connections)
 
     server = await loop.create_server(
         connect,
@@ -105,8 +103,10 @@ async def serve(
         for connection in list(connections):
             if connection.idle:
                 connection.close()
-        if tasks:
-            await asyncio.wait(set(tasks), timeout=settings.ingest_publish_timeout_seconds + 1)
+        waiting = {c.waiting for c in connections if c.waiting is not None}
+        if waiting:
+            await asyncio.wait(waiting, timeout=settings.ingest_publish_timeout_seconds + 1)
+            await asyncio.sleep(0)  # their answers are written by callbacks run before this
         for connection in connections:
             connection.close()
         await gateway.publisher.close()

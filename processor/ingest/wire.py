@@ -1,11 +1,11 @@
 """HTTP/1.1 connections of the gateway: an asyncio protocol around httptools'
 C parser (llhttp, the parser of Node.js and uvicorn).
 
-A request costs the parser's callbacks, a ``Request`` and, when it is
-accepted, one task running its handler; the answer is one write of bytes
-mostly rendered in advance. Keep-alive connections serve their requests one at
-a time, in order (pipelined requests wait, and the socket is not read
-meanwhile).
+A request costs the parser's callbacks, a ``Request`` and a callback on the
+broker's acknowledgement (no task: the single-event routes answer by callback);
+the answer is one write of bytes mostly rendered in advance. Keep-alive
+connections serve their requests one at a time, in order (pipelined requests
+wait, and the socket is not read meanwhile).
 
 The body is fed to the route's ``BodyReader`` as it arrives, so a body over
 the bound is answered 413 at its first byte past it (or at once from its
@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from functools import partial
 from typing import Any
 
 import httptools
 
 from processor.ingest.answers import BAD_REQUEST, Answer
 from processor.ingest.body import BodyError
-from processor.ingest.dispatch import Dispatcher, Request
+from processor.ingest.dispatch import Dispatcher, Pending, Request
 
 # Headers the gateway reads; the others are skipped unparsed.
 _WANTED = frozenset(
@@ -49,14 +50,8 @@ IDLE_SECONDS = 75.0
 class Connection(asyncio.Protocol):
     """One client connection."""
 
-    def __init__(
-        self,
-        dispatcher: Dispatcher,
-        tasks: set[asyncio.Task[Any]],
-        connections: set[Connection],
-    ) -> None:
+    def __init__(self, dispatcher: Dispatcher, connections: set[Connection]) -> None:
         self._dispatcher = dispatcher
-        self._tasks = tasks  # the handlers running, of all connections
         self._connections = connections  # the open connections
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
@@ -71,6 +66,7 @@ class Connection(asyncio.Protocol):
         self._drained = 0
         self._linger: asyncio.TimerHandle | None = None
         self.last_active = time.monotonic()
+        self.waiting: asyncio.Future[Any] | None = None  # what the request in hand waits for
 
     # --- the transport's callbacks ---------------------------------------------
 
@@ -188,18 +184,21 @@ class Connection(asyncio.Protocol):
             if request.answer is not None:
                 self._answer(request, request.answer)
                 continue
-            self._busy = True
-            task = asyncio.get_running_loop().create_task(self._run(request))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            result = self._dispatcher.start(request)
+            if isinstance(result, Pending):
+                self._busy = True
+                self.waiting = result.future
+                result.future.add_done_callback(partial(self._settled, request, result))
+            else:
+                self._answer(request, result)
         if self._paused and not self._busy and self._transport is not None:
             self._paused = False
             self._transport.resume_reading()
 
-    async def _run(self, request: Request) -> None:
-        answer = await self._dispatcher.handle(request)
+    def _settled(self, request: Request, pending: Pending, _: object) -> None:
         self._busy = False
-        self._answer(request, answer)
+        self.waiting = None
+        self._answer(request, self._dispatcher.settle(request, pending))
         self._next()
 
     def _answer(self, request: Request, answer: Answer) -> None:
