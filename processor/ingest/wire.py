@@ -20,7 +20,7 @@ import asyncio
 import time
 from collections import deque
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import httptools
 
@@ -71,8 +71,7 @@ class Connection(asyncio.Protocol):
     # --- the transport's callbacks ---------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)
         self._connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
