@@ -116,3 +116,6 @@ UNAUTHORIZED = _unauthorized(False)
 UNAUTHORIZED_BAD_TOKEN = _unauthorized(True)
 NOT_FOUND = refusal(404, "not_found", "no such route")
 BAD_REQUEST = refusal(400, "bad_request", "the request is not valid HTTP/1.1")
+HEAD_TOO_LARGE = refusal(
+    431, "header_too_large", "the request line and headers are more than the limit of 64 KiB"
+)

@@ -24,7 +24,7 @@ from typing import Any, cast
 
 import httptools
 
-from processor.ingest.answers import BAD_REQUEST, Answer
+from processor.ingest.answers import BAD_REQUEST, HEAD_TOO_LARGE, Answer
 from processor.ingest.body import BodyError
 from processor.ingest.dispatch import Dispatcher, Pending, Request
 
@@ -42,6 +42,9 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # A refused request's body is skipped up to this many bytes on a keep-alive
 # connection; more and the connection is answered and closed at once.
 _SKIP_BYTES = 64 * 1024
+# The request line and headers: the reads after the first of a head (which is
+# at most the transport's read size) add up to at most this.
+MAX_HEAD_BYTES = 64 * 1024
 _LINGER_SECONDS = 2.0
 _LINGER_BYTES = 16 * 1024 * 1024
 IDLE_SECONDS = 75.0
@@ -65,6 +68,8 @@ class Connection(asyncio.Protocol):
         self._draining = False  # the parser is done with this connection
         self._drained = 0
         self._linger: asyncio.TimerHandle | None = None
+        self._in_head = self._head_began = False
+        self._head_bytes = 0  # of the reads after the one a head began in
         self.last_active = time.monotonic()
         self.waiting: asyncio.Future[Any] | None = None  # what the request in hand waits for
 
@@ -88,11 +93,19 @@ class Connection(asyncio.Protocol):
             if self._drained > _LINGER_BYTES and self._transport is not None:
                 self._transport.close()
             return
+        self._head_began = False
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
             request = self._request or Request("GET", "", "", {})
             self._refuse_now(request, BAD_REQUEST)
+            return
+        if self._in_head and not self._head_began:
+            # A head that goes on past this read: bounded (the parser would hold
+            # a header being received whole, whatever its size).
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse_now(Request("GET", "", "", {}), HEAD_TOO_LARGE)
 
     @property
     def idle(self) -> bool:
@@ -108,6 +121,8 @@ class Connection(asyncio.Protocol):
         self._url = b""
         self._headers = {}
         self._skipped = 0
+        self._in_head = self._head_began = True
+        self._head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -118,6 +133,7 @@ class Connection(asyncio.Protocol):
             self._headers[name.decode("latin-1")] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         url = self._url
         path, _, query = url.partition(b"?")
         path, _, _ = path.partition(b"#")
