@@ -8,7 +8,7 @@ rate, measured in one run on the same message mix.
     worker`` consumes it, timed through its ``/metrics`` (``bench.measure_pipeline``, the
     pipeline phase of ``make bench-pipeline``);
 (s) single events: ``python -m processor ingest`` as a subprocess, and C keep-alive
-    connections (C = 64) each POSTing one event per request to ``/api/v1/lineage``
+    connections (C = 256) each POSTing one event per request to ``/api/v1/lineage``
     until the mix is sent;
 (b) batches: the same mix in batches of B events (B = 500) to ``/api/v1/lineage/batch``
     over 8 connections.
