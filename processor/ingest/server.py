@@ -114,7 +114,8 @@ async def serve(
 
 
 async def _sweep(connections: set[Connection]) -> None:
-    """Close the connections idle for IDLE_SECONDS."""
+    """Close the connections that sent nothing for IDLE_SECONDS and wait for no
+    answer: idle keep-alive connections, and heads or bodies that stalled."""
     while True:
         await asyncio.sleep(IDLE_SECONDS / 5)
         now = time.monotonic()

@@ -109,7 +109,9 @@ class Connection(asyncio.Protocol):
 
     @property
     def idle(self) -> bool:
-        return not self._busy and not self._queue and self._request is None
+        """No request waits for its answer (one may be arriving: closing the
+        connection then loses nothing the client was told of)."""
+        return not self._busy and not self._queue
 
     def close(self) -> None:
         if self._transport is not None:
