@@ -1,7 +1,7 @@
 """Several gateway processes on one port (``LINEAGE_INGEST_PROCESSES``).
 
-One gateway process is CPU-bound well before a core's worth of producers: HTTP
-parsing, JSON and the lineage profile are Python. The parent here serves
+One gateway process is CPU-bound well before a core's worth of producers: the
+request handling, the lineage profile and the producer are Python. The parent here serves
 nothing: it reserves the port, starts the children (fresh interpreters), each
 listening on the port with SO_REUSEPORT so the kernel spreads connections over
 them, prints the URL once all listen, and waits. SIGTERM or SIGINT stops the

@@ -148,12 +148,15 @@ class Connection(asyncio.Protocol):
         request.keep_alive = self._parser.should_keep_alive()
         self._request = request
         answer = self._dispatcher.begin(request)
+        expects = "100-continue" in request.headers.get("expect", "").lower()
         if answer is not None:
-            if answer.status == 413:
+            # Too large, or a client that waits for our word before its body: the
+            # answer now; the body is then not read.
+            if answer.status == 413 or expects:
                 self._refuse_now(request, answer)
             else:
                 request.answer = answer
-        elif request.reader is not None and "100-continue" in request.headers.get("expect", ""):
+        elif request.reader is not None and expects:
             self._write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:

@@ -153,6 +153,14 @@ def test_expect_continue(gateway: GatewayProcess) -> None:
         assert client.answer()[0] == 201
     finally:
         client.close()
+    # Refused on its headers: the final answer at once, no 100, and the body is not awaited.
+    client = _Client(gateway)
+    try:
+        head = _post(_event("continue-refused"), "Expect: 100-continue\r\n", token="read")
+        client.send(head.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
+        assert client.answer()[0] == 403
+    finally:
+        client.close()
 
 
 def test_connection_close_and_http_1_0(gateway: GatewayProcess) -> None:
