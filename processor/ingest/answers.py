@@ -20,10 +20,10 @@ JSON = "application/json"
 
 
 class Answer:
-    """One response; ``head`` holds the status line and headers but the Date,
-    the Content-Length and the Connection, which ``render`` adds."""
+    """One response, its bytes made once but for the Date: the status line and
+    headers before it, and after it the rest, keep-alive or close."""
 
-    __slots__ = ("_head", "body", "status")
+    __slots__ = ("_after", "_before", "body", "status")
 
     def __init__(
         self,
@@ -36,23 +36,17 @@ class Answer:
         self.body = body
         lines = [f"HTTP/1.1 {status} {_phrase(status)}", f"Content-Type: {content_type}"]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-        self._head = ("\r\n".join(lines) + "\r\nDate: ").encode("latin-1")
+        self._before = ("\r\n".join(lines) + "\r\nDate: ").encode("latin-1")
+        self._after = (self._tail(True) + body, self._tail(False) + body)
+
+    def _tail(self, keep_alive: bool) -> bytes:
+        connection = "keep-alive" if keep_alive else "close"
+        return f"\r\nContent-Length: {len(self.body)}\r\nConnection: {connection}\r\n\r\n".encode()
 
     def render(self, keep_alive: bool, with_body: bool = True) -> bytes:
-        body = self.body if with_body else b""
-        connection = b"keep-alive" if keep_alive else b"close"
-        return b"".join(
-            (
-                self._head,
-                _date(),
-                b"\r\nContent-Length: ",
-                str(len(self.body)).encode(),
-                b"\r\nConnection: ",
-                connection,
-                b"\r\n\r\n",
-                body,
-            )
-        )
+        if not with_body:  # HEAD
+            return self._before + _date() + self._tail(keep_alive)
+        return self._before + _date() + self._after[0 if keep_alive else 1]
 
 
 def _phrase(status: int) -> str:
