@@ -9,10 +9,14 @@ Payload keys (only when the batch has column edges):
 - ``"cc"``: the attribute sets the batch's column edges carry, each a list of
   indexes (from 0) into ``"cv"``: a batch repeats a handful of them on
   thousands of column edges;
+- ``"ct"``: the batch's times, compact (20 digits);
+- ``"cw"``: the attribute values the batch's column edges carry, flat, three
+  indexes each: firstSeen and lastSeen (into ``"ct"``) and the attribute set
+  (into ``"cc"``); most column edges of an event share one, so the Lua fold
+  builds each stored value once a batch, not once a column edge;
 - ``"columns"``: one flat list per dataset pair, ``[source id, target id, then per
-  column pair: source field, target field ("" for the whole dataset),
-  firstSeen, lastSeen (indexes into ``"ct"``, the batch's times, compact),
-  attribute set index]``;
+  column pair: its hash field (source field NUL target field, "" for the whole
+  dataset), its value (index into ``"cw"``)]``;
 - ``"cds"``: ``{node id: JSON [namespace, name]}``, the names of the datasets.
 
 Stored (docs/redis.md): the pair's hash has one field per column pair,
@@ -86,36 +90,39 @@ def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
     combo_lists: list[list[int]] = []
     names: dict[str, str] = {}
     times: dict[str, int] = {}
+    values: dict[tuple[str, str, Any, Any], int] = {}
+    value_list: list[int] = []
     pairs: dict[tuple[str, str], list[Any]] = {}
+    sep = FIELD_SEPARATOR
     for (sid, sf, tid, tf), (first, last, jobs, trans) in columns.state.items():
-        combo = combos.get((jobs, trans))
-        if combo is None:
-            combo = combos[(jobs, trans)] = len(combo_lists)
-            ixs = []
-            for item in (*jobs, *trans):
-                ix = entries.get(item)
-                if ix is None:
-                    text = job_field(*item) if len(item) == 2 else transformation_field(item)
-                    ix = entries[item] = vocab.setdefault(text, len(vocab))
-                ixs.append(ix)
-            combo_lists.append(ixs)
+        vkey = (first, last, jobs, trans)
+        value = values.get(vkey)
+        if value is None:
+            combo = combos.get((jobs, trans))
+            if combo is None:
+                combo = combos[(jobs, trans)] = len(combo_lists)
+                ixs = []
+                for item in (*jobs, *trans):
+                    ix = entries.get(item)
+                    if ix is None:
+                        text = job_field(*item) if len(item) == 2 else transformation_field(item)
+                        ix = entries[item] = vocab.setdefault(text, len(vocab))
+                    ixs.append(ix)
+                combo_lists.append(ixs)
+            value = values[vkey] = len(values)
+            value_list += (times.setdefault(first, len(times)), times.setdefault(last, len(times)), combo)
         row = pairs.get((sid, tid))
         if row is None:
             row = pairs[(sid, tid)] = [sid, tid]
             for nid in (sid, tid):
                 if nid not in names:
                     names[nid] = job_field(*columns.datasets[nid])
-        fs = times.get(first)
-        if fs is None:
-            fs = times[first] = len(times)
-        ls = times.get(last)
-        if ls is None:
-            ls = times[last] = len(times)
-        row += (sf, tf or "", fs, ls, combo)
+        row += (sf + sep + tf if tf else sf + sep, value)
     return {
         "cv": list(vocab),
         "cc": combo_lists,
         "ct": [compact_time(t) for t in times],
+        "cw": value_list,
         "columns": list(pairs.values()),
         "cds": names,
     }
@@ -135,9 +142,13 @@ def decode_columns(data: dict[str, Any], into: ColumnGraph) -> None:
         )
         for ixs in data["cc"]
     ]
+    cw = data["cw"]
+    values = [
+        (times[cw[i]], times[cw[i + 1]], *combos[cw[i + 2]]) for i in range(0, len(cw), 3)
+    ]
     for row in data["columns"]:
         sid, tid = row[0], row[1]
-        for k in range(2, len(row), 5):
-            sf, tf, fs, ls, combo = row[k : k + 5]
-            jobs, trans = combos[combo]
-            into.join_edge((sid, sf, tid, tf or None), times[fs], times[ls], jobs, trans)
+        for k in range(2, len(row), 2):
+            sf, tf = split_column_field(row[k])
+            first, last, jobs, trans = values[row[k + 1]]
+            into.join_edge((sid, sf, tid, tf), first, last, jobs, trans)

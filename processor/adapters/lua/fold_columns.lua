@@ -39,6 +39,12 @@ if #cpairs > 0 then
     table.sort(ixs)
     attrs[c] = table.concat(ixs, ',')
   end
+  -- Each distinct stored value of the batch, built once: the column edges of
+  -- an event share their times and attributes.
+  local values, cw = {}, batch.cw
+  for i = 1, #cw, 3 do
+    values[#values + 1] = times[cw[i] + 1] .. times[cw[i + 1] + 1] .. attrs[cw[i + 2] + 1]
+  end
   -- the union of two attribute strings, ascending
   local function union(a, b)
     local seen, ixs = {}, {}
@@ -49,32 +55,38 @@ if #cpairs > 0 then
     table.sort(ixs)
     return table.concat(ixs, ',')
   end
+  -- the join of a stored value and a new one; the old one when it already
+  -- holds the new (attributes only grow, so a known column edge usually needs no write)
+  local function join(old, new)
+    local ofs, ols, oattr = string.sub(old, 1, 20), string.sub(old, 21, 40), string.sub(old, 41)
+    local fs, ls, attr = string.sub(new, 1, 20), string.sub(new, 21, 40), string.sub(new, 41)
+    if oattr ~= attr then attr = union(oattr, attr) end
+    if fs > ofs then fs = ofs end
+    if ls < ols then ls = ols end
+    return fs .. ls .. attr
+  end
   local added, fed, feeds, new_pairs = 0, {}, {}, {}
   for _, p in ipairs(cpairs) do
     local sid, tid = p[1], p[2]
     local pk = base .. 'cp:' .. sid .. tid
-    local fields = {}
-    for b = 3, #p, 5 do fields[#fields + 1] = p[b] .. '\0' .. p[b + 1] end
+    local n = #p
     local cur = {}
-    for i = 1, #fields, 1000 do
-      local got = redis.call('HMGET', pk, unpack(fields, i, math.min(i + 999, #fields)))
-      for k = 1, #got do cur[i + k - 1] = got[k] end
+    for i = 3, n, 2000 do
+      local fields = {}
+      for b = i, math.min(i + 1998, n - 1), 2 do fields[#fields + 1] = p[b] end
+      local got = redis.call('HMGET', pk, unpack(fields))
+      for k = 1, #got do cur[#cur + 1] = got[k] end
     end
     local update, fresh = {}, 0
-    for k, field in ipairs(fields) do
-      local b = 3 + (k - 1) * 5
-      local fs, ls, attr = times[p[b + 2] + 1], times[p[b + 3] + 1], attrs[p[b + 4] + 1]
-      local old = cur[k]
+    for k = 1, #cur do
+      local b = 1 + 2 * k
+      local value, old = values[p[b + 1] + 1], cur[k]
       if not old then
-        update[#update + 1] = field; update[#update + 1] = fs .. ls .. attr
+        update[#update + 1] = p[b]; update[#update + 1] = value
         fresh = fresh + 1
-      else
-        local ofs, ols, oattr = string.sub(old, 1, 20), string.sub(old, 21, 40), string.sub(old, 41)
-        if oattr ~= attr then attr = union(oattr, attr) end
-        if fs > ofs then fs = ofs end
-        if ls < ols then ls = ols end
-        local value = fs .. ls .. attr
-        if value ~= old then update[#update + 1] = field; update[#update + 1] = value end
+      elseif old ~= value then
+        value = join(old, value)
+        if value ~= old then update[#update + 1] = p[b]; update[#update + 1] = value end
       end
     end
     if #update > 0 then call_all('HSET', pk, update, 1000) end
