@@ -90,14 +90,16 @@ def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
     combo_lists: list[list[int]] = []
     names: dict[str, str] = {}
     times: dict[str, int] = {}
-    values: dict[tuple[str, str, Any, Any], int] = {}
+    # id of a state value (the graph keeps it alive) -> index: the column edges
+    # of an event share one (``ColumnGraph.apply``), so this is seldom a miss
+    values: dict[int, int] = {}
     value_list: list[int] = []
     pairs: dict[tuple[str, str], list[Any]] = {}
     sep = FIELD_SEPARATOR
-    for (sid, sf, tid, tf), (first, last, jobs, trans) in columns.state.items():
-        vkey = (first, last, jobs, trans)
-        value = values.get(vkey)
+    for (sid, sf, tid, tf), state in columns.state.items():
+        value = values.get(id(state))
         if value is None:
+            first, last, jobs, trans = state
             combo = combos.get((jobs, trans))
             if combo is None:
                 combo = combos[(jobs, trans)] = len(combo_lists)
@@ -109,8 +111,12 @@ def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
                         ix = entries[item] = vocab.setdefault(text, len(vocab))
                     ixs.append(ix)
                 combo_lists.append(ixs)
-            value = values[vkey] = len(values)
-            value_list += (times.setdefault(first, len(times)), times.setdefault(last, len(times)), combo)
+            value = values[id(state)] = len(values)
+            value_list += (
+                times.setdefault(first, len(times)),
+                times.setdefault(last, len(times)),
+                combo,
+            )
         row = pairs.get((sid, tid))
         if row is None:
             row = pairs[(sid, tid)] = [sid, tid]
@@ -143,9 +149,7 @@ def decode_columns(data: dict[str, Any], into: ColumnGraph) -> None:
         for ixs in data["cc"]
     ]
     cw = data["cw"]
-    values = [
-        (times[cw[i]], times[cw[i + 1]], *combos[cw[i + 2]]) for i in range(0, len(cw), 3)
-    ]
+    values = [(times[cw[i]], times[cw[i + 1]], *combos[cw[i + 2]]) for i in range(0, len(cw), 3)]
     for row in data["columns"]:
         sid, tid = row[0], row[1]
         for k in range(2, len(row), 2):

@@ -49,6 +49,7 @@ class ColumnExtract(NamedTuple):
 
 
 NO_COLUMNS = ColumnExtract((), (), ())
+_ID_CHARS = len(node_id("", ""))
 # ColumnFact(...) without the Python-level __new__ of a NamedTuple: one a column edge
 _new_fact = tuple.__new__
 
@@ -127,11 +128,12 @@ def extract_columns(
     One tight loop over the already-decoded facet: facets are never validated,
     only read, and this is the hot path of an event carrying them.
     """
-    # (namespace, name, field, output namespace, output name, output field)
+    # ColumnKey -> transformations
     edges: dict[tuple[Any, ...], frozenset[Transformation]] = {}
     dropped: dict[str, int] = {}
     side: dict[str, bool] = {}  # namespace -> internal, asked once an event
     seen_trans: dict[tuple[Any, ...], frozenset[Transformation]] = {}
+    names: dict[str, tuple[str, str]] = {}  # node id -> (namespace, name)
     no_limit = 1 << 62
     for out in outputs:
         facets = out.facets
@@ -167,7 +169,11 @@ def extract_columns(
             dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
         elif whole:
             groups.append((whole, None, None))
-        # per input dataset of this output: "" when kept, else the drop reason
+        if not groups:
+            continue
+        tid = node_id(out_ns, out_name)
+        # per input dataset of this output: its node id when kept, else the
+        # drop reason (a node id is 32 hex digits, a reason is shorter)
         verdicts: dict[tuple[Any, Any], str] = {}
         for inputs, target, legacy in groups:
             legacy_set = _NONE if legacy is None else _single((legacy, "", legacy == "MASKED"))
@@ -177,16 +183,20 @@ def extract_columns(
                     continue
                 ns, name, fld = el.get("namespace"), el.get("name"), el.get("field")
                 try:
-                    verdict = verdicts[(ns, name)]
+                    sid = verdicts[(ns, name)]
                 except (KeyError, TypeError):  # TypeError: not hashable, so not a string
-                    verdict = _verdict(ns, name, out_ns, out_name, limit, mixed and out_side, side,
-                                       is_internal if mixed else None)  # fmt: skip
+                    sid = _verdict(ns, name, out_ns, out_name, limit, mixed and out_side, side,
+                                   is_internal if mixed else None)  # fmt: skip
+                    if not sid:
+                        sid = node_id(ns, name)
+                        names[sid] = (ns, name)
                     if type(ns) is str and type(name) is str:
-                        verdicts[(ns, name)] = verdict
+                        verdicts[(ns, name)] = sid
+                if len(sid) != _ID_CHARS:
+                    dropped[sid] = dropped.get(sid, 0) + 1
+                    continue
                 if type(fld) is not str or not 0 < len(fld) <= limit or "\x00" in fld:
-                    verdict = DROP_MALFORMED
-                if verdict:
-                    dropped[verdict] = dropped.get(verdict, 0) + 1
+                    dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
                 listed = el.get("transformations")
                 if listed is None:
@@ -204,27 +214,20 @@ def extract_columns(
                             seen_trans[raw] = trans
                 else:
                     trans = _transformations(listed, legacy)
-                key = (ns, name, fld, out_ns, out_name, target)
+                key = (sid, fld, tid, target)
                 found = edges.get(key)
                 edges[key] = trans if found is None else found | trans
+        names[tid] = (out_ns, out_name)
     if not edges:
         return ColumnExtract((), (), tuple(sorted(dropped.items())))
     if len(edges) > max_edges:
         dropped[DROP_TOO_MANY] = dropped.get(DROP_TOO_MANY, 0) + len(edges)
         return ColumnExtract((), (), tuple(sorted(dropped.items())))
-    datasets: dict[tuple[str, str], str] = {}
-    facts = []
-    for (sns, sname, sf, tns, tname, tf), trans in edges.items():
-        sid = datasets.get((sns, sname))
-        if sid is None:
-            sid = datasets[(sns, sname)] = node_id(sns, sname)
-        tid = datasets.get((tns, tname))
-        if tid is None:
-            tid = datasets[(tns, tname)] = node_id(tns, tname)
-        facts.append(_new_fact(ColumnFact, (sid, sf, tid, tf, trans)))
+    used = {k[0] for k in edges}
+    used.update(k[2] for k in edges)
     return ColumnExtract(
-        tuple(facts),
-        tuple((nid, ns, nm) for (ns, nm), nid in datasets.items()),
+        tuple([_new_fact(ColumnFact, (*k, t)) for k, t in edges.items()]),
+        tuple((nid, *names[nid]) for nid in used),
         tuple(sorted(dropped.items())),
     )
 
@@ -246,7 +249,7 @@ class ColumnEdgeState:
 class _EdgeView(Mapping[ColumnKey, ColumnEdgeState]):
     """``ColumnGraph.state`` seen as ``ColumnEdgeState``s, each made when asked for."""
 
-    def __init__(self, state: dict[ColumnKey, list[Any]]) -> None:
+    def __init__(self, state: dict[ColumnKey, tuple[Any, ...]]) -> None:
         self.state = state
 
     def __getitem__(self, k: ColumnKey) -> ColumnEdgeState:
@@ -263,13 +266,13 @@ class _EdgeView(Mapping[ColumnKey, ColumnEdgeState]):
 class ColumnGraph:
     """The column edges of a graph and the names of the datasets they touch.
 
-    ``state`` holds each column edge as ``[firstSeen, lastSeen, jobs,
-    transformations]`` (the sets frozen, shared between the edges of an event
-    or a batch): the batch join runs on every column edge of every event, so
+    ``state`` holds each column edge as ``(firstSeen, lastSeen, jobs,
+    transformations)``, immutable, the tuple and its sets shared between the
+    column edges of an event or a batch (a join makes a new one): the batch join runs on every column edge of every event, so
     it allocates as little as it can. ``edges`` gives them as records."""
 
     def __init__(self) -> None:
-        self.state: dict[ColumnKey, list[Any]] = {}
+        self.state: dict[ColumnKey, tuple[Any, ...]] = {}
         self.datasets: dict[str, tuple[str, str]] = {}  # node id -> (namespace, name)
 
     @property
@@ -290,20 +293,24 @@ class ColumnGraph:
         state = self.state
         jobs = frozenset((job,))
         t = event_time
+        # a new column edge's value, one per transformation set: shared by the
+        # event's column edges, so the payload encodes each once
+        fresh: dict[frozenset[Transformation], tuple[Any, ...]] = {}
         for f in facts:
             key = f[:4]  # column_key(f), without the call
+            trans = f[4]
             cur = state.get(key)
             if cur is None:
-                state[key] = [t, t, jobs, f[4]]
-                continue
-            if t < cur[0]:
-                cur[0] = t
-            if t > cur[1]:
-                cur[1] = t
-            if job not in cur[2]:
-                cur[2] = cur[2] | jobs
-            if not f[4] <= cur[3]:
-                cur[3] = cur[3] | f[4]
+                value = fresh.get(trans)
+                if value is None:
+                    value = fresh[trans] = (t, t, jobs, trans)
+                state[key] = value
+            elif (
+                t < cur[0] or t > cur[1] or job not in cur[2] or not trans <= cur[3]
+            ):  # fmt: skip
+                state[key] = (
+                    min(cur[0], t), max(cur[1], t), cur[2] | jobs, cur[3] | trans
+                )  # fmt: skip
 
     def join(self, other: ColumnGraph) -> None:
         """Fold ``other`` in: every attribute is a join."""
@@ -323,11 +330,6 @@ class ColumnGraph:
         """Fold one column edge's attributes in."""
         cur = self.state.get(key)
         if cur is None:
-            self.state[key] = [first, last, jobs, trans]
-            return
-        cur[0] = min(cur[0], first)
-        cur[1] = max(cur[1], last)
-        if not jobs <= cur[2]:
-            cur[2] = cur[2] | jobs
-        if not trans <= cur[3]:
-            cur[3] = cur[3] | trans
+            self.state[key] = (first, last, jobs, trans)
+        elif first < cur[0] or last > cur[1] or not jobs <= cur[2] or not trans <= cur[3]:
+            self.state[key] = (min(cur[0], first), max(cur[1], last), cur[2] | jobs, cur[3] | trans)
