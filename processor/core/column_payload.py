@@ -27,11 +27,12 @@ ascending global indexes of its jobs and transformations (the ``cdict`` table).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 
-from processor.core.columns import ColumnGraph, Transformation
+from processor.core.columns import ColumnFact, ColumnGraph, Transformation
 from processor.core.identity import job_field
 
 # A transformation as a vocabulary entry: this prefix and the JSON [type,
@@ -82,48 +83,51 @@ def vocabulary_entry(text: str) -> tuple[str, Any]:
     return "job", (ns, name)
 
 
-def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
-    """The payload keys of the batch's joined column edges (module doc)."""
+class ColumnEvent(NamedTuple):
+    """What the payload needs of one accepted event with column edges."""
+
+    facts: Sequence[ColumnFact]
+    datasets: Iterable[tuple[str, str, str]]  # (node id, namespace, name)
+    job: tuple[str, str]
+    event_time: str
+
+
+def encode_columns(events: Iterable[ColumnEvent]) -> dict[str, Any]:
+    """The payload keys of a batch's column edges (module doc).
+
+    Straight from the events, not joined first: the fold joins a column pair
+    that comes twice (``lua/fold_columns.lua``), and every attribute is a
+    join, so the result is the same, while a join here would cost a dict
+    operation a column edge more. An event's column edges share one value
+    per transformation set."""
     vocab: dict[str, int] = {}
-    entries: dict[Any, int] = {}  # a job (2-tuple) or a transformation (3-tuple) -> index
-    combos: dict[tuple[frozenset[tuple[str, str]], frozenset[Transformation]], int] = {}
+    combos: dict[tuple[tuple[str, str], frozenset[Transformation]], int] = {}
     combo_lists: list[list[int]] = []
     names: dict[str, str] = {}
     times: dict[str, int] = {}
-    # id of a state value (the graph keeps it alive) -> index: the column edges
-    # of an event share one (``ColumnGraph.apply``), so this is seldom a miss
-    values: dict[int, int] = {}
     value_list: list[int] = []
     pairs: dict[tuple[str, str], list[Any]] = {}
     sep = FIELD_SEPARATOR
-    for (sid, sf, tid, tf), state in columns.state.items():
-        value = values.get(id(state))
-        if value is None:
-            first, last, jobs, trans = state
-            combo = combos.get((jobs, trans))
-            if combo is None:
-                combo = combos[(jobs, trans)] = len(combo_lists)
-                ixs = []
-                for item in (*jobs, *trans):
-                    ix = entries.get(item)
-                    if ix is None:
-                        text = job_field(*item) if len(item) == 2 else transformation_field(item)
-                        ix = entries[item] = vocab.setdefault(text, len(vocab))
-                    ixs.append(ix)
-                combo_lists.append(ixs)
-            value = values[id(state)] = len(values)
-            value_list += (
-                times.setdefault(first, len(times)),
-                times.setdefault(last, len(times)),
-                combo,
-            )
-        row = pairs.get((sid, tid))
-        if row is None:
-            row = pairs[(sid, tid)] = [sid, tid]
-            for nid in (sid, tid):
-                if nid not in names:
-                    names[nid] = job_field(*columns.datasets[nid])
-        row += (sf + sep + tf if tf else sf + sep, value)
+    for facts, datasets, job, event_time in events:
+        for nid, ns, name in datasets:
+            if nid not in names:
+                names[nid] = job_field(ns, name)
+        at = times.setdefault(event_time, len(times))
+        values: dict[frozenset[Transformation], int] = {}  # this event's
+        for sid, sf, tid, tf, trans in facts:
+            value = values.get(trans)
+            if value is None:
+                combo = combos.get((job, trans))
+                if combo is None:
+                    combo = combos[(job, trans)] = len(combo_lists)
+                    texts = [job_field(*job), *(transformation_field(t) for t in trans)]
+                    combo_lists.append([vocab.setdefault(x, len(vocab)) for x in texts])
+                value = values[trans] = len(value_list) // 3
+                value_list += (at, at, combo)
+            row = pairs.get((sid, tid))
+            if row is None:
+                row = pairs[(sid, tid)] = [sid, tid]
+            row += (sf + sep + tf if tf else sf + sep, value)
     return {
         "cv": list(vocab),
         "cc": combo_lists,

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from processor.core.identity import node_id
@@ -50,6 +51,8 @@ class ColumnExtract(NamedTuple):
 
 NO_COLUMNS = ColumnExtract((), (), ())
 _ID_CHARS = len(node_id("", ""))
+# An element's (namespace, name) in one C call; KeyError when one is missing.
+_dataset_of = itemgetter("namespace", "name")
 # ColumnFact(...) without the Python-level __new__ of a NamedTuple: one a column edge
 _new_fact = tuple.__new__
 
@@ -134,6 +137,7 @@ def extract_columns(
     side: dict[str, bool] = {}  # namespace -> internal, asked once an event
     seen_trans: dict[tuple[Any, ...], frozenset[Transformation]] = {}
     names: dict[str, tuple[str, str]] = {}  # node id -> (namespace, name)
+    setdefault = edges.setdefault
     no_limit = 1 << 62
     for out in outputs:
         facets = out.facets
@@ -181,10 +185,10 @@ def extract_columns(
                 if type(el) is not dict:
                     dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
-                ns, name, fld = el.get("namespace"), el.get("name"), el.get("field")
                 try:
-                    sid = verdicts[(ns, name)]
+                    sid = verdicts[_dataset_of(el)]
                 except (KeyError, TypeError):  # TypeError: not hashable, so not a string
+                    ns, name = el.get("namespace"), el.get("name")
                     sid = _verdict(ns, name, out_ns, out_name, limit, mixed and out_side, side,
                                    is_internal if mixed else None)  # fmt: skip
                     if not sid:
@@ -192,9 +196,10 @@ def extract_columns(
                         names[sid] = (ns, name)
                     if type(ns) is str and type(name) is str:
                         verdicts[(ns, name)] = sid
-                if len(sid) != _ID_CHARS:
+                if len(sid) != _ID_CHARS:  # a drop reason
                     dropped[sid] = dropped.get(sid, 0) + 1
                     continue
+                fld = el.get("field")
                 if type(fld) is not str or not 0 < len(fld) <= limit or "\x00" in fld:
                     dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
@@ -215,8 +220,9 @@ def extract_columns(
                 else:
                     trans = _transformations(listed, legacy)
                 key = (sid, fld, tid, target)
-                found = edges.get(key)
-                edges[key] = trans if found is None else found | trans
+                found = setdefault(key, trans)
+                if found is not trans:
+                    edges[key] = found | trans
         names[tid] = (out_ns, out_name)
     if not edges:
         return ColumnExtract((), (), tuple(sorted(dropped.items())))
@@ -249,7 +255,7 @@ class ColumnEdgeState:
 class _EdgeView(Mapping[ColumnKey, ColumnEdgeState]):
     """``ColumnGraph.state`` seen as ``ColumnEdgeState``s, each made when asked for."""
 
-    def __init__(self, state: dict[ColumnKey, tuple[Any, ...]]) -> None:
+    def __init__(self, state: dict[ColumnKey, list[Any]]) -> None:
         self.state = state
 
     def __getitem__(self, k: ColumnKey) -> ColumnEdgeState:
@@ -266,13 +272,13 @@ class _EdgeView(Mapping[ColumnKey, ColumnEdgeState]):
 class ColumnGraph:
     """The column edges of a graph and the names of the datasets they touch.
 
-    ``state`` holds each column edge as ``(firstSeen, lastSeen, jobs,
-    transformations)``, immutable, the tuple and its sets shared between the
-    column edges of an event or a batch (a join makes a new one): the batch join runs on every column edge of every event, so
+    ``state`` holds each column edge as ``[firstSeen, lastSeen, jobs,
+    transformations]`` (the sets frozen, shared between the edges of an event
+    or a batch): the batch join runs on every column edge of every event, so
     it allocates as little as it can. ``edges`` gives them as records."""
 
     def __init__(self) -> None:
-        self.state: dict[ColumnKey, tuple[Any, ...]] = {}
+        self.state: dict[ColumnKey, list[Any]] = {}
         self.datasets: dict[str, tuple[str, str]] = {}  # node id -> (namespace, name)
 
     @property
@@ -293,24 +299,20 @@ class ColumnGraph:
         state = self.state
         jobs = frozenset((job,))
         t = event_time
-        # a new column edge's value, one per transformation set: shared by the
-        # event's column edges, so the payload encodes each once
-        fresh: dict[frozenset[Transformation], tuple[Any, ...]] = {}
         for f in facts:
             key = f[:4]  # column_key(f), without the call
-            trans = f[4]
             cur = state.get(key)
             if cur is None:
-                value = fresh.get(trans)
-                if value is None:
-                    value = fresh[trans] = (t, t, jobs, trans)
-                state[key] = value
-            elif (
-                t < cur[0] or t > cur[1] or job not in cur[2] or not trans <= cur[3]
-            ):  # fmt: skip
-                state[key] = (
-                    min(cur[0], t), max(cur[1], t), cur[2] | jobs, cur[3] | trans
-                )  # fmt: skip
+                state[key] = [t, t, jobs, f[4]]
+                continue
+            if t < cur[0]:
+                cur[0] = t
+            if t > cur[1]:
+                cur[1] = t
+            if job not in cur[2]:
+                cur[2] = cur[2] | jobs
+            if not f[4] <= cur[3]:
+                cur[3] = cur[3] | f[4]
 
     def join(self, other: ColumnGraph) -> None:
         """Fold ``other`` in: every attribute is a join."""
@@ -330,6 +332,11 @@ class ColumnGraph:
         """Fold one column edge's attributes in."""
         cur = self.state.get(key)
         if cur is None:
-            self.state[key] = (first, last, jobs, trans)
-        elif first < cur[0] or last > cur[1] or not jobs <= cur[2] or not trans <= cur[3]:
-            self.state[key] = (min(cur[0], first), max(cur[1], last), cur[2] | jobs, cur[3] | trans)
+            self.state[key] = [first, last, jobs, trans]
+            return
+        cur[0] = min(cur[0], first)
+        cur[1] = max(cur[1], last)
+        if not jobs <= cur[2]:
+            cur[2] = cur[2] | jobs
+        if not trans <= cur[3]:
+            cur[3] = cur[3] | trans

@@ -77,19 +77,24 @@ if #cpairs > 0 then
       local got = redis.call('HMGET', pk, unpack(fields))
       for k = 1, #got do cur[#cur + 1] = got[k] end
     end
-    local update, fresh = {}, 0
+    -- A column pair may come more than once (the payload is not joined):
+    -- 'written' holds what this call wrote, which the next one joins with.
+    local update, fresh, written, u = {}, 0, {}, 0
     for k = 1, #cur do
       local b = 1 + 2 * k
-      local value, old = values[p[b + 1] + 1], cur[k]
+      local field = p[b]
+      local value, old = values[p[b + 1] + 1], written[field] or cur[k]
       if not old then
-        update[#update + 1] = p[b]; update[#update + 1] = value
         fresh = fresh + 1
       elseif old ~= value then
         value = join(old, value)
-        if value ~= old then update[#update + 1] = p[b]; update[#update + 1] = value end
+      end
+      if value ~= old then
+        update[u + 1] = field; update[u + 2] = value; u = u + 2
+        written[field] = value
       end
     end
-    if #update > 0 then call_all('HSET', pk, update, 1000) end
+    if u > 0 then call_all('HSET', pk, update, 1000) end
     if fresh > 0 then
       added = added + fresh
       new_pairs[#new_pairs + 1] = sid .. tid
