@@ -15,7 +15,6 @@
 -- transformation field -> index, '#<index>' -> field, 'n' the last index).
 local cpairs = batch.columns or {}
 if #cpairs > 0 then
-  for id, names in pairs(batch.cds) do redis.call('HSETNX', base .. 'cds', id, names) end
   local dict = base .. 'cdict'
   local vocab = batch.cv
   local global = {}
@@ -65,17 +64,30 @@ if #cpairs > 0 then
     if ls < ols then ls = ols end
     return fs .. ls .. attr
   end
-  local added, fed, feeds, new_pairs = 0, {}, {}, {}
-  for _, p in ipairs(cpairs) do
+  -- A pair is in 'cpairs' exactly while its hash has fields (the sweep takes
+  -- it out when it empties one): a pair not in it has nothing to read.
+  local known = {}
+  for i = 1, #cpairs, 1000 do
+    local ids = {}
+    for k = i, math.min(i + 999, #cpairs) do ids[#ids + 1] = cpairs[k][1] .. cpairs[k][2] end
+    local got = redis.call('SMISMEMBER', base .. 'cpairs', unpack(ids))
+    for k = 1, #got do known[i + k - 1] = got[k] == 1 end
+  end
+  local added, fed, feeds, new_pairs, named = 0, {}, {}, {}, {}
+  for c, p in ipairs(cpairs) do
     local sid, tid = p[1], p[2]
     local pk = base .. 'cp:' .. sid .. tid
     local n = #p
     local cur = {}
-    for i = 3, n, 2000 do
-      local fields = {}
-      for b = i, math.min(i + 1998, n - 1), 2 do fields[#fields + 1] = p[b] end
-      local got = redis.call('HMGET', pk, unpack(fields))
-      for k = 1, #got do cur[#cur + 1] = got[k] end
+    if known[c] then
+      for i = 3, n, 2000 do
+        local fields = {}
+        for b = i, math.min(i + 1998, n - 1), 2 do fields[#fields + 1] = p[b] end
+        local got = redis.call('HMGET', pk, unpack(fields))
+        for k = 1, #got do cur[#cur + 1] = got[k] end
+      end
+    else
+      for k = 1, (n - 2) / 2 do cur[k] = false end
     end
     -- A column pair may come more than once (the payload is not joined):
     -- 'written' holds what this call wrote, which the next one joins with.
@@ -98,6 +110,14 @@ if #cpairs > 0 then
     if fresh > 0 then
       added = added + fresh
       new_pairs[#new_pairs + 1] = sid .. tid
+      -- a dataset of a pair with column edges keeps its name (the sweep drops
+      -- it with its last pair), so only a new pair's datasets need one
+      for _, id in ipairs({sid, tid}) do
+        if not named[id] then
+          named[id] = true
+          redis.call('HSETNX', base .. 'cds', id, batch.cds[id])
+        end
+      end
       local list = feeds[sid]
       if not list then list = {}; feeds[sid] = list end
       list[#list + 1] = tid
