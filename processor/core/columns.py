@@ -185,10 +185,15 @@ def extract_columns(
                 if type(el) is not dict:
                     dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
+                fld = el.get("field")
+                if type(fld) is not str or not 0 < len(fld) <= limit or "\x00" in fld:
+                    dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
+                    continue
                 try:
                     sid = verdicts[_dataset_of(el)]
                 except (KeyError, TypeError):  # TypeError: not hashable, so not a string
-                    ns, name = el.get("namespace"), el.get("name")
+                    ns: Any = el.get("namespace")
+                    name: Any = el.get("name")
                     sid = _verdict(ns, name, out_ns, out_name, limit, mixed and out_side, side,
                                    is_internal if mixed else None)  # fmt: skip
                     if not sid:
@@ -198,10 +203,6 @@ def extract_columns(
                         verdicts[(ns, name)] = sid
                 if len(sid) != _ID_CHARS:  # a drop reason
                     dropped[sid] = dropped.get(sid, 0) + 1
-                    continue
-                fld = el.get("field")
-                if type(fld) is not str or not 0 < len(fld) <= limit or "\x00" in fld:
-                    dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
                 listed = el.get("transformations")
                 if listed is None:
