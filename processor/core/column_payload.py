@@ -16,7 +16,8 @@ Payload keys (only when the batch has column edges):
   builds each stored value once a batch, not once a column edge;
 - ``"columns"``: one flat list per dataset pair, ``[source id, target id, then per
   column pair: its hash field (source field NUL target field, "" for the whole
-  dataset), its value (index into ``"cw"``)]``;
+  dataset), its value (index into ``"cw"``)]``; a column pair named by several
+  events of the batch comes once for each (the fold joins them);
 - ``"cds"``: ``{node id: JSON [namespace, name]}``, the names of the datasets.
 
 Stored (docs/redis.md): the pair's hash has one field per column pair,
