@@ -121,5 +121,5 @@ def measure_live(
         "median_cpu_us_per_event": cpu,
         "cost": _cost(rate.get("on"), rate.get("off")),
         # CPU per event is less noisy than rates on a shared machine
-        "cpu_cost": 1 - cpu["off"] / cpu["on"] if cpu.get("on") else None,
+        "cpu_cost": 1 - cpu["off"] / cpu["on"] if cpu.get("on") and cpu.get("off") else None,
     }

@@ -9,10 +9,15 @@ Payload keys (only when the batch has column edges):
 - ``"cc"``: the attribute sets the batch's column edges carry, each a list of
   indexes (from 0) into ``"cv"``: a batch repeats a handful of them on
   thousands of column edges;
+- ``"ct"``: the batch's times, compact (20 digits);
+- ``"cw"``: the attribute values the batch's column edges carry, flat, three
+  indexes each: firstSeen and lastSeen (into ``"ct"``) and the attribute set
+  (into ``"cc"``); most column edges of an event share one, so the Lua fold
+  builds each stored value once a batch, not once a column edge;
 - ``"columns"``: one flat list per dataset pair, ``[source id, target id, then per
-  column pair: source field, target field ("" for the whole dataset),
-  firstSeen, lastSeen (indexes into ``"ct"``, the batch's times, compact),
-  attribute set index]``;
+  column pair: its hash field (source field NUL target field, "" for the whole
+  dataset), its value (index into ``"cw"``)]``; a column pair named by several
+  events of the batch comes once for each (the fold joins them);
 - ``"cds"``: ``{node id: JSON [namespace, name]}``, the names of the datasets.
 
 Stored (docs/redis.md): the pair's hash has one field per column pair,
@@ -23,11 +28,12 @@ ascending global indexes of its jobs and transformations (the ``cdict`` table).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import orjson
 
-from processor.core.columns import ColumnGraph, Transformation
+from processor.core.columns import ColumnFact, ColumnGraph, Transformation
 from processor.core.identity import job_field
 
 # A transformation as a vocabulary entry: this prefix and the JSON [type,
@@ -78,44 +84,56 @@ def vocabulary_entry(text: str) -> tuple[str, Any]:
     return "job", (ns, name)
 
 
-def encode_columns(columns: ColumnGraph) -> dict[str, Any]:
-    """The payload keys of the batch's joined column edges (module doc)."""
+class ColumnEvent(NamedTuple):
+    """What the payload needs of one accepted event with column edges."""
+
+    facts: Sequence[ColumnFact]
+    datasets: Iterable[tuple[str, str, str]]  # (node id, namespace, name)
+    job: tuple[str, str]
+    event_time: str
+
+
+def encode_columns(events: Iterable[ColumnEvent]) -> dict[str, Any]:
+    """The payload keys of a batch's column edges (module doc).
+
+    Straight from the events, not joined first: the fold joins a column pair
+    that comes twice (``lua/fold_columns.lua``), and every attribute is a
+    join, so the result is the same, while a join here would cost a dict
+    operation a column edge more. An event's column edges share one value
+    per transformation set."""
     vocab: dict[str, int] = {}
-    entries: dict[Any, int] = {}  # a job (2-tuple) or a transformation (3-tuple) -> index
-    combos: dict[tuple[frozenset[tuple[str, str]], frozenset[Transformation]], int] = {}
+    combos: dict[tuple[tuple[str, str], frozenset[Transformation]], int] = {}
     combo_lists: list[list[int]] = []
     names: dict[str, str] = {}
     times: dict[str, int] = {}
+    value_list: list[int] = []
     pairs: dict[tuple[str, str], list[Any]] = {}
-    for (sid, sf, tid, tf), (first, last, jobs, trans) in columns.state.items():
-        combo = combos.get((jobs, trans))
-        if combo is None:
-            combo = combos[(jobs, trans)] = len(combo_lists)
-            ixs = []
-            for item in (*jobs, *trans):
-                ix = entries.get(item)
-                if ix is None:
-                    text = job_field(*item) if len(item) == 2 else transformation_field(item)
-                    ix = entries[item] = vocab.setdefault(text, len(vocab))
-                ixs.append(ix)
-            combo_lists.append(ixs)
-        row = pairs.get((sid, tid))
-        if row is None:
-            row = pairs[(sid, tid)] = [sid, tid]
-            for nid in (sid, tid):
-                if nid not in names:
-                    names[nid] = job_field(*columns.datasets[nid])
-        fs = times.get(first)
-        if fs is None:
-            fs = times[first] = len(times)
-        ls = times.get(last)
-        if ls is None:
-            ls = times[last] = len(times)
-        row += (sf, tf or "", fs, ls, combo)
+    sep = FIELD_SEPARATOR
+    for facts, datasets, job, event_time in events:
+        for nid, ns, name in datasets:
+            if nid not in names:
+                names[nid] = job_field(ns, name)
+        at = times.setdefault(event_time, len(times))
+        values: dict[frozenset[Transformation], int] = {}  # this event's
+        for sid, sf, tid, tf, trans in facts:
+            value = values.get(trans)
+            if value is None:
+                combo = combos.get((job, trans))
+                if combo is None:
+                    combo = combos[(job, trans)] = len(combo_lists)
+                    texts = [job_field(*job), *(transformation_field(t) for t in trans)]
+                    combo_lists.append([vocab.setdefault(x, len(vocab)) for x in texts])
+                value = values[trans] = len(value_list) // 3
+                value_list += (at, at, combo)
+            row = pairs.get((sid, tid))
+            if row is None:
+                row = pairs[(sid, tid)] = [sid, tid]
+            row += (sf + sep + tf if tf else sf + sep, value)
     return {
         "cv": list(vocab),
         "cc": combo_lists,
         "ct": [compact_time(t) for t in times],
+        "cw": value_list,
         "columns": list(pairs.values()),
         "cds": names,
     }
@@ -135,9 +153,11 @@ def decode_columns(data: dict[str, Any], into: ColumnGraph) -> None:
         )
         for ixs in data["cc"]
     ]
+    cw = data["cw"]
+    values = [(times[cw[i]], times[cw[i + 1]], *combos[cw[i + 2]]) for i in range(0, len(cw), 3)]
     for row in data["columns"]:
         sid, tid = row[0], row[1]
-        for k in range(2, len(row), 5):
-            sf, tf, fs, ls, combo = row[k : k + 5]
-            jobs, trans = combos[combo]
-            into.join_edge((sid, sf, tid, tf or None), times[fs], times[ls], jobs, trans)
+        for k in range(2, len(row), 2):
+            sf, tf = split_column_field(row[k])
+            first, last, jobs, trans = values[row[k + 1]]
+            into.join_edge((sid, sf, tid, tf), first, last, jobs, trans)

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from processor.core.identity import node_id
@@ -49,6 +50,9 @@ class ColumnExtract(NamedTuple):
 
 
 NO_COLUMNS = ColumnExtract((), (), ())
+_ID_CHARS = len(node_id("", ""))
+# An element's (namespace, name) in one C call; KeyError when one is missing.
+_dataset_of = itemgetter("namespace", "name")
 # ColumnFact(...) without the Python-level __new__ of a NamedTuple: one a column edge
 _new_fact = tuple.__new__
 
@@ -127,11 +131,13 @@ def extract_columns(
     One tight loop over the already-decoded facet: facets are never validated,
     only read, and this is the hot path of an event carrying them.
     """
-    # (namespace, name, field, output namespace, output name, output field)
+    # ColumnKey -> transformations
     edges: dict[tuple[Any, ...], frozenset[Transformation]] = {}
     dropped: dict[str, int] = {}
     side: dict[str, bool] = {}  # namespace -> internal, asked once an event
     seen_trans: dict[tuple[Any, ...], frozenset[Transformation]] = {}
+    names: dict[str, tuple[str, str]] = {}  # node id -> (namespace, name)
+    setdefault = edges.setdefault
     no_limit = 1 << 62
     for out in outputs:
         facets = out.facets
@@ -167,7 +173,11 @@ def extract_columns(
             dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
         elif whole:
             groups.append((whole, None, None))
-        # per input dataset of this output: "" when kept, else the drop reason
+        if not groups:
+            continue
+        tid = node_id(out_ns, out_name)
+        # per input dataset of this output: its node id when kept, else the
+        # drop reason (a node id is 32 hex digits, a reason is shorter)
         verdicts: dict[tuple[Any, Any], str] = {}
         for inputs, target, legacy in groups:
             legacy_set = _NONE if legacy is None else _single((legacy, "", legacy == "MASKED"))
@@ -175,18 +185,24 @@ def extract_columns(
                 if type(el) is not dict:
                     dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                     continue
-                ns, name, fld = el.get("namespace"), el.get("name"), el.get("field")
-                try:
-                    verdict = verdicts[(ns, name)]
-                except (KeyError, TypeError):  # TypeError: not hashable, so not a string
-                    verdict = _verdict(ns, name, out_ns, out_name, limit, mixed and out_side, side,
-                                       is_internal if mixed else None)  # fmt: skip
-                    if type(ns) is str and type(name) is str:
-                        verdicts[(ns, name)] = verdict
+                fld = el.get("field")
                 if type(fld) is not str or not 0 < len(fld) <= limit or "\x00" in fld:
-                    verdict = DROP_MALFORMED
-                if verdict:
-                    dropped[verdict] = dropped.get(verdict, 0) + 1
+                    dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
+                    continue
+                try:
+                    sid = verdicts[_dataset_of(el)]
+                except (KeyError, TypeError):  # TypeError: not hashable, so not a string
+                    ns: Any = el.get("namespace")
+                    name: Any = el.get("name")
+                    sid = _verdict(ns, name, out_ns, out_name, limit, mixed and out_side, side,
+                                   is_internal if mixed else None)  # fmt: skip
+                    if not sid:
+                        sid = node_id(ns, name)
+                        names[sid] = (ns, name)
+                    if type(ns) is str and type(name) is str:
+                        verdicts[(ns, name)] = sid
+                if len(sid) != _ID_CHARS:  # a drop reason
+                    dropped[sid] = dropped.get(sid, 0) + 1
                     continue
                 listed = el.get("transformations")
                 if listed is None:
@@ -204,27 +220,21 @@ def extract_columns(
                             seen_trans[raw] = trans
                 else:
                     trans = _transformations(listed, legacy)
-                key = (ns, name, fld, out_ns, out_name, target)
-                found = edges.get(key)
-                edges[key] = trans if found is None else found | trans
+                key = (sid, fld, tid, target)
+                found = setdefault(key, trans)
+                if found is not trans:
+                    edges[key] = found | trans
+        names[tid] = (out_ns, out_name)
     if not edges:
         return ColumnExtract((), (), tuple(sorted(dropped.items())))
     if len(edges) > max_edges:
         dropped[DROP_TOO_MANY] = dropped.get(DROP_TOO_MANY, 0) + len(edges)
         return ColumnExtract((), (), tuple(sorted(dropped.items())))
-    datasets: dict[tuple[str, str], str] = {}
-    facts = []
-    for (sns, sname, sf, tns, tname, tf), trans in edges.items():
-        sid = datasets.get((sns, sname))
-        if sid is None:
-            sid = datasets[(sns, sname)] = node_id(sns, sname)
-        tid = datasets.get((tns, tname))
-        if tid is None:
-            tid = datasets[(tns, tname)] = node_id(tns, tname)
-        facts.append(_new_fact(ColumnFact, (sid, sf, tid, tf, trans)))
+    used = {k[0] for k in edges}
+    used.update(k[2] for k in edges)
     return ColumnExtract(
-        tuple(facts),
-        tuple((nid, ns, nm) for (ns, nm), nid in datasets.items()),
+        tuple([_new_fact(ColumnFact, (*k, t)) for k, t in edges.items()]),
+        tuple((nid, *names[nid]) for nid in used),
         tuple(sorted(dropped.items())),
     )
 

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import orjson
 
-from processor.core.column_payload import decode_columns, encode_columns
+from processor.core.column_payload import ColumnEvent, decode_columns, encode_columns
 from processor.core.fold import EdgeState, Graph, NodeState
 from processor.core.identity import edge_id, job_field
 from processor.core.pipeline import FoldEvent
@@ -36,7 +36,14 @@ def encode_batch(marks: Sequence[tuple[str, str]], folds: Iterable[FoldEvent]) -
     """The input of ``lua/fold.lua``: the batch's dedup marks ((hash, outcome)
     in order) and its accepted events joined per node and per edge."""
     joined = Graph()
+    columns = []
     for fold in folds:
+        if fold.columns:
+            # encoded from the events, not joined here (core.column_payload)
+            columns.append(
+                ColumnEvent(fold.columns, fold.column_datasets, fold.job, fold.event_time)
+            )
+            fold = fold._replace(columns=())
         joined.apply(fold)
     nodes = {
         nid: [n.namespace, n.name, int(n.internal), n.type, n.type_rank or None]
@@ -56,8 +63,8 @@ def encode_batch(marks: Sequence[tuple[str, str]], folds: Iterable[FoldEvent]) -
         for e in joined.edges.values()
     ]
     body: dict[str, object] = {"marks": marks, "nodes": nodes, "edges": edges}
-    if joined.columns.edges:
-        body.update(encode_columns(joined.columns))
+    if columns:
+        body.update(encode_columns(columns))
     return orjson.dumps(body)
 
 

@@ -217,3 +217,51 @@ def test_marquez_node_ids_with_colons_find_the_stored_field(
             await store.close()
 
     asyncio.run(run())
+
+
+def test_a_column_pair_twice_in_one_batch_is_joined_once(
+    redis_service: Any, key_prefix: str
+) -> None:
+    # The payload is not joined per column pair: the Lua fold joins the second
+    # mention with what it wrote for the first, not with the stored value.
+    direct, masked = ("DIRECT", "IDENTITY", False), ("DIRECT", "TRANSFORMATION", True)
+    events = [
+        column_event(
+            {STG: column_facet({"id": [((*EXT, "id"), [ts])]})},
+            inputs=[EXT],
+            job=("spark", job),
+            event_time=at,
+        )
+        for at, job, ts in ((MAR, "a", direct), (JAN, "b", masked), (MAR, "a", direct))
+    ]
+    folds = _folds(events)[:2]  # the third is the first again: one event
+
+    async def run() -> None:
+        store = RedisGraphStore.from_url(redis_service.address, prefix=key_prefix)
+        try:
+            await store.load_generation()
+            await store.mark_and_fold(
+                encode_batch([(f.content_hash, OUTCOME_ACCEPTED) for f in folds], folds), "t"
+            )
+            snap = await column_snapshot(store)
+            (edge,) = snap["columnEdges"]
+            # by hand: the earlier time first, the later last, both jobs and
+            # both transformations (masking false first)
+            assert (edge["firstSeen"], edge["lastSeen"]) == (
+                "2026-01-10T00:00:00.000000Z",
+                "2026-03-10T00:00:00.000000Z",
+            )
+            assert edge["jobs"] == [
+                {"namespace": "spark", "name": "a"},
+                {"namespace": "spark", "name": "b"},
+            ]
+            assert edge["transformations"] == [
+                {"type": "DIRECT", "subtype": "IDENTITY", "masking": False},
+                {"type": "DIRECT", "subtype": "TRANSFORMATION", "masking": True},
+            ]
+            assert await column_edge_count(store) == 1
+            assert snap == _pure(folds).column_snapshot()
+        finally:
+            await store.close()
+
+    asyncio.run(run())

@@ -128,6 +128,20 @@ def test_the_mix_rule_applies_to_the_dataset_pair_of_each_column_edge() -> None:
     assert _pairs(_columns(raw, ANY)) == [((*EXT, "a"), (*INT, "a")), ((*INT2, "b"), (*INT, "b"))]
 
 
+def test_a_malformed_element_counts_as_malformed_before_the_mix_rule() -> None:
+    # an empty field is a piece of another shape: skipped before the rule
+    # looks at its dataset pair, whichever dataset it names
+    facet = column_facet(
+        {
+            "a": [((*INT2, ""), [DIRECT_IDENTITY]), ((*INT2, "x"), [DIRECT_IDENTITY])],
+            "b": [((*EXT, ""), [DIRECT_IDENTITY]), ((*EXT, "b"), [DIRECT_IDENTITY])],
+        }
+    )
+    raw = column_event({INT: facet})
+    assert _pairs(_columns(raw)) == [((*EXT, "b"), (*INT, "b"))]
+    assert dict(_accepted(raw).column_dropped) == {"malformed": 2, "same_side": 1}
+
+
 def _raw_with_facet(facet: Any) -> bytes:
     return raw_event(
         outputs=[{"namespace": INT[0], "name": INT[1], "facets": {"columnLineage": facet}}]

@@ -15,7 +15,6 @@
 -- transformation field -> index, '#<index>' -> field, 'n' the last index).
 local cpairs = batch.columns or {}
 if #cpairs > 0 then
-  for id, names in pairs(batch.cds) do redis.call('HSETNX', base .. 'cds', id, names) end
   local dict = base .. 'cdict'
   local vocab = batch.cv
   local global = {}
@@ -39,6 +38,12 @@ if #cpairs > 0 then
     table.sort(ixs)
     attrs[c] = table.concat(ixs, ',')
   end
+  -- Each distinct stored value of the batch, built once: the column edges of
+  -- an event share their times and attributes.
+  local values, cw = {}, batch.cw
+  for i = 1, #cw, 3 do
+    values[#values + 1] = times[cw[i] + 1] .. times[cw[i + 1] + 1] .. attrs[cw[i + 2] + 1]
+  end
   -- the union of two attribute strings, ascending
   local function union(a, b)
     local seen, ixs = {}, {}
@@ -49,38 +54,70 @@ if #cpairs > 0 then
     table.sort(ixs)
     return table.concat(ixs, ',')
   end
-  local added, fed, feeds, new_pairs = 0, {}, {}, {}
-  for _, p in ipairs(cpairs) do
+  -- the join of a stored value and a new one; the old one when it already
+  -- holds the new (attributes only grow, so a known column edge usually needs no write)
+  local function join(old, new)
+    local ofs, ols, oattr = string.sub(old, 1, 20), string.sub(old, 21, 40), string.sub(old, 41)
+    local fs, ls, attr = string.sub(new, 1, 20), string.sub(new, 21, 40), string.sub(new, 41)
+    if oattr ~= attr then attr = union(oattr, attr) end
+    if fs > ofs then fs = ofs end
+    if ls < ols then ls = ols end
+    return fs .. ls .. attr
+  end
+  -- A pair is in 'cpairs' exactly while its hash has fields (the sweep takes
+  -- it out when it empties one): a pair not in it has nothing to read.
+  local known = {}
+  for i = 1, #cpairs, 1000 do
+    local ids = {}
+    for k = i, math.min(i + 999, #cpairs) do ids[#ids + 1] = cpairs[k][1] .. cpairs[k][2] end
+    local got = redis.call('SMISMEMBER', base .. 'cpairs', unpack(ids))
+    for k = 1, #got do known[i + k - 1] = got[k] == 1 end
+  end
+  local added, fed, feeds, new_pairs, named = 0, {}, {}, {}, {}
+  for c, p in ipairs(cpairs) do
     local sid, tid = p[1], p[2]
     local pk = base .. 'cp:' .. sid .. tid
-    local fields = {}
-    for b = 3, #p, 5 do fields[#fields + 1] = p[b] .. '\0' .. p[b + 1] end
+    local n = #p
     local cur = {}
-    for i = 1, #fields, 1000 do
-      local got = redis.call('HMGET', pk, unpack(fields, i, math.min(i + 999, #fields)))
-      for k = 1, #got do cur[i + k - 1] = got[k] end
+    if known[c] then
+      for i = 3, n, 2000 do
+        local fields = {}
+        for b = i, math.min(i + 1998, n - 1), 2 do fields[#fields + 1] = p[b] end
+        local got = redis.call('HMGET', pk, unpack(fields))
+        for k = 1, #got do cur[#cur + 1] = got[k] end
+      end
+    else
+      for k = 1, (n - 2) / 2 do cur[k] = false end
     end
-    local update, fresh = {}, 0
-    for k, field in ipairs(fields) do
-      local b = 3 + (k - 1) * 5
-      local fs, ls, attr = times[p[b + 2] + 1], times[p[b + 3] + 1], attrs[p[b + 4] + 1]
-      local old = cur[k]
+    -- A column pair may come more than once (the payload is not joined):
+    -- 'written' holds what this call wrote, which the next one joins with.
+    local update, fresh, written, u = {}, 0, {}, 0
+    for k = 1, #cur do
+      local b = 1 + 2 * k
+      local field = p[b]
+      local value, old = values[p[b + 1] + 1], written[field] or cur[k]
       if not old then
-        update[#update + 1] = field; update[#update + 1] = fs .. ls .. attr
         fresh = fresh + 1
-      else
-        local ofs, ols, oattr = string.sub(old, 1, 20), string.sub(old, 21, 40), string.sub(old, 41)
-        if oattr ~= attr then attr = union(oattr, attr) end
-        if fs > ofs then fs = ofs end
-        if ls < ols then ls = ols end
-        local value = fs .. ls .. attr
-        if value ~= old then update[#update + 1] = field; update[#update + 1] = value end
+      elseif old ~= value then
+        value = join(old, value)
+      end
+      if value ~= old then
+        update[u + 1] = field; update[u + 2] = value; u = u + 2
+        written[field] = value
       end
     end
-    if #update > 0 then call_all('HSET', pk, update, 1000) end
+    if u > 0 then call_all('HSET', pk, update, 1000) end
     if fresh > 0 then
       added = added + fresh
       new_pairs[#new_pairs + 1] = sid .. tid
+      -- a dataset of a pair with column edges keeps its name (the sweep drops
+      -- it with its last pair), so only a new pair's datasets need one
+      for _, id in ipairs({sid, tid}) do
+        if not named[id] then
+          named[id] = true
+          redis.call('HSETNX', base .. 'cds', id, batch.cds[id])
+        end
+      end
       local list = feeds[sid]
       if not list then list = {}; feeds[sid] = list end
       list[#list + 1] = tid
