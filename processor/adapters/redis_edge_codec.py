@@ -10,6 +10,8 @@ normalised times of one fixed width, and each job is its JSON field
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 
 from processor.core.snapshot import EdgeRecord
@@ -17,6 +19,7 @@ from processor.core.snapshot import EdgeRecord
 # Width of a normalised time (core.timefmt): firstSeen, then lastSeen as the
 # start of the run rank.
 _TIME = 27
+_ID = 32  # characters of a node id (core.identity.node_id)
 
 
 def decode_edge(
@@ -48,3 +51,26 @@ def decode_edge(
         events=int(events),
         deleted_until=deleted_until,
     )
+
+
+def decode_edges(sources: str, targets: str, packed: Sequence[bytes]) -> list[EdgeRecord]:
+    """The records of many edges in one pass: ``sources`` and ``targets`` are
+    their end ids concatenated (32 characters each), ``packed`` their packed
+    values in the same order. Every distinct job field is parsed once, all of
+    them in one ``orjson`` call."""
+    rows = [p.split(b"\n") for p in packed]
+    fields = list({f: None for row in rows for f in row[4:]})
+    parsed = orjson.loads(b"[" + b",".join(fields) + b"]")
+    jobs = {f: (ns, name) for f, (ns, name) in zip(fields, parsed, strict=True)}
+    return [
+        EdgeRecord(
+            sources[i : i + _ID],
+            targets[i : i + _ID],
+            frozenset([jobs[f] for f in row[4:]]),
+            row[0][:_TIME].decode(),
+            row[0][_TIME : 2 * _TIME].decode(),
+            row[1].decode() or None,
+            int(row[2]),
+        )
+        for i, row in zip(range(0, len(sources), _ID), rows, strict=True)
+    ]

@@ -26,21 +26,23 @@ the node cap.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from itertools import islice
 from typing import cast
 
 import orjson
 from redis.exceptions import RedisError
 
-from processor.adapters.redis_edge_codec import decode_edge
+from processor.adapters.redis_edge_codec import decode_edge, decode_edges
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_search import job_edges
 from processor.adapters.redis_store import RedisGraphStore, _node_record
-from processor.core.graph_reader import Direction, Level
+from processor.core.graph_reader import Direction, Level, Walk
 from processor.core.identity import edge_id, node_id
 from processor.core.snapshot import EdgeRecord, NodeRecord
 
 # expand.lua's ARGV[2]
 _LUA_DIRECTION: dict[Direction, str] = {"downstream": "down", "upstream": "up"}
+_ID = 32  # characters of a node id: the scripts' id lists are concatenated
 
 
 class RedisGraphReader:
@@ -96,6 +98,39 @@ class RedisGraphReader:
             ns, name, internal, ty = raw_nodes[i + 1]
             nodes[raw_nodes[i]] = NodeRecord(ns, name, internal == "1", ty)
         return Level(links, nodes, bool(truncated))
+
+    async def walk(
+        self, roots: Sequence[str], direction: Direction, depth: int, max_nodes: int
+    ) -> Walk:
+        """The whole walk in one round trip (``lua/walk.lua``)."""
+        keys = self.store.keys
+        args: list[str | int] = [
+            keys.base,
+            _LUA_DIRECTION[direction],
+            self.floor,
+            depth,
+            max_nodes,
+            "".join(roots),
+        ]
+        try:
+            raw = await self.store.scripts.walk(
+                keys=[keys.deleted_edges, keys.deleted_nodes], args=args
+            )
+        except RedisError as exc:
+            raise unavailable(exc) from exc
+        truncated, raw_ids, raw_records, sizes, sources, targets, *packed = raw
+        ids = raw_ids.decode()
+        nodes: dict[str, NodeRecord] = {}
+        for at, (ns, name, internal, ty) in zip(
+            range(0, len(ids), _ID), orjson.loads(raw_records), strict=True
+        ):
+            nodes[ids[at : at + _ID]] = NodeRecord(ns, name, internal == "1", ty)
+        distance: dict[str, int] = {}
+        ordered = iter(nodes)
+        for level, size in enumerate(sizes, start=1):
+            distance.update((nid, level) for nid in islice(ordered, size))
+        edges = decode_edges(sources.decode(), targets.decode(), packed)
+        return Walk(nodes, distance, edges, bool(truncated))
 
     async def job_edges(self, namespace: str, name: str) -> list[tuple[str, str]]:
         """Every edge carrying the job (the job index), in one round trip."""

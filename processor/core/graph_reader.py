@@ -33,6 +33,23 @@ class Level(NamedTuple):
     truncated: bool
 
 
+class Walk(NamedTuple):
+    """A whole breadth-first walk from some roots, as read from the store.
+
+    ``nodes``: the records of the nodes the walk added (the roots not among
+    them), ``distance``: their hops from the nearest root; ``edges``: the
+    records of the edges met while expanding a node closer than the depth
+    whose two ends are both in the result, in their stored direction;
+    ``truncated``: a level had more new neighbours than the cap left room
+    for (the walk stopped there).
+    """
+
+    nodes: Mapping[str, NodeRecord]
+    distance: Mapping[str, int]
+    edges: Sequence[EdgeRecord]
+    truncated: bool
+
+
 class GraphReader(Protocol):
     """What the queries need from a graph store.
 
@@ -51,6 +68,15 @@ class GraphReader(Protocol):
         read; new ones (not in ``known``) cut to the first ``room`` by node id."""
         ...
 
+    async def walk(
+        self, roots: Sequence[str], direction: Direction, depth: int, max_nodes: int
+    ) -> Walk:
+        """Breadth-first from ``roots`` (distinct ids, in id order, distance 0)
+        up to ``depth`` levels and ``max_nodes`` nodes, roots included: the
+        result of :func:`walk_levels`, which a reader may compute in fewer
+        round trips."""
+        ...
+
     async def edges(self, pairs: Sequence[Pair]) -> Mapping[Pair, EdgeRecord]:
         """The records of the given (source id, target id) edges, in one batched
         read; an edge that no longer exists is left out."""
@@ -60,3 +86,34 @@ class GraphReader(Protocol):
         """Every edge that carries the job, as (source id, target id), visible
         or not (the queries check visibility through ``expand``)."""
         ...
+
+
+async def walk_levels(
+    reader: GraphReader, roots: Sequence[str], direction: Direction, depth: int, max_nodes: int
+) -> Walk:
+    """:meth:`GraphReader.walk` with one ``expand`` per level and one ``edges``
+    at the end: each level's new neighbours are cut to the room left under
+    ``max_nodes`` (in node id order), and the walk stops at the first cut."""
+    known: dict[str, None] = dict.fromkeys(roots)
+    nodes: dict[str, NodeRecord] = {}
+    distance: dict[str, int] = {}
+    met: dict[Pair, None] = {}  # edges met, (source id, target id), in order
+    truncated = False
+    frontier = list(roots)
+    level = 0
+    while frontier and level < depth and not truncated:
+        got = await reader.expand(frontier, direction, known.keys(), max_nodes - len(known))
+        level += 1
+        for nid in frontier:
+            for other in got.links.get(nid, ()):
+                if other in known or other in got.nodes:
+                    met[(nid, other) if direction == "downstream" else (other, nid)] = None
+        added = [nid for nid in got.nodes if nid not in known]
+        for nid in added:
+            known[nid] = None
+            nodes[nid] = got.nodes[nid]
+            distance[nid] = level
+        frontier = sorted(added)
+        truncated = got.truncated
+    found = await reader.edges(list(met))
+    return Walk(nodes, distance, [found[pair] for pair in met if pair in found], truncated)

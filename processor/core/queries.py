@@ -207,39 +207,18 @@ async def _walk(
 ) -> LineageResult:
     """Breadth-first from every root at once (all at distance 0); the result's
     ``root`` is the first of them in (namespace, name) order."""
-    records: dict[str, NodeRecord] = dict(roots)
-    distance: dict[str, int] = dict.fromkeys(roots, 0)
-    met: dict[Pair, None] = {}  # edges met, (source id, target id), in order
-    truncated = False
-    frontier = sorted(roots)
-    level = 0
-    while frontier and level < depth and not truncated:
-        got = await reader.expand(frontier, direction, records.keys(), max_nodes - len(records))
-        level += 1
-        for nid in frontier:
-            for other in got.links.get(nid, ()):
-                if other in records or other in got.nodes:
-                    met[(nid, other) if direction == "downstream" else (other, nid)] = None
-        for nid, rec in got.nodes.items():
-            if nid not in records:
-                records[nid] = rec
-                distance[nid] = level
-        frontier = sorted(nid for nid in got.nodes if distance.get(nid) == level)
-        truncated = got.truncated
-
-    # Only now, with the node set final, are edge attributes read: just for
-    # the edges whose two ends made it into the result.
-    kept = [pair for pair in met if pair[0] in records and pair[1] in records]
-    edge_records = await reader.edges(kept)
+    walked = await reader.walk(sorted(roots), direction, depth, max_nodes)
+    records: dict[str, NodeRecord] = {**roots, **walked.nodes}
+    distance: dict[str, int] = {**dict.fromkeys(roots, 0), **walked.distance}
     nodes = sorted(
         (_query_node(nid, records[nid], d) for nid, d in distance.items()),
         key=lambda n: (n.distance, n.namespace, n.name),
     )
     edges = sorted(
-        (_query_edge(edge_records[pair], records) for pair in kept if pair in edge_records),
+        (_query_edge(edge, records) for edge in walked.edges),
         key=lambda e: (e.source, e.target),
     )
-    return LineageResult(nodes[0], tuple(nodes), tuple(edges), depth, truncated)
+    return LineageResult(nodes[0], tuple(nodes), tuple(edges), depth, walked.truncated)
 
 
 async def job_lineage(
