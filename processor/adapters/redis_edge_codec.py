@@ -10,10 +10,11 @@ normalised times of one fixed width, and each job is its JSON field
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import orjson
 
+from processor.core.query_results import Dataset, QueryEdge
 from processor.core.snapshot import EdgeRecord
 
 # Width of a normalised time (core.timefmt): firstSeen, then lastSeen as the
@@ -53,24 +54,40 @@ def decode_edge(
     )
 
 
-def decode_edges(sources: str, targets: str, packed: Sequence[bytes]) -> list[EdgeRecord]:
-    """The records of many edges in one pass: ``sources`` and ``targets`` are
-    their end ids concatenated (32 characters each), ``packed`` their packed
-    values in the same order. Every distinct job field is parsed once, all of
-    them in one ``orjson`` call."""
-    rows = [p.split(b"\n") for p in packed]
-    fields = list({f: None for row in rows for f in row[4:]})
-    parsed = orjson.loads(b"[" + b",".join(fields) + b"]")
-    jobs = {f: (ns, name) for f, (ns, name) in zip(fields, parsed, strict=True)}
-    return [
-        EdgeRecord(
-            sources[i : i + _ID],
-            targets[i : i + _ID],
-            frozenset([jobs[f] for f in row[4:]]),
-            row[0][:_TIME].decode(),
-            row[0][_TIME : 2 * _TIME].decode(),
-            row[1].decode() or None,
-            int(row[2]),
+def decode_query_edges(
+    sources: str, targets: str, packed: Sequence[bytes], names: Mapping[str, Dataset]
+) -> list[QueryEdge]:
+    """Many edges' packed values, straight into an answer's edges: ``sources``
+    and ``targets`` are their end ids concatenated (32 characters each),
+    ``packed`` their values in the same order, ``names`` the ends' (namespace,
+    name). Edges share their jobs: each distinct job list is parsed and sorted
+    once, all of them in one ``orjson`` call."""
+    if not packed:
+        return []
+    # An edge without a job (none is written so) would have four parts.
+    rows = [p.split(b"\n", 4) if p.count(b"\n") >= 4 else [*p.split(b"\n"), b""] for p in packed]
+    # The job fields are JSON arrays without a raw LF: the list's LFs become
+    # commas and each list a JSON array of them.
+    lists = list({row[4]: None for row in rows})
+    parsed = orjson.loads(b"[[" + b"],[".join(lists).replace(b"\n", b",") + b"]]")
+    jobs = {
+        raw: tuple(sorted((ns, name) for ns, name in found))
+        for raw, found in zip(lists, parsed, strict=True)
+    }
+    edges = []
+    for at, (head, run_id, events, _mark, job_list) in zip(
+        range(0, len(sources), _ID), rows, strict=True
+    ):
+        times = head.decode()
+        edges.append(
+            QueryEdge(
+                names[sources[at : at + _ID]],
+                names[targets[at : at + _ID]],
+                jobs[job_list],
+                times[:_TIME],
+                times[_TIME : 2 * _TIME],
+                run_id.decode() or None,
+                int(events),
+            )
         )
-        for i, row in zip(range(0, len(sources), _ID), rows, strict=True)
-    ]
+    return edges

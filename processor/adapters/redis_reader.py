@@ -32,7 +32,7 @@ from typing import cast
 import orjson
 from redis.exceptions import RedisError
 
-from processor.adapters.redis_edge_codec import decode_edge, decode_edges
+from processor.adapters.redis_edge_codec import decode_edge, decode_query_edges
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_search import job_edges
 from processor.adapters.redis_store import RedisGraphStore, _node_record
@@ -100,7 +100,7 @@ class RedisGraphReader:
         return Level(links, nodes, bool(truncated))
 
     async def walk(
-        self, roots: Sequence[str], direction: Direction, depth: int, max_nodes: int
+        self, roots: Mapping[str, NodeRecord], direction: Direction, depth: int, max_nodes: int
     ) -> Walk:
         """The whole walk in one round trip (``lua/walk.lua``)."""
         keys = self.store.keys
@@ -110,7 +110,7 @@ class RedisGraphReader:
             self.floor,
             depth,
             max_nodes,
-            "".join(roots),
+            "".join(sorted(roots)),
         ]
         try:
             raw = await self.store.scripts.walk(
@@ -129,7 +129,12 @@ class RedisGraphReader:
         ordered = iter(nodes)
         for level, size in enumerate(sizes, start=1):
             distance.update((nid, level) for nid in islice(ordered, size))
-        edges = decode_edges(sources.decode(), targets.decode(), packed)
+        names = {
+            nid: (rec.namespace, rec.name)
+            for records in (roots, nodes)
+            for nid, rec in records.items()
+        }
+        edges = decode_query_edges(sources.decode(), targets.decode(), packed, names)
         return Walk(nodes, distance, edges, bool(truncated))
 
     async def job_edges(self, namespace: str, name: str) -> list[tuple[str, str]]:

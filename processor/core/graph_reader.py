@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Literal, NamedTuple, Protocol
 
+from processor.core.query_results import Dataset, QueryEdge, query_edge
 from processor.core.snapshot import EdgeRecord, NodeRecord
 
+__all__ = ["Dataset", "Direction", "GraphReader", "Level", "Pair", "Walk", "walk_levels"]
+
 Direction = Literal["upstream", "downstream"]
-Dataset = tuple[str, str]  # (namespace, name)
 Pair = tuple[str, str]  # (source node id, target node id)
 
 
@@ -38,15 +40,16 @@ class Walk(NamedTuple):
 
     ``nodes``: the records of the nodes the walk added (the roots not among
     them), ``distance``: their hops from the nearest root; ``edges``: the
-    records of the edges met while expanding a node closer than the depth
-    whose two ends are both in the result, in their stored direction;
+    answer's edges (in no order): those met while expanding a node closer
+    than the depth whose two ends are both in the result, in their stored
+    direction;
     ``truncated``: a level had more new neighbours than the cap left room
     for (the walk stopped there).
     """
 
     nodes: Mapping[str, NodeRecord]
     distance: Mapping[str, int]
-    edges: Sequence[EdgeRecord]
+    edges: Sequence[QueryEdge]
     truncated: bool
 
 
@@ -69,12 +72,12 @@ class GraphReader(Protocol):
         ...
 
     async def walk(
-        self, roots: Sequence[str], direction: Direction, depth: int, max_nodes: int
+        self, roots: Mapping[str, NodeRecord], direction: Direction, depth: int, max_nodes: int
     ) -> Walk:
-        """Breadth-first from ``roots`` (distinct ids, in id order, distance 0)
-        up to ``depth`` levels and ``max_nodes`` nodes, roots included: the
-        result of :func:`walk_levels`, which a reader may compute in fewer
-        round trips."""
+        """Breadth-first from ``roots`` (node id -> record, distance 0) up to
+        ``depth`` levels and ``max_nodes`` nodes, roots included: the result
+        of :func:`walk_levels`, which a reader may compute in fewer round
+        trips."""
         ...
 
     async def edges(self, pairs: Sequence[Pair]) -> Mapping[Pair, EdgeRecord]:
@@ -89,7 +92,11 @@ class GraphReader(Protocol):
 
 
 async def walk_levels(
-    reader: GraphReader, roots: Sequence[str], direction: Direction, depth: int, max_nodes: int
+    reader: GraphReader,
+    roots: Mapping[str, NodeRecord],
+    direction: Direction,
+    depth: int,
+    max_nodes: int,
 ) -> Walk:
     """:meth:`GraphReader.walk` with one ``expand`` per level and one ``edges``
     at the end: each level's new neighbours are cut to the room left under
@@ -99,7 +106,7 @@ async def walk_levels(
     distance: dict[str, int] = {}
     met: dict[Pair, None] = {}  # edges met, (source id, target id), in order
     truncated = False
-    frontier = list(roots)
+    frontier = sorted(roots)
     level = 0
     while frontier and level < depth and not truncated:
         got = await reader.expand(frontier, direction, known.keys(), max_nodes - len(known))
@@ -116,4 +123,6 @@ async def walk_levels(
         frontier = sorted(added)
         truncated = got.truncated
     found = await reader.edges(list(met))
-    return Walk(nodes, distance, [found[pair] for pair in met if pair in found], truncated)
+    records = {**roots, **nodes}
+    edges = [query_edge(found[pair], records) for pair in met if pair in found]
+    return Walk(nodes, distance, edges, truncated)

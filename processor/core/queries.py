@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
+from operator import attrgetter
 
 from processor.core.api_bounds import (
     DEFAULT_DEPTH,
@@ -52,9 +53,10 @@ from processor.core.query_results import (
     LineageResult,
     PathsResult,
     QueryEdge,
-    QueryNode,
+    query_edge,
+    query_node,
 )
-from processor.core.snapshot import EdgeRecord, NodeRecord, node_type
+from processor.core.snapshot import NodeRecord
 from processor.core.type_filter import TypeFilter, filter_impact, filter_lineage
 from processor.errors import NodeNotFound
 
@@ -207,17 +209,15 @@ async def _walk(
 ) -> LineageResult:
     """Breadth-first from every root at once (all at distance 0); the result's
     ``root`` is the first of them in (namespace, name) order."""
-    walked = await reader.walk(sorted(roots), direction, depth, max_nodes)
+    walked = await reader.walk(roots, direction, depth, max_nodes)
     records: dict[str, NodeRecord] = {**roots, **walked.nodes}
     distance: dict[str, int] = {**dict.fromkeys(roots, 0), **walked.distance}
     nodes = sorted(
-        (_query_node(nid, records[nid], d) for nid, d in distance.items()),
-        key=lambda n: (n.distance, n.namespace, n.name),
+        (query_node(nid, records[nid], d) for nid, d in distance.items()),
+        key=attrgetter("distance", "namespace", "name"),
     )
-    edges = sorted(
-        (_query_edge(edge, records) for edge in walked.edges),
-        key=lambda e: (e.source, e.target),
-    )
+    # (source, target) leads each edge's tuple and differs between edges.
+    edges = sorted(walked.edges)
     return LineageResult(nodes[0], tuple(nodes), tuple(edges), depth, walked.truncated)
 
 
@@ -257,11 +257,11 @@ async def job_lineage(
     outputs = {t: outs.nodes[t] for _, t in pairs}
     ends = {**inputs, **outputs}
     own_nodes = sorted(
-        (_query_node(nid, rec, 0) for nid, rec in ends.items()),
+        (query_node(nid, rec, 0) for nid, rec in ends.items()),
         key=lambda n: (n.namespace, n.name),
     )
     own_edges = sorted(
-        (_query_edge(edge_records[p], ends) for p in pairs), key=lambda e: (e.source, e.target)
+        (query_edge(edge_records[p], ends) for p in pairs), key=lambda e: (e.source, e.target)
     )
     own = LineageResult(own_nodes[0], tuple(own_nodes), tuple(own_edges), depth, False)
     up = await _walk(reader, inputs, "upstream", depth, max_nodes)
@@ -319,24 +319,7 @@ async def _path_edges(
     wanted = list(dict.fromkeys(pair for trail in trails for pair in trail))
     got = await reader.edges(wanted)
     return tuple(
-        tuple(_query_edge(got[pair], records) for pair in trail)
+        tuple(query_edge(got[pair], records) for pair in trail)
         for trail in trails
         if all(pair in got for pair in trail)
-    )
-
-
-def _query_node(nid: str, rec: NodeRecord, distance: int) -> QueryNode:
-    return QueryNode(nid, rec.namespace, rec.name, node_type(rec), rec.internal, distance)
-
-
-def _query_edge(edge: EdgeRecord, records: Mapping[str, NodeRecord]) -> QueryEdge:
-    src, dst = records[edge.source], records[edge.target]
-    return QueryEdge(
-        source=(src.namespace, src.name),
-        target=(dst.namespace, dst.name),
-        jobs=tuple(sorted(edge.jobs)),
-        first_seen=edge.first_seen,
-        last_seen=edge.last_seen,
-        last_run_id=edge.last_run_id,
-        events=edge.events,
     )

@@ -56,7 +56,7 @@ class GraphReader:
         return Level(inside, {o: self.nodes[o] for o in kept}, len(new) > room)
 
     async def walk(
-        self, roots: Sequence[str], direction: Direction, depth: int, max_nodes: int
+        self, roots: Mapping[str, NodeRecord], direction: Direction, depth: int, max_nodes: int
     ) -> Walk:
         return await walk_levels(self, roots, direction, depth, max_nodes)
 

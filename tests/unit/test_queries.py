@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Coroutine, Sequence
+from collections.abc import Collection, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pytest
@@ -68,7 +68,7 @@ class MemoryReader:
         return Level(inside, {o: self.nodes[o] for o in kept}, len(new) > room)
 
     async def walk(
-        self, roots: Sequence[str], direction: Direction, depth: int, max_nodes: int
+        self, roots: Mapping[str, NodeRecord], direction: Direction, depth: int, max_nodes: int
     ) -> Walk:
         return await walk_levels(self, roots, direction, depth, max_nodes)
 
