@@ -26,7 +26,6 @@ the node cap.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from itertools import islice
 from typing import cast
 
 import orjson
@@ -38,6 +37,7 @@ from processor.adapters.redis_search import job_edges
 from processor.adapters.redis_store import RedisGraphStore, _node_record
 from processor.core.graph_reader import Direction, Level, Walk
 from processor.core.identity import edge_id, node_id
+from processor.core.query_results import QueryNode, stored_node
 from processor.core.snapshot import EdgeRecord, NodeRecord
 
 # expand.lua's ARGV[2]
@@ -120,22 +120,18 @@ class RedisGraphReader:
             raise unavailable(exc) from exc
         truncated, raw_ids, raw_records, sizes, sources, targets, *packed = raw
         ids = raw_ids.decode()
-        nodes: dict[str, NodeRecord] = {}
-        for at, (ns, name, internal, ty) in zip(
-            range(0, len(ids), _ID), orjson.loads(raw_records), strict=True
+        names = {nid: (rec.namespace, rec.name) for nid, rec in roots.items()}
+        # The new nodes come level by level: sizes[i] of them at distance i + 1.
+        distances = [level for level, size in enumerate(sizes, start=1) for _ in range(size)]
+        nodes: list[QueryNode] = []
+        for at, (ns, name, internal, ty), level in zip(
+            range(0, len(ids), _ID), orjson.loads(raw_records), distances, strict=True
         ):
-            nodes[ids[at : at + _ID]] = NodeRecord(ns, name, internal == "1", ty)
-        distance: dict[str, int] = {}
-        ordered = iter(nodes)
-        for level, size in enumerate(sizes, start=1):
-            distance.update((nid, level) for nid in islice(ordered, size))
-        names = {
-            nid: (rec.namespace, rec.name)
-            for records in (roots, nodes)
-            for nid, rec in records.items()
-        }
+            nid = ids[at : at + _ID]
+            names[nid] = (ns, name)
+            nodes.append(stored_node(nid, ns, name, internal == "1", ty, level))
         edges = decode_query_edges(sources.decode(), targets.decode(), packed, names)
-        return Walk(nodes, distance, edges, bool(truncated))
+        return Walk(nodes, edges, bool(truncated))
 
     async def job_edges(self, namespace: str, name: str) -> list[tuple[str, str]]:
         """Every edge carrying the job (the job index), in one round trip."""

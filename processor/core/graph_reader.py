@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Literal, NamedTuple, Protocol
 
-from processor.core.query_results import Dataset, QueryEdge, query_edge
+from processor.core.query_results import Dataset, QueryEdge, QueryNode, query_edge, query_node
 from processor.core.snapshot import EdgeRecord, NodeRecord
 
 __all__ = ["Dataset", "Direction", "GraphReader", "Level", "Pair", "Walk", "walk_levels"]
@@ -38,8 +38,8 @@ class Level(NamedTuple):
 class Walk(NamedTuple):
     """A whole breadth-first walk from some roots, as read from the store.
 
-    ``nodes``: the records of the nodes the walk added (the roots not among
-    them), ``distance``: their hops from the nearest root; ``edges``: the
+    ``nodes``: the answer's nodes that the walk added (the roots not among
+    them, in no order), with their hops from the nearest root; ``edges``: the
     answer's edges (in no order): those met while expanding a node closer
     than the depth whose two ends are both in the result, in their stored
     direction;
@@ -47,8 +47,7 @@ class Walk(NamedTuple):
     for (the walk stopped there).
     """
 
-    nodes: Mapping[str, NodeRecord]
-    distance: Mapping[str, int]
+    nodes: Sequence[QueryNode]
     edges: Sequence[QueryEdge]
     truncated: bool
 
@@ -125,4 +124,5 @@ async def walk_levels(
     found = await reader.edges(list(met))
     records = {**roots, **nodes}
     edges = [query_edge(found[pair], records) for pair in met if pair in found]
-    return Walk(nodes, distance, edges, truncated)
+    answer = [query_node(nid, rec, distance[nid]) for nid, rec in nodes.items()]
+    return Walk(answer, edges, truncated)

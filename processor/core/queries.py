@@ -210,12 +210,9 @@ async def _walk(
     """Breadth-first from every root at once (all at distance 0); the result's
     ``root`` is the first of them in (namespace, name) order."""
     walked = await reader.walk(roots, direction, depth, max_nodes)
-    records: dict[str, NodeRecord] = {**roots, **walked.nodes}
-    distance: dict[str, int] = {**dict.fromkeys(roots, 0), **walked.distance}
-    nodes = sorted(
-        (query_node(nid, records[nid], d) for nid, d in distance.items()),
-        key=attrgetter("distance", "namespace", "name"),
-    )
+    nodes = [query_node(nid, rec, 0) for nid, rec in roots.items()]
+    nodes.extend(walked.nodes)
+    nodes.sort(key=attrgetter("distance", "namespace", "name"))
     # (source, target) leads each edge's tuple and differs between edges.
     edges = sorted(walked.edges)
     return LineageResult(nodes[0], tuple(nodes), tuple(edges), depth, walked.truncated)

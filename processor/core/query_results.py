@@ -6,7 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from processor.core.snapshot import EdgeRecord, NodeRecord, node_type
+from processor.core.snapshot import (
+    EXTERNAL_DEFAULT_TYPE,
+    INTERNAL_DEFAULT_TYPE,
+    EdgeRecord,
+    NodeRecord,
+    node_type,
+)
 
 Dataset = tuple[str, str]  # (namespace, name)
 
@@ -61,6 +67,15 @@ class QueryEdge(NamedTuple):
 def query_node(nid: str, rec: NodeRecord, distance: int) -> QueryNode:
     """The answer's node ``nid`` at ``distance`` hops."""
     return QueryNode(nid, rec.namespace, rec.name, node_type(rec), rec.internal, distance)
+
+
+def stored_node(
+    nid: str, namespace: str, name: str, internal: bool, type_: str | None, distance: int
+) -> QueryNode:
+    """:func:`query_node` of a record's fields, without the record."""
+    if type_ is None:
+        type_ = INTERNAL_DEFAULT_TYPE if internal else EXTERNAL_DEFAULT_TYPE
+    return QueryNode(nid, namespace, name, type_, internal, distance)
 
 
 def query_edge(edge: EdgeRecord, records: Mapping[str, NodeRecord]) -> QueryEdge:
