@@ -64,16 +64,21 @@ def decode_query_edges(
     once, all of them in one ``orjson`` call."""
     if not packed:
         return []
-    # An edge without a job (none is written so) would have four parts.
-    rows = [p.split(b"\n", 4) if p.count(b"\n") >= 4 else [*p.split(b"\n"), b""] for p in packed]
+    rows = [p.split(b"\n", 4) for p in packed]
+    for row in rows:
+        if len(row) == 4:  # an edge without a job (none is written so)
+            row.append(b"")
     # The job fields are JSON arrays without a raw LF: the list's LFs become
     # commas and each list a JSON array of them.
     lists = list({row[4]: None for row in rows})
     parsed = orjson.loads(b"[[" + b"],[".join(lists).replace(b"\n", b",") + b"]]")
-    jobs = {
-        raw: tuple(sorted((ns, name) for ns, name in found))
-        for raw, found in zip(lists, parsed, strict=True)
-    }
+    jobs: dict[bytes, tuple[Dataset, ...]] = {}
+    for raw, found in zip(lists, parsed, strict=True):
+        if len(found) == 1:  # most edges carry one job: nothing to sort
+            ns, name = found[0]
+            jobs[raw] = ((ns, name),)
+        else:
+            jobs[raw] = tuple(sorted((ns, name) for ns, name in found))
     edges = []
     for at, (head, run_id, events, _mark, job_list) in zip(
         range(0, len(sources), _ID), rows, strict=True
