@@ -1,26 +1,26 @@
 """The lineage queries' read port (``core.graph_reader.GraphReader``) on Redis.
 
-A query of depth ``D`` costs ``D + 2`` round trips, however many nodes it
-visits: one to resolve the root, one per level, and one for the attributes of
-the edges it keeps.
+A lineage walk costs two round trips, however deep and wide: one to resolve
+the root, one call of ``lua/walk.lua`` for the whole walk (``walk``).
 
-- A level is one call of ``lua/expand.lua``: for every frontier node, one
-  read of its adjacency hash, whose values carry what visibility needs (the
-  edge's lastSeen, against its delete tombstones and the retention floor);
-  the new neighbours ordered by id and cut to the room left under the node
-  cap; then the records of the kept ones only (one ``HMGET`` of ``nr``). Without
-  deletes or retention only the neighbour ids are read.
-- The kept edges' attributes (jobs, firstSeen, lastSeen, lastRunId, events)
-  are one call of ``lua/edges.lua`` at the end: one ``HMGET`` of the packed
-  records per source node.
+- A level reads, for every frontier node, its adjacency hash, whose values
+  carry what visibility needs (the edge's lastSeen, against its delete
+  tombstones and the retention floor; ``lua/adjacency.lua``); the new
+  neighbours are ordered by id and cut to the room left under the node cap;
+  then the records of the kept ones only (one ``HMGET`` of ``nr``). Without
+  deletes or retention only the neighbour ids are read. The set of nodes
+  already in the result stays in the script from level to level.
+- The met edges' packed records (jobs, firstSeen, lastSeen, lastRunId,
+  events) are read at the end, one ``HMGET`` per source node, and come back
+  in the same reply, as bulk strings the client's parser handles in C; they
+  are decoded straight into the answer's edges
+  (``redis_edge_codec.decode_query_edges``).
 
-``expand.lua`` returns one JSON text that orjson decodes in C, ``edges.lua``
-an array of the packed records: the cost of a query is Redis's own work plus
-a few Python objects per node and edge, not a client round trip (tens of
-microseconds) per command nor a reply element per field.
-The price is that a level runs inside Redis's single thread; its cost is
-bounded by the frontier's degree, while the records it reads are bounded by
-the node cap.
+Path queries use ``expand`` (one level a call, ``lua/expand.lua``, one JSON
+text that orjson decodes in C) and ``edges`` (``lua/edges.lua``). The price of
+a script is that it runs inside Redis's single thread: a walk's cost is
+bounded by the degrees of the nodes it expands, the records it reads by the
+node cap.
 """
 
 from __future__ import annotations

@@ -2,13 +2,15 @@
 
 Pure functions over a small read port, :class:`GraphReader` (in
 ``core.graph_reader``), answering the shapes of ``core.query_results``. A
-traversal is a breadth-first search that asks the reader for one whole level
-at a time (:meth:`GraphReader.expand` with every node of the frontier, which returns
+lineage walk (upstream, downstream, impact, a job's lineage) is one call of
+:meth:`GraphReader.walk`, whose rules are ``core.graph_reader.walk_levels``: a
+breadth-first search that asks for one whole level at a time
+(:meth:`GraphReader.expand` with every node of the frontier, which returns
 neighbour ids and records but no edge attributes), then, once the node set is
-final, for the attributes of the kept edges (:meth:`GraphReader.edges`). A
-query of depth ``D`` costs at most ``D + 1`` reader calls however many nodes
-it visits, and never reads an edge the node cap cut away; the Redis adapter
-(``adapters.redis_reader``) makes each call one round trip.
+final, for the attributes of the kept edges (:meth:`GraphReader.edges`); it
+never reads an edge the node cap cut away. The Redis adapter
+(``adapters.redis_reader``) runs a whole walk in one round trip. Path queries
+expand level by level themselves, to stop at the target's level.
 
 Conventions shared by every query:
 
