@@ -39,12 +39,11 @@ class Walk(NamedTuple):
     """A whole breadth-first walk from some roots, as read from the store.
 
     ``nodes``: the answer's nodes that the walk added (the roots not among
-    them, in no order), with their hops from the nearest root; ``edges``: the
+    them, in no order), with their hops from the nearest root. ``edges``: the
     answer's edges (in no order): those met while expanding a node closer
     than the depth whose two ends are both in the result, in their stored
-    direction;
-    ``truncated``: a level had more new neighbours than the cap left room
-    for (the walk stopped there).
+    direction. ``truncated``: a level had more new neighbours than the cap
+    left room for (the walk stopped there).
     """
 
     nodes: Sequence[QueryNode]
