@@ -25,10 +25,11 @@ local function members_of(key)
   return function(id) return set[id] == true end
 end
 
--- each_visible(f, take) calls take(m) for every visible neighbour m of the
--- dataset f, in the hash's order. base: the generation's key prefix; down:
--- the walk's direction; floor: '' or the retention cutoff; edel_key,
--- ndel_key: the tombstone sets.
+-- visible_of(f) returns the ids of the visible neighbours of the dataset f,
+-- an array in the hash's order (without anything that can hide an edge, the
+-- HKEYS reply itself: no per-neighbour work here). base: the generation's key
+-- prefix; down: the walk's direction; floor: '' or the retention cutoff;
+-- edel_key, ndel_key: the tombstone sets.
 local function visible_neighbours(base, down, floor, edel_key, ndel_key)
   local side, near_field, far_field = 'in:', 'din', 'dout'
   if down then side, near_field, far_field = 'out:', 'dout', 'din' end
@@ -36,9 +37,7 @@ local function visible_neighbours(base, down, floor, edel_key, ndel_key)
   local node_tombstoned = members_of(ndel_key)
   -- Without tombstones nor a floor nothing can hide an edge: the ids suffice.
   if floor == '' and not edge_tombstoned and not node_tombstoned then
-    return function(f, take)
-      for _, m in ipairs(redis.call('HKEYS', base .. side .. f)) do take(m) end
-    end
+    return function(f) return redis.call('HKEYS', base .. side .. f) end
   end
   local far_cache = {}
   local function far_tombstone(m)
@@ -52,7 +51,8 @@ local function visible_neighbours(base, down, floor, edel_key, ndel_key)
     end
     return t
   end
-  return function(f, take)
+  return function(f)
+    local visible = {}
     local near = floor
     if node_tombstoned and node_tombstoned(f) then
       local t = redis.call('HGET', base .. 'n:' .. f, near_field)
@@ -73,7 +73,8 @@ local function visible_neighbours(base, down, floor, edel_key, ndel_key)
           if d and d > hidden then hidden = d end
         end
       end
-      if ls > hidden then take(m) end
+      if ls > hidden then visible[#visible + 1] = m end
     end
+    return visible
   end
 end

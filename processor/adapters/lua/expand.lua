@@ -27,7 +27,7 @@
 -- (An empty Lua table encodes as {}: the reader reads it as an empty list.)
 local base, down, floor = ARGV[1], ARGV[2] == 'down', ARGV[3]
 local frontier, known_ids, room = ARGV[4], ARGV[5], tonumber(ARGV[6])
-local each_visible = visible_neighbours(base, down, floor, KEYS[1], KEYS[2])
+local visible_of = visible_neighbours(base, down, floor, KEYS[1], KEYS[2])
 
 local known = {}
 for i = 1, #known_ids, 32 do known[string.sub(known_ids, i, i + 31)] = true end
@@ -35,14 +35,13 @@ for i = 1, #known_ids, 32 do known[string.sub(known_ids, i, i + 31)] = true end
 local links, candidates, seen = {}, {}, {}
 for i = 1, #frontier, 32 do
   local f = string.sub(frontier, i, i + 31)
-  local visible = {}
-  each_visible(f, function(m)
-    visible[#visible + 1] = m
+  local visible = visible_of(f)
+  for _, m in ipairs(visible) do
     if not known[m] and not seen[m] then
       seen[m] = true
       candidates[#candidates + 1] = m
     end
-  end)
+  end
   links[#links + 1] = f
   links[#links + 1] = visible
 end

@@ -21,7 +21,7 @@
 -- same order. An edge whose record is missing is left out.
 local base, down, floor = ARGV[1], ARGV[2] == 'down', ARGV[3]
 local depth, cap, roots = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local each_visible = visible_neighbours(base, down, floor, KEYS[1], KEYS[2])
+local visible_of = visible_neighbours(base, down, floor, KEYS[1], KEYS[2])
 
 local known, count, frontier = {}, 0, {}
 for i = 1, #roots, 32 do
@@ -33,13 +33,15 @@ end
 
 local new_ids, new_recs, sizes = {}, {}, {}
 -- Met edges grouped by source: the records are read with one HMGET per source.
-local by_source, sources = {}, {}
+-- (Counters instead of #t in the loops: # is a search in Lua 5.1.)
+local by_source, sources, n_sources = {}, {}, 0
 local function meet(s, t)
   local targets = by_source[s]
   if not targets then
     targets = {}
     by_source[s] = targets
-    sources[#sources + 1] = s
+    n_sources = n_sources + 1
+    sources[n_sources] = s
   end
   targets[#targets + 1] = t
 end
@@ -47,23 +49,23 @@ end
 local truncated, level = 0, 0
 while #frontier > 0 and level < depth and truncated == 0 do
   local room = math.max(cap - count, 0)
-  local links, candidates, seen = {}, {}, {}
+  local links, candidates, seen, n = {}, {}, {}, 0
   for i, f in ipairs(frontier) do
-    local visible = {}
-    each_visible(f, function(m)
-      visible[#visible + 1] = m
+    local visible = visible_of(f)
+    for _, m in ipairs(visible) do
       if not known[m] and not seen[m] then
         seen[m] = true
-        candidates[#candidates + 1] = m
+        n = n + 1
+        candidates[n] = m
       end
-    end)
+    end
     links[i] = visible
   end
   table.sort(candidates)
-  if #candidates > room then truncated = 1 end
+  if n > room then truncated = 1 end
   -- The ids are known before any record is read: cut nodes' records never are.
   local kept, next_frontier = {}, {}
-  local take_n = math.min(room, #candidates)
+  local take_n = math.min(room, n)
   for first = 1, take_n, 1000 do
     local last = math.min(first + 999, take_n)
     local got = redis.call('HMGET', base .. 'nr', unpack(candidates, first, last))
@@ -80,9 +82,23 @@ while #frontier > 0 and level < depth and truncated == 0 do
   end
   level = level + 1
   for i, f in ipairs(frontier) do
-    for _, m in ipairs(links[i]) do
-      if known[m] or kept[m] then
-        if down then meet(f, m) else meet(m, f) end
+    if down then
+      -- Every edge met from f has f as its source: one group per f.
+      local targets, k = {}, 0
+      for _, m in ipairs(links[i]) do
+        if known[m] or kept[m] then
+          k = k + 1
+          targets[k] = m
+        end
+      end
+      if k > 0 then
+        by_source[f] = targets
+        n_sources = n_sources + 1
+        sources[n_sources] = f
+      end
+    else
+      for _, m in ipairs(links[i]) do
+        if known[m] or kept[m] then meet(m, f) end
       end
     end
   end
@@ -92,7 +108,9 @@ while #frontier > 0 and level < depth and truncated == 0 do
   frontier = next_frontier
 end
 
-local srcs, tgts, records = {}, {}, {}
+-- The records go into the reply as they are read, after its six heads.
+local srcs, tgts, n_edges = {}, {}, 0
+local reply = {false, false, false, false, false, false}
 for _, s in ipairs(sources) do
   local targets = by_source[s]
   -- In steps: unpack() is bounded by the Lua stack.
@@ -102,16 +120,14 @@ for _, s in ipairs(sources) do
     for k = first, last do
       local r = got[k - first + 1]
       if r then
-        srcs[#srcs + 1] = s
-        tgts[#tgts + 1] = targets[k]
-        records[#records + 1] = r
+        n_edges = n_edges + 1
+        srcs[n_edges] = s
+        tgts[n_edges] = targets[k]
+        reply[6 + n_edges] = r
       end
     end
   end
 end
-local reply = {
-  truncated, table.concat(new_ids), '[' .. table.concat(new_recs, ',') .. ']', sizes,
-  table.concat(srcs), table.concat(tgts),
-}
-for i = 1, #records do reply[6 + i] = records[i] end
+reply[1], reply[2], reply[3] = truncated, table.concat(new_ids), '[' .. table.concat(new_recs, ',') .. ']'
+reply[4], reply[5], reply[6] = sizes, table.concat(srcs), table.concat(tgts)
 return reply
