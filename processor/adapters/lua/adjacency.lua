@@ -25,11 +25,11 @@ local function members_of(key)
   return function(id) return set[id] == true end
 end
 
--- visible_of(f) returns the ids of the visible neighbours of the dataset f,
--- an array in the hash's order (without anything that can hide an edge, the
--- HKEYS reply itself: no per-neighbour work here). base: the generation's key
--- prefix; down: the walk's direction; floor: '' or the retention cutoff;
--- edel_key, ndel_key: the tombstone sets.
+-- visible_neighbours(...) returns visible_of: visible_of(f) is the array of
+-- the ids of the visible neighbours of the dataset f, in the hash's order
+-- (when nothing can hide an edge, the HKEYS reply itself: no per-neighbour
+-- work). base: the generation's key prefix; down: the walk's direction;
+-- floor: '' or the retention cutoff; edel_key, ndel_key: the tombstone sets.
 local function visible_neighbours(base, down, floor, edel_key, ndel_key)
   local side, near_field, far_field = 'in:', 'din', 'dout'
   if down then side, near_field, far_field = 'out:', 'dout', 'din' end
