@@ -31,7 +31,9 @@ an existing one instead), then:
    ``RedisGraphReader`` with ``max_nodes=1000``, each timed with ``perf_counter``. Reported:
    p50 / p99 / max latency, mean nodes returned, fraction truncated, Redis round trips per
    query (pipelines and direct commands, counted on the reader's client) and Redis commands per
-   query (INFO commandstats, before and after each combination).
+   query (INFO commandstats, before and after each combination), and the CPU a query
+   costs the client (this process) and the Redis server (INFO cpu): steadier than the
+   latencies on a shared machine.
 
 3. **Growth.** ``--sizes 1000000,3000000`` (the default of ``make bench-queries``) loads
    and queries each size in turn on an emptied Redis, then prints, per depth and
@@ -438,6 +440,7 @@ async def run_queries(
                 truncated = 0
                 by_group: dict[str, list[float]] = {}
                 cmds_before = await _commandstats(admin)
+                redis_cpu0, client_cpu0 = await _redis_cpu(admin), time.process_time()
                 for group, n in flat:
                     rt0 = client.round_trips
                     t0 = time.perf_counter()
@@ -451,6 +454,8 @@ async def run_queries(
                     sizes.append(len(res.nodes))
                     edges.append(len(res.edges))
                     truncated += res.truncated
+                client_cpu = time.process_time() - client_cpu0
+                redis_cpu = await _redis_cpu(admin) - redis_cpu0
                 cmds = await _commandstats(admin) - cmds_before - 1  # minus the INFO itself
                 row = {
                     "depth": depth,
@@ -467,6 +472,9 @@ async def run_queries(
                     "round_trips_mean": statistics.fmean(trips),
                     "round_trips_max": max(trips),
                     "redis_commands_per_query": cmds / len(flat),
+                    # CPU per query: steadier than latencies on a shared machine.
+                    "client_cpu_ms_per_query": client_cpu / len(flat) * 1000,
+                    "redis_cpu_ms_per_query": redis_cpu / len(flat) * 1000,
                     "p99_ms_by_group": {k: _pct(v, 0.99) for k, v in by_group.items()},
                     "p50_ms_by_group": {k: _pct(v, 0.50) for k, v in by_group.items()},
                 }
@@ -476,7 +484,9 @@ async def run_queries(
                     f"p99 {row['p99_ms']:7.1f} ms  max {row['max_ms']:7.1f} ms  "
                     f"nodes {row['mean_nodes']:7.1f}  truncated {row['truncated_fraction']:5.1%}  "
                     f"round trips {row['round_trips_mean']:5.1f}  "
-                    f"cmds/query {row['redis_commands_per_query']:,.0f}",
+                    f"cmds/query {row['redis_commands_per_query']:,.0f}  "
+                    f"CPU/query client {row['client_cpu_ms_per_query']:.1f} ms, "
+                    f"Redis {row['redis_cpu_ms_per_query']:.1f} ms",
                     flush=True,
                 )
         return rows
@@ -570,12 +580,14 @@ def report(result: dict[str, Any]) -> None:
             f"{load_['events_per_s']:,.0f} events/s"
         )
     print(f"  {'depth':>5} {'dir':<10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-          f"{'nodes':>7} {'trunc':>6} {'trips':>6} {'cmds':>7}")  # fmt: skip
+          f"{'nodes':>7} {'trunc':>6} {'trips':>6} {'cmds':>7} "
+          f"{'cpu ms':>7} {'redis ms':>8}")  # fmt: skip
     for r in result["rows"]:
         print(
             f"  {r['depth']:>5} {r['direction']:<10} {r['p50_ms']:8.1f} {r['p99_ms']:8.1f} "
             f"{r['max_ms']:8.1f} {r['mean_nodes']:7.1f} {r['truncated_fraction']:6.1%} "
-            f"{r['round_trips_mean']:6.1f} {r['redis_commands_per_query']:7,.0f}"
+            f"{r['round_trips_mean']:6.1f} {r['redis_commands_per_query']:7,.0f} "
+            f"{r['client_cpu_ms_per_query']:7.1f} {r['redis_cpu_ms_per_query']:8.1f}"
         )
     per_edge = result["graph"]["redis_bytes_per_edge"]
     if per_edge:

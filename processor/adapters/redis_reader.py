@@ -1,26 +1,26 @@
 """The lineage queries' read port (``core.graph_reader.GraphReader``) on Redis.
 
-A query of depth ``D`` costs ``D + 2`` round trips, however many nodes it
-visits: one to resolve the root, one per level, and one for the attributes of
-the edges it keeps.
+A lineage walk costs two round trips, however deep and wide: one to resolve
+the root, one call of ``lua/walk.lua`` for the whole walk (``walk``).
 
-- A level is one call of ``lua/expand.lua``: for every frontier node, one
-  read of its adjacency hash, whose values carry what visibility needs (the
-  edge's lastSeen, against its delete tombstones and the retention floor);
-  the new neighbours ordered by id and cut to the room left under the node
-  cap; then the records of the kept ones only (one ``HMGET`` of ``nr``). Without
-  deletes or retention only the neighbour ids are read.
-- The kept edges' attributes (jobs, firstSeen, lastSeen, lastRunId, events)
-  are one call of ``lua/edges.lua`` at the end: one ``HMGET`` of the packed
-  records per source node.
+- A level reads, for every frontier node, its adjacency hash, whose values
+  carry what visibility needs (the edge's lastSeen, against its delete
+  tombstones and the retention floor; ``lua/adjacency.lua``); the new
+  neighbours are ordered by id and cut to the room left under the node cap;
+  then the records of the kept ones only (one ``HMGET`` of ``nr``). Without
+  deletes or retention only the neighbour ids are read. The set of nodes
+  already in the result stays in the script from level to level.
+- The met edges' packed records (jobs, firstSeen, lastSeen, lastRunId,
+  events) are read at the end, one ``HMGET`` per source node, and come back
+  in the same reply, as bulk strings the client's parser handles in C; they
+  are decoded straight into the answer's edges
+  (``redis_edge_codec.decode_query_edges``).
 
-``expand.lua`` returns one JSON text that orjson decodes in C, ``edges.lua``
-an array of the packed records: the cost of a query is Redis's own work plus
-a few Python objects per node and edge, not a client round trip (tens of
-microseconds) per command nor a reply element per field.
-The price is that a level runs inside Redis's single thread; its cost is
-bounded by the frontier's degree, while the records it reads are bounded by
-the node cap.
+Path queries use ``expand`` (one level a call, ``lua/expand.lua``, one JSON
+text that orjson decodes in C) and ``edges`` (``lua/edges.lua``). The price of
+a script is that it runs inside Redis's single thread: a walk's cost is
+bounded by the degrees of the nodes it expands, the records it reads by the
+node cap.
 """
 
 from __future__ import annotations
@@ -31,16 +31,18 @@ from typing import cast
 import orjson
 from redis.exceptions import RedisError
 
-from processor.adapters.redis_edge_codec import decode_edge
+from processor.adapters.redis_edge_codec import decode_edge, decode_query_edges
 from processor.adapters.redis_errors import unavailable
 from processor.adapters.redis_search import job_edges
 from processor.adapters.redis_store import RedisGraphStore, _node_record
-from processor.core.graph_reader import Direction, Level
+from processor.core.graph_reader import Direction, Level, Walk
 from processor.core.identity import edge_id, node_id
+from processor.core.query_results import QueryNode, stored_node
 from processor.core.snapshot import EdgeRecord, NodeRecord
 
 # expand.lua's ARGV[2]
 _LUA_DIRECTION: dict[Direction, str] = {"downstream": "down", "upstream": "up"}
+_ID = 32  # characters of a node id: the scripts' id lists are concatenated
 
 
 class RedisGraphReader:
@@ -96,6 +98,40 @@ class RedisGraphReader:
             ns, name, internal, ty = raw_nodes[i + 1]
             nodes[raw_nodes[i]] = NodeRecord(ns, name, internal == "1", ty)
         return Level(links, nodes, bool(truncated))
+
+    async def walk(
+        self, roots: Mapping[str, NodeRecord], direction: Direction, depth: int, max_nodes: int
+    ) -> Walk:
+        """The whole walk in one round trip (``lua/walk.lua``)."""
+        keys = self.store.keys
+        args: list[str | int] = [
+            keys.base,
+            _LUA_DIRECTION[direction],
+            self.floor,
+            depth,
+            max_nodes,
+            "".join(sorted(roots)),
+        ]
+        try:
+            raw = await self.store.scripts.walk(
+                keys=[keys.deleted_edges, keys.deleted_nodes], args=args
+            )
+        except RedisError as exc:
+            raise unavailable(exc) from exc
+        truncated, raw_ids, raw_records, sizes, sources, targets, *packed = raw
+        ids = raw_ids.decode()
+        names = {nid: (rec.namespace, rec.name) for nid, rec in roots.items()}
+        # The new nodes come level by level: sizes[i] of them at distance i + 1.
+        distances = [level for level, size in enumerate(sizes, start=1) for _ in range(size)]
+        nodes: list[QueryNode] = []
+        for at, (ns, name, internal, ty), level in zip(
+            range(0, len(ids), _ID), orjson.loads(raw_records), distances, strict=True
+        ):
+            nid = ids[at : at + _ID]
+            names[nid] = (ns, name)
+            nodes.append(stored_node(nid, ns, name, internal == "1", ty, level))
+        edges = decode_query_edges(sources.decode(), targets.decode(), packed, names)
+        return Walk(nodes, edges, bool(truncated))
 
     async def job_edges(self, namespace: str, name: str) -> list[tuple[str, str]]:
         """Every edge carrying the job (the job index), in one round trip."""

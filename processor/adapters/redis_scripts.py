@@ -27,6 +27,8 @@ def source(name: str) -> str:
 # marks and offsets, dataset nodes and edges, column edges; the dedup window's
 # functions go first (also in the scripts that read the window).
 DEDUP_WINDOW = "dedup_window.lua"
+# The lineage queries' scripts share the visibility of an edge.
+ADJACENCY = "adjacency.lua"
 FOLD_PARTS = (DEDUP_WINDOW, "fold.lua", "fold_graph.lua", "fold_columns.lua")
 
 
@@ -47,7 +49,8 @@ class Scripts:
         self.delete = register("delete.lua")
         self.switch = register("switch.lua")
         self.sweep = register("sweep.lua")
-        self.expand = register("expand.lua")
+        self.expand = client.register_script(source(ADJACENCY) + "\n" + source("expand.lua"))
+        self.walk = client.register_script(source(ADJACENCY) + "\n" + source("walk.lua"))
         self.edges = register("edges.lua")
         self.search = register("search.lua")
         self.seen = client.register_script(source(DEDUP_WINDOW) + "\n" + source("seen.lua"))

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Literal, NamedTuple, Protocol
 
+from processor.core.query_results import Dataset, QueryEdge, QueryNode, query_edge, query_node
 from processor.core.snapshot import EdgeRecord, NodeRecord
 
+__all__ = ["Dataset", "Direction", "GraphReader", "Level", "Pair", "Walk", "walk_levels"]
+
 Direction = Literal["upstream", "downstream"]
-Dataset = tuple[str, str]  # (namespace, name)
 Pair = tuple[str, str]  # (source node id, target node id)
 
 
@@ -30,6 +32,22 @@ class Level(NamedTuple):
 
     links: Mapping[str, Sequence[str]]
     nodes: Mapping[str, NodeRecord]
+    truncated: bool
+
+
+class Walk(NamedTuple):
+    """A whole breadth-first walk from some roots, as read from the store.
+
+    ``nodes``: the answer's nodes that the walk added (the roots not among
+    them, in no order), with their hops from the nearest root. ``edges``: the
+    answer's edges (in no order): those met while expanding a node closer
+    than the depth whose two ends are both in the result, in their stored
+    direction. ``truncated``: a level had more new neighbours than the cap
+    left room for (the walk stopped there).
+    """
+
+    nodes: Sequence[QueryNode]
+    edges: Sequence[QueryEdge]
     truncated: bool
 
 
@@ -51,6 +69,15 @@ class GraphReader(Protocol):
         read; new ones (not in ``known``) cut to the first ``room`` by node id."""
         ...
 
+    async def walk(
+        self, roots: Mapping[str, NodeRecord], direction: Direction, depth: int, max_nodes: int
+    ) -> Walk:
+        """Breadth-first from ``roots`` (node id -> record, distance 0) up to
+        ``depth`` levels and ``max_nodes`` nodes, roots included: the result
+        of :func:`walk_levels`, which a reader may compute in fewer round
+        trips."""
+        ...
+
     async def edges(self, pairs: Sequence[Pair]) -> Mapping[Pair, EdgeRecord]:
         """The records of the given (source id, target id) edges, in one batched
         read; an edge that no longer exists is left out."""
@@ -60,3 +87,41 @@ class GraphReader(Protocol):
         """Every edge that carries the job, as (source id, target id), visible
         or not (the queries check visibility through ``expand``)."""
         ...
+
+
+async def walk_levels(
+    reader: GraphReader,
+    roots: Mapping[str, NodeRecord],
+    direction: Direction,
+    depth: int,
+    max_nodes: int,
+) -> Walk:
+    """:meth:`GraphReader.walk` with one ``expand`` per level and one ``edges``
+    at the end: each level's new neighbours are cut to the room left under
+    ``max_nodes`` (in node id order), and the walk stops at the first cut."""
+    known: dict[str, None] = dict.fromkeys(roots)
+    nodes: dict[str, NodeRecord] = {}
+    distance: dict[str, int] = {}
+    met: dict[Pair, None] = {}  # edges met, (source id, target id), in order
+    truncated = False
+    frontier = sorted(roots)
+    level = 0
+    while frontier and level < depth and not truncated:
+        got = await reader.expand(frontier, direction, known.keys(), max_nodes - len(known))
+        level += 1
+        for nid in frontier:
+            for other in got.links.get(nid, ()):
+                if other in known or other in got.nodes:
+                    met[(nid, other) if direction == "downstream" else (other, nid)] = None
+        added = [nid for nid in got.nodes if nid not in known]
+        for nid in added:
+            known[nid] = None
+            nodes[nid] = got.nodes[nid]
+            distance[nid] = level
+        frontier = sorted(added)
+        truncated = got.truncated
+    found = await reader.edges(list(met))
+    records = {**roots, **nodes}
+    edges = [query_edge(found[pair], records) for pair in met if pair in found]
+    answer = [query_node(nid, rec, distance[nid]) for nid, rec in nodes.items()]
+    return Walk(answer, edges, truncated)

@@ -2,13 +2,15 @@
 
 Pure functions over a small read port, :class:`GraphReader` (in
 ``core.graph_reader``), answering the shapes of ``core.query_results``. A
-traversal is a breadth-first search that asks the reader for one whole level
-at a time (:meth:`GraphReader.expand` with every node of the frontier, which returns
+lineage walk (upstream, downstream, impact, a job's lineage) is one call of
+:meth:`GraphReader.walk`, whose rules are ``core.graph_reader.walk_levels``: a
+breadth-first search that asks for one whole level at a time
+(:meth:`GraphReader.expand` with every node of the frontier, which returns
 neighbour ids and records but no edge attributes), then, once the node set is
-final, for the attributes of the kept edges (:meth:`GraphReader.edges`). A
-query of depth ``D`` costs at most ``D + 1`` reader calls however many nodes
-it visits, and never reads an edge the node cap cut away; the Redis adapter
-(``adapters.redis_reader``) makes each call one round trip.
+final, for the attributes of the kept edges (:meth:`GraphReader.edges`); it
+never reads an edge the node cap cut away. The Redis adapter
+(``adapters.redis_reader``) runs a whole walk in one round trip. Path queries
+expand level by level themselves, to stop at the target's level.
 
 Conventions shared by every query:
 
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
+from operator import attrgetter
 
 from processor.core.api_bounds import (
     DEFAULT_DEPTH,
@@ -52,9 +55,10 @@ from processor.core.query_results import (
     LineageResult,
     PathsResult,
     QueryEdge,
-    QueryNode,
+    query_edge,
+    query_node,
 )
-from processor.core.snapshot import EdgeRecord, NodeRecord, node_type
+from processor.core.snapshot import NodeRecord
 from processor.core.type_filter import TypeFilter, filter_impact, filter_lineage
 from processor.errors import NodeNotFound
 
@@ -207,39 +211,13 @@ async def _walk(
 ) -> LineageResult:
     """Breadth-first from every root at once (all at distance 0); the result's
     ``root`` is the first of them in (namespace, name) order."""
-    records: dict[str, NodeRecord] = dict(roots)
-    distance: dict[str, int] = dict.fromkeys(roots, 0)
-    met: dict[Pair, None] = {}  # edges met, (source id, target id), in order
-    truncated = False
-    frontier = sorted(roots)
-    level = 0
-    while frontier and level < depth and not truncated:
-        got = await reader.expand(frontier, direction, records.keys(), max_nodes - len(records))
-        level += 1
-        for nid in frontier:
-            for other in got.links.get(nid, ()):
-                if other in records or other in got.nodes:
-                    met[(nid, other) if direction == "downstream" else (other, nid)] = None
-        for nid, rec in got.nodes.items():
-            if nid not in records:
-                records[nid] = rec
-                distance[nid] = level
-        frontier = sorted(nid for nid in got.nodes if distance.get(nid) == level)
-        truncated = got.truncated
-
-    # Only now, with the node set final, are edge attributes read: just for
-    # the edges whose two ends made it into the result.
-    kept = [pair for pair in met if pair[0] in records and pair[1] in records]
-    edge_records = await reader.edges(kept)
-    nodes = sorted(
-        (_query_node(nid, records[nid], d) for nid, d in distance.items()),
-        key=lambda n: (n.distance, n.namespace, n.name),
-    )
-    edges = sorted(
-        (_query_edge(edge_records[pair], records) for pair in kept if pair in edge_records),
-        key=lambda e: (e.source, e.target),
-    )
-    return LineageResult(nodes[0], tuple(nodes), tuple(edges), depth, truncated)
+    walked = await reader.walk(roots, direction, depth, max_nodes)
+    nodes = [query_node(nid, rec, 0) for nid, rec in roots.items()]
+    nodes.extend(walked.nodes)
+    nodes.sort(key=attrgetter("distance", "namespace", "name"))
+    # (source, target) leads each edge's tuple and differs between edges.
+    edges = sorted(walked.edges)
+    return LineageResult(nodes[0], tuple(nodes), tuple(edges), depth, walked.truncated)
 
 
 async def job_lineage(
@@ -278,11 +256,11 @@ async def job_lineage(
     outputs = {t: outs.nodes[t] for _, t in pairs}
     ends = {**inputs, **outputs}
     own_nodes = sorted(
-        (_query_node(nid, rec, 0) for nid, rec in ends.items()),
+        (query_node(nid, rec, 0) for nid, rec in ends.items()),
         key=lambda n: (n.namespace, n.name),
     )
     own_edges = sorted(
-        (_query_edge(edge_records[p], ends) for p in pairs), key=lambda e: (e.source, e.target)
+        (query_edge(edge_records[p], ends) for p in pairs), key=lambda e: (e.source, e.target)
     )
     own = LineageResult(own_nodes[0], tuple(own_nodes), tuple(own_edges), depth, False)
     up = await _walk(reader, inputs, "upstream", depth, max_nodes)
@@ -340,24 +318,7 @@ async def _path_edges(
     wanted = list(dict.fromkeys(pair for trail in trails for pair in trail))
     got = await reader.edges(wanted)
     return tuple(
-        tuple(_query_edge(got[pair], records) for pair in trail)
+        tuple(query_edge(got[pair], records) for pair in trail)
         for trail in trails
         if all(pair in got for pair in trail)
-    )
-
-
-def _query_node(nid: str, rec: NodeRecord, distance: int) -> QueryNode:
-    return QueryNode(nid, rec.namespace, rec.name, node_type(rec), rec.internal, distance)
-
-
-def _query_edge(edge: EdgeRecord, records: Mapping[str, NodeRecord]) -> QueryEdge:
-    src, dst = records[edge.source], records[edge.target]
-    return QueryEdge(
-        source=(src.namespace, src.name),
-        target=(dst.namespace, dst.name),
-        jobs=tuple(sorted(edge.jobs)),
-        first_seen=edge.first_seen,
-        last_seen=edge.last_seen,
-        last_run_id=edge.last_run_id,
-        events=edge.events,
     )

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from processor.core.graph_reader import Dataset
+from processor.core.snapshot import (
+    EXTERNAL_DEFAULT_TYPE,
+    INTERNAL_DEFAULT_TYPE,
+    EdgeRecord,
+    NodeRecord,
+    node_type,
+)
+
+Dataset = tuple[str, str]  # (namespace, name)
 
 
-@dataclass(frozen=True, slots=True)
-class QueryNode:
+# Named tuples, not dataclasses: an answer holds thousands of them, and a tuple
+# is made several times faster.
+class QueryNode(NamedTuple):
     """A dataset in a query result, ``distance`` hops from the root."""
 
     id: str
@@ -29,9 +39,9 @@ class QueryNode:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class QueryEdge:
-    """An edge with its folded attributes (docs/design.md section 5)."""
+class QueryEdge(NamedTuple):
+    """An edge with its folded attributes (docs/design.md section 5). Edges of
+    one answer differ in (source, target): their tuple order is that order."""
 
     source: Dataset
     target: Dataset
@@ -52,6 +62,34 @@ class QueryEdge:
             "lastRunId": self.last_run_id,
             "events": self.events,
         }
+
+
+def query_node(nid: str, rec: NodeRecord, distance: int) -> QueryNode:
+    """The answer's node ``nid`` at ``distance`` hops."""
+    return QueryNode(nid, rec.namespace, rec.name, node_type(rec), rec.internal, distance)
+
+
+def stored_node(
+    nid: str, namespace: str, name: str, internal: bool, type_: str | None, distance: int
+) -> QueryNode:
+    """:func:`query_node` of a record's fields, without the record."""
+    if type_ is None:
+        type_ = INTERNAL_DEFAULT_TYPE if internal else EXTERNAL_DEFAULT_TYPE
+    return QueryNode(nid, namespace, name, type_, internal, distance)
+
+
+def query_edge(edge: EdgeRecord, records: Mapping[str, NodeRecord]) -> QueryEdge:
+    """The answer's edge of a stored one, its ends named by ``records``."""
+    src, dst = records[edge.source], records[edge.target]
+    return QueryEdge(
+        source=(src.namespace, src.name),
+        target=(dst.namespace, dst.name),
+        jobs=tuple(sorted(edge.jobs)),
+        first_seen=edge.first_seen,
+        last_seen=edge.last_seen,
+        last_run_id=edge.last_run_id,
+        events=edge.events,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Lineage queries against the real Redis store: folded events read back as
-upstream / downstream / impact / paths, in one round trip per level plus one
-for the kept edges' attributes."""
+upstream / downstream / impact / paths; a lineage walk is one round trip after
+the root's, whatever its depth (paths: one per level plus one for the edges'
+attributes)."""
 
 from __future__ import annotations
 
@@ -136,9 +137,9 @@ def test_queries_over_folded_events(redis_service: Any, key_prefix: str) -> None
             assert stg_a.jobs == (("dbt", "a_only"), ("dbt", "marts"))
             assert (stg_a.first_seen, stg_a.last_seen, stg_a.events) == (N2, N3, 2)
             assert stg_a.last_run_id == default_run_id(("dbt", "a_only"), T3)
-            # resolve + 4 levels (raw, STG, marts, REPORT: whose only child is
-            # known) + the kept edges' attributes
-            assert trips.count == 1 + 4 + 1
+            # resolve + the walk (4 levels: raw, STG, marts, REPORT, whose only
+            # child is known, and the kept edges' attributes)
+            assert trips.count == 1 + 1
             assert not down.truncated
 
             trips.count = 0
@@ -155,7 +156,7 @@ def test_queries_over_folded_events(redis_service: Any, key_prefix: str) -> None
                 ("STG.ORDERS", "MART.A"),
                 ("STG.ORDERS", "MART.B"),
             ]
-            assert trips.count == 1 + 2 + 1
+            assert trips.count == 1 + 1
 
             hit = await impact(reader, *STG)
             assert [(n.name, n.distance) for n in hit.datasets] == [
@@ -200,9 +201,9 @@ def test_a_wide_level_is_one_round_trip_and_truncates(redis_service: Any, key_pr
             assert len(down.nodes) == 302
             assert len(down.edges) == 600
             assert down.nodes[-1].name == "SINK"
-            # resolve; hub; the 300 middles at once; the sink (no children);
-            # the 600 edges' attributes at once.
-            assert trips.count == 1 + 3 + 1
+            # resolve; the walk: hub, the 300 middles at once, the sink (no
+            # children), the 600 edges' attributes, in one script call.
+            assert trips.count == 1 + 1
 
             trips.count = 0
             cut = await downstream(reader, *hub, max_nodes=51)
@@ -211,7 +212,7 @@ def test_a_wide_level_is_one_round_trip_and_truncates(redis_service: Any, key_pr
             by_id = sorted(middle, key=lambda ds: node_id(*ds))[:50]
             assert [n.name for n in cut.nodes[1:]] == sorted(name for _, name in by_id)
             assert len(cut.edges) == 50
-            assert trips.count == 1 + 1 + 1
+            assert trips.count == 1 + 1
 
             trips.count = 0
             up = await upstream(reader, *sink)
@@ -220,7 +221,7 @@ def test_a_wide_level_is_one_round_trip_and_truncates(redis_service: Any, key_pr
                 ("M000", 1),
                 ("hub", 2),
             ]
-            assert trips.count == 1 + 3 + 1
+            assert trips.count == 1 + 1
         finally:
             await store.close()
 

@@ -19,7 +19,7 @@ from processor.adapters.redis_store import RedisGraphStore
 from processor.core.control import DeleteRequest
 from processor.core.fold import Graph
 from processor.core.fold_payload import OUTCOME_ACCEPTED, encode_batch
-from processor.core.graph_reader import Direction, Level, Pair
+from processor.core.graph_reader import Direction, Level, Pair, Walk, walk_levels
 from processor.core.identity import node_id
 from processor.core.queries import downstream, paths, upstream
 from processor.core.snapshot import EdgeRecord, NodeRecord
@@ -54,6 +54,11 @@ class GraphReader:
         kept = set(new[: max(room, 0)])
         inside = {nid: [o for o in os if o in known or o in kept] for nid, os in links.items()}
         return Level(inside, {o: self.nodes[o] for o in kept}, len(new) > room)
+
+    async def walk(
+        self, roots: Mapping[str, NodeRecord], direction: Direction, depth: int, max_nodes: int
+    ) -> Walk:
+        return await walk_levels(self, roots, direction, depth, max_nodes)
 
     async def edges(self, pairs: Sequence[Pair]) -> dict[Pair, EdgeRecord]:
         return {p: self.edges_by_pair[p] for p in pairs if p in self.edges_by_pair}

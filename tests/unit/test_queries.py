@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Coroutine, Sequence
+from collections.abc import Collection, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pytest
 
-from processor.core.graph_reader import Direction, Level, Pair
+from processor.core.graph_reader import Direction, Level, Pair, Walk, walk_levels
 from processor.core.identity import node_id
 from processor.core.queries import downstream, impact, job_lineage, paths, upstream
 from processor.core.query_results import QueryEdge, QueryNode
@@ -66,6 +66,11 @@ class MemoryReader:
         kept = set(new[: max(room, 0)])
         inside = {nid: [o for o in os if o in known or o in kept] for nid, os in links.items()}
         return Level(inside, {o: self.nodes[o] for o in kept}, len(new) > room)
+
+    async def walk(
+        self, roots: Mapping[str, NodeRecord], direction: Direction, depth: int, max_nodes: int
+    ) -> Walk:
+        return await walk_levels(self, roots, direction, depth, max_nodes)
 
     async def job_edges(self, namespace: str, name: str) -> list[Pair]:
         return [
