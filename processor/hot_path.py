@@ -5,19 +5,25 @@ aiokafka (``adapters.faust_compat``: the fetch diversion); faust keeps the
 group membership, the rebalance callbacks, the commit timer, the control
 topic and its monitor. Three loops run side by side, each on its own batch:
 
-* the **classify loop** takes up to ``batch_size`` fetched records (never
-  waiting to fill a batch: a fetch already is one, and waiting only adds
-  latency) and starts their classification, in a helper process when there
-  is one;
+* the **classify loop** takes up to ``batch_size`` fetched records of one
+  partition (never waiting to fill a batch: a fetch already is one, and
+  waiting only adds latency) and starts their classification, in a helper
+  process when there is one;
 * the **publish loop** runs steps 2-3 of docs/design.md section 3 for a batch
   (dedup check of its rule-rejected events, dead letters acknowledged by the
   broker) while the batch before it folds, never further ahead. A hash that a batch ahead will mark
   counts as seen (``BatchProcessor.publish_dead_letters``), exactly as it
   would once that batch folded, and it folds before this one;
-* the **commit loop** folds the batches one at a time, in fetch order (one Lua
-  call each: step 4), and only then records their offsets in the
+* the **commit loop** starts the batches' folds in fetch order (one Lua call
+  each: step 4), up to ``folds_in_flight`` at a time for distinct partitions,
+  and a batch only once every earlier batch of its partition is durable; when
+  a batch is durable it records its offsets in the
   :class:`~processor.core.offset_book.OffsetBook`, from which faust's commit
-  timer commits them.
+  timer commits them. Per partition the folds are thus in offset order and
+  the book's offsets only move forward past durable records; across
+  partitions Redis runs the calls one by one in some order, and the fold's
+  dedup marks (one atomic call each) make the outcome the same in any order:
+  of one event in two partitions, whichever call runs first folds it.
 
 A batch carries the book's epoch of its fetch; after a rebalance (or a
 :meth:`HotPath.settle`) it is stale: dropped wherever it is found and never
@@ -29,6 +35,7 @@ are waiting, which holds faust's fetcher.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -57,6 +64,10 @@ class HotBatch:
     work: asyncio.Future[tuple[list[Rejected | Classified], list[bytes]]] | None
     prepared: PreparedBatch | None
 
+    @property
+    def places(self) -> Sequence[Any]:
+        return list(self.next_offsets)
+
 
 def next_offsets(records: Sequence[InputRecord]) -> dict[Any, int]:
     """Per (topic, partition), the offset after the highest of ``records``."""
@@ -80,6 +91,7 @@ class HotPath:
         batch_size: int,
         settle_seconds: float,
         on_done: Done,
+        folds_in_flight: int = 1,
     ) -> None:
         self.processor = processor
         self.pool = pool
@@ -87,8 +99,10 @@ class HotPath:
         self.batch_size = batch_size
         self.settle_seconds = settle_seconds
         self.on_done = on_done
+        self.folds_in_flight = max(1, folds_in_flight)
         self.book = OffsetBook()
-        self._waiting: deque[tuple[int, list[InputRecord]]] = deque()
+        # (epoch, (topic, partition), records): one partition's records of a fetch
+        self._waiting: deque[tuple[int, Any, list[InputRecord]]] = deque()
         self._waiting_count = 0
         self._has_data = asyncio.Event()
         self._has_room = asyncio.Event()
@@ -97,7 +111,11 @@ class HotPath:
         self._published: asyncio.Queue[HotBatch] = asyncio.Queue(maxsize=1)
         self._closing = False
         self._publishing: asyncio.Task[None] | None = None
-        self._inflight: asyncio.Task[None] | None = None
+        # fold tasks -> the partitions they hold
+        self._inflight: dict[asyncio.Task[None], Sequence[Any]] = {}
+        self._landed = asyncio.Event()  # a fold task finished
+        # A bug in a fold task: raised by :meth:`run`.
+        self._failed: asyncio.Future[None] | None = None
         # content hash -> batches published and not yet folded that mark it
         self._marking: dict[str, int] = {}
         self._outstanding = 0  # records taken and not yet durable or dropped
@@ -120,7 +138,16 @@ class HotPath:
             await self._has_room.wait()
         if self._closing or not records:
             return  # settling: the rebalance or the stop resets the positions
-        self._waiting.append((epoch, records))
+        by_place: dict[Any, list[InputRecord]] = {}
+        for rec in records:
+            place = (rec.topic, rec.partition)
+            chunk = by_place.get(place)
+            if chunk is None:
+                by_place[place] = [rec]
+            else:
+                chunk.append(rec)
+        for place, chunk in by_place.items():
+            self._waiting.append((epoch, place, chunk))
         self._waiting_count += len(records)
         self._count(len(records))
         self._has_data.set()
@@ -159,7 +186,9 @@ class HotPath:
             while not self._published.empty():
                 self._drop(self._published.get_nowait())
                 self._published.task_done()
-            tasks = [t for t in (self._publishing, self._inflight) if t is not None]
+            tasks = list(self._inflight)
+            if self._publishing is not None:
+                tasks.append(self._publishing)
             if tasks:
                 _, late = await asyncio.wait(tasks, timeout=self.settle_seconds)
                 if late:
@@ -175,31 +204,38 @@ class HotPath:
 
     async def run(self) -> None:
         """The loops until cancelled; a bug in one ends them all."""
+        self._failed = asyncio.get_running_loop().create_future()
         loops = [
             asyncio.create_task(self.classify_loop()),
             asyncio.create_task(self.publish_loop()),
             asyncio.create_task(self.commit_loop()),
         ]
         try:
-            await asyncio.gather(*loops)
+            await asyncio.gather(*loops, self._failed)
         finally:
-            for task in (*loops, self._publishing, self._inflight):
+            for task in (*loops, self._publishing, *self._inflight):
                 if task is not None:
                     task.cancel()
 
     def _take(self) -> tuple[int, list[InputRecord]]:
-        """Up to ``batch_size`` waiting records of one epoch, oldest first."""
-        epoch = self._waiting[0][0]
+        """Up to ``batch_size`` waiting records of the oldest waiting partition
+        and epoch, in offset order."""
+        epoch, place, _ = self._waiting[0]
         out: list[InputRecord] = []
+        rest: list[tuple[int, Any, list[InputRecord]]] = []
         while self._waiting and self._waiting[0][0] == epoch and len(out) < self.batch_size:
-            _, records = self._waiting[0]
+            chunk = self._waiting.popleft()
+            if chunk[1] != place:
+                rest.append(chunk)
+                continue
+            records = chunk[2]
             room = self.batch_size - len(out)
             if len(records) <= room:
                 out += records
-                self._waiting.popleft()
             else:
                 out += records[:room]
-                self._waiting[0] = (epoch, records[room:])
+                rest.append((epoch, place, records[room:]))
+        self._waiting.extendleft(reversed(rest))
         self._waiting_count -= len(out)
         if self._waiting_count < 2 * self.batch_size:
             self._has_room.set()
@@ -279,22 +315,39 @@ class HotPath:
             marking[c.content_hash] = marking.get(c.content_hash, 0) + 1
 
     async def commit_loop(self) -> None:
-        """Step 4 (one Lua call per batch), one batch at a time, in fetch order."""
+        """Step 4 (one Lua call per batch): folds started in fetch order, up to
+        ``folds_in_flight`` at a time, never two of one partition."""
         while True:
             batch = await self._published.get()
-            self._published.task_done()
-            if self._stale(batch):
-                self._drop(batch)
-                continue
-            task = asyncio.create_task(self._commit(batch))
-            self._inflight = task
             try:
-                await asyncio.wait([task])
+                await self._start(batch)
             finally:
-                self._inflight = None
-                self._drop(batch)  # durable or cancelled: no longer outstanding
-            if not task.cancelled():
-                task.result()  # a bug: surface it
+                # Only now may the publish loop put out the next batch's letters.
+                self._published.task_done()
+
+    async def _start(self, batch: HotBatch) -> None:
+        places = batch.places
+        while not self._stale(batch) and (
+            len(self._inflight) >= self.folds_in_flight
+            or any(p in busy for busy in self._inflight.values() for p in places)
+        ):
+            self._landed.clear()
+            await self._landed.wait()
+        if self._stale(batch):
+            self._drop(batch)
+            return
+        task = asyncio.create_task(self._commit(batch))
+        self._inflight[task] = places
+        task.add_done_callback(functools.partial(self._landing, batch=batch))
+
+    def _landing(self, task: asyncio.Task[None], *, batch: HotBatch) -> None:
+        """A fold task ended: durable, cancelled, or a bug (which ends :meth:`run`)."""
+        del self._inflight[task]
+        self._drop(batch)  # durable or cancelled: no longer outstanding
+        self._landed.set()
+        error = None if task.cancelled() else task.exception()
+        if error is not None and self._failed is not None and not self._failed.done():
+            self._failed.set_exception(error)
 
     async def _commit(self, batch: HotBatch) -> None:
         assert batch.prepared is not None
