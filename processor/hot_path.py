@@ -63,6 +63,10 @@ class HotBatch:
     next_offsets: dict[Any, int]  # (topic, partition) -> highest offset + 1
     work: asyncio.Future[tuple[list[Rejected | Classified], list[bytes]]] | None
     prepared: PreparedBatch | None
+    claimed: bool = False  # its hashes are in ``HotPath._marking``
+    # Its dead letters being published, and those of every batch before it
+    # still being published: all acknowledged before it folds.
+    letters: tuple[asyncio.Task[None], ...] = ()
 
     @property
     def places(self) -> Sequence[Any]:
@@ -104,6 +108,7 @@ class HotPath:
         # (epoch, (topic, partition), records): one partition's records of a fetch
         self._waiting: deque[tuple[int, Any, list[InputRecord]]] = deque()
         self._waiting_count = 0
+        self._recent: deque[Any] = deque(maxlen=self.folds_in_flight - 1)  # see ``_take``
         self._has_data = asyncio.Event()
         self._has_room = asyncio.Event()
         self._has_room.set()
@@ -118,6 +123,7 @@ class HotPath:
         self._failed: asyncio.Future[None] | None = None
         # content hash -> batches published and not yet folded that mark it
         self._marking: dict[str, int] = {}
+        self._letters: list[asyncio.Task[None]] = []  # in publish order, not yet seen done
         self._outstanding = 0  # records taken and not yet durable or dropped
         self._idle = asyncio.Event()
         self._idle.set()
@@ -186,7 +192,7 @@ class HotPath:
             while not self._published.empty():
                 self._drop(self._published.get_nowait())
                 self._published.task_done()
-            tasks = list(self._inflight)
+            tasks = list(self._inflight) + [t for t in self._letters if not t.done()]
             if self._publishing is not None:
                 tasks.append(self._publishing)
             if tasks:
@@ -213,14 +219,26 @@ class HotPath:
         try:
             await asyncio.gather(*loops, self._failed)
         finally:
-            for task in (*loops, self._publishing, *self._inflight):
+            for task in (*loops, self._publishing, *self._inflight, *self._letters):
                 if task is not None:
                     task.cancel()
 
     def _take(self) -> tuple[int, list[InputRecord]]:
-        """Up to ``batch_size`` waiting records of the oldest waiting partition
-        and epoch, in offset order."""
+        """Up to ``batch_size`` waiting records of one partition of the oldest
+        waiting epoch, in offset order: the partition of the oldest waiting
+        records that none of the last ``folds_in_flight - 1`` batches took if
+        there is one (so that batches next to each other can fold side by
+        side), else of the oldest."""
         epoch, place, _ = self._waiting[0]
+        recent = self._recent
+        if place in recent:
+            for chunk_epoch, chunk_place, _ in self._waiting:
+                if chunk_epoch != epoch:
+                    break
+                if chunk_place not in recent:
+                    place = chunk_place
+                    break
+        recent.append(place)
         out: list[InputRecord] = []
         rest: list[tuple[int, Any, list[InputRecord]]] = []
         while self._waiting and self._waiting[0][0] == epoch and len(out) < self.batch_size:
@@ -267,7 +285,9 @@ class HotPath:
     def _drop(self, batch: HotBatch) -> None:
         if batch.work is not None:
             batch.work.cancel()
-        if batch.prepared is not None and batch.prepared.dead is not None:
+        if batch.claimed:
+            assert batch.prepared is not None
+            batch.claimed = False
             self._unmark(batch.prepared)
         self._count(-len(batch.records))
 
@@ -303,16 +323,32 @@ class HotPath:
             await self._published.put(batch)
 
     async def _publish(self, batch: HotBatch) -> None:
+        """Claim the batch's hashes and start publishing its dead letters; the
+        acknowledgements are awaited before its fold (``_commit``), so the
+        letters of several batches are on their way at once."""
         prepared = batch.prepared
         if prepared is None:
             assert batch.work is not None
             results, payloads = await batch.work
             prepared = batch.prepared = self.processor.group(batch.records, results, payloads)
-        await self.processor.publish_dead_letters(prepared, self._marking)
-        # Folded before any later batch: its marks count as seen for those.
         marking = self._marking
+        # Hashes a batch ahead will mark (and dead-letters, if it is the first
+        # to have them): seen, for this batch, as they will be when it folds,
+        # since it folds only once that batch's letters are acknowledged.
+        ahead = frozenset(c.content_hash for _, c in prepared.rule_rejected) & marking.keys()
         for c in prepared.firsts:
             marking[c.content_hash] = marking.get(c.content_hash, 0) + 1
+        batch.claimed = True
+        task = asyncio.create_task(self.processor.publish_dead_letters(prepared, ahead))
+        task.add_done_callback(self._fail_on_bug)
+        self._letters = [t for t in self._letters if not t.done()]
+        self._letters.append(task)
+        batch.letters = tuple(self._letters)
+
+    def _fail_on_bug(self, task: asyncio.Task[None]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if error is not None and self._failed is not None and not self._failed.done():
+            self._failed.set_exception(error)
 
     async def commit_loop(self) -> None:
         """Step 4 (one Lua call per batch): folds started in fetch order, up to
@@ -345,12 +381,13 @@ class HotPath:
         del self._inflight[task]
         self._drop(batch)  # durable or cancelled: no longer outstanding
         self._landed.set()
-        error = None if task.cancelled() else task.exception()
-        if error is not None and self._failed is not None and not self._failed.done():
-            self._failed.set_exception(error)
+        self._fail_on_bug(task)
 
     async def _commit(self, batch: HotBatch) -> None:
         assert batch.prepared is not None
+        # A letters task cancelled (a settle) cancels this fold: a later batch
+        # counted on those letters.
+        await asyncio.gather(*batch.letters)
         result = await self.processor.commit(batch.prepared)
         if not self.book.done(batch.epoch, batch.next_offsets):
             log.info("a batch of a previous assignment is durable; its offsets are not committed")

@@ -80,7 +80,11 @@ class BlockingStore(MemoryGraphStore):
 
 class Rig:
     def __init__(
-        self, store: MemoryGraphStore | None = None, batch_size: int = 4, settle: float = 5.0
+        self,
+        store: MemoryGraphStore | None = None,
+        batch_size: int = 4,
+        settle: float = 5.0,
+        folds_in_flight: int = 1,
     ) -> None:
         self.store = store or MemoryGraphStore()
         self.processor = BatchProcessor(
@@ -100,6 +104,7 @@ class Rig:
             batch_size=batch_size,
             settle_seconds=settle,
             on_done=lambda result, offsets: self.batches.append((result, dict(offsets))),
+            folds_in_flight=folds_in_flight,
         )
 
     def committable(self) -> dict[Any, int]:
