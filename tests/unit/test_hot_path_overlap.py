@@ -30,7 +30,8 @@ class GatedStore(MemoryGraphStore):
     async def mark_and_fold(
         self, payload: bytes, token: str, offsets: Mapping[str, int] | None = None
     ) -> list[bool]:
-        assert offsets is not None and len(offsets) == 1, "a batch holds one partition"
+        assert offsets is not None
+        assert len(offsets) == 1, "a batch holds one partition"
         (place,) = offsets
         self.active[place] += 1
         self.most_at_once = max(self.most_at_once, sum(self.active.values()))
