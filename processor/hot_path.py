@@ -6,7 +6,7 @@ group membership, the rebalance callbacks, the commit timer, the control
 topic and its monitor. Three loops run side by side, each on its own batch:
 
 * the **classify loop** takes up to ``batch_size`` fetched records of one
-  partition (never waiting to fill a batch: a fetch already is one, and
+  lane of partitions (never waiting to fill a batch: a fetch already is one, and
   waiting only adds latency) and starts their classification, in a helper
   process when there is one;
 * the **publish loop** runs steps 2-3 of docs/design.md section 3 for a batch
@@ -105,10 +105,10 @@ class HotPath:
         self.on_done = on_done
         self.folds_in_flight = max(1, folds_in_flight)
         self.book = OffsetBook()
-        # (epoch, (topic, partition), records): one partition's records of a fetch
-        self._waiting: deque[tuple[int, Any, list[InputRecord]]] = deque()
+        # (epoch, lane, records): one lane's records of a fetch (see ``_take``)
+        self._waiting: deque[tuple[int, int, list[InputRecord]]] = deque()
         self._waiting_count = 0
-        self._recent: deque[Any] = deque(maxlen=self.folds_in_flight - 1)  # see ``_take``
+        self._recent: deque[int] = deque(maxlen=self.folds_in_flight - 1)  # see ``_take``
         self._has_data = asyncio.Event()
         self._has_room = asyncio.Event()
         self._has_room.set()
@@ -144,16 +144,17 @@ class HotPath:
             await self._has_room.wait()
         if self._closing or not records:
             return  # settling: the rebalance or the stop resets the positions
-        by_place: dict[Any, list[InputRecord]] = {}
+        lanes = self.folds_in_flight
+        by_lane: dict[int, list[InputRecord]] = {}
         for rec in records:
-            place = (rec.topic, rec.partition)
-            chunk = by_place.get(place)
+            lane = rec.partition % lanes
+            chunk = by_lane.get(lane)
             if chunk is None:
-                by_place[place] = [rec]
+                by_lane[lane] = [rec]
             else:
                 chunk.append(rec)
-        for place, chunk in by_place.items():
-            self._waiting.append((epoch, place, chunk))
+        for lane, chunk in by_lane.items():
+            self._waiting.append((epoch, lane, chunk))
         self._waiting_count += len(records)
         self._count(len(records))
         self._has_data.set()
@@ -224,26 +225,31 @@ class HotPath:
                     task.cancel()
 
     def _take(self) -> tuple[int, list[InputRecord]]:
-        """Up to ``batch_size`` waiting records of one partition of the oldest
-        waiting epoch, in offset order: the partition of the oldest waiting
+        """Up to ``batch_size`` waiting records of one lane of the oldest waiting
+        epoch, in offset order per partition: the lane of the oldest waiting
         records that none of the last ``folds_in_flight - 1`` batches took if
         there is one (so that batches next to each other can fold side by
-        side), else of the oldest."""
-        epoch, place, _ = self._waiting[0]
+        side), else of the oldest.
+
+        A partition is in lane ``partition % folds_in_flight``: with as many
+        partitions as folds in flight a batch holds one partition; with many
+        more, a batch still gathers several (no batch of one record each at
+        low rates), and batches of distinct lanes hold distinct partitions."""
+        epoch, lane, _ = self._waiting[0]
         recent = self._recent
-        if place in recent:
-            for chunk_epoch, chunk_place, _ in self._waiting:
+        if lane in recent:
+            for chunk_epoch, chunk_lane, _ in self._waiting:
                 if chunk_epoch != epoch:
                     break
-                if chunk_place not in recent:
-                    place = chunk_place
+                if chunk_lane not in recent:
+                    lane = chunk_lane
                     break
-        recent.append(place)
+        recent.append(lane)
         out: list[InputRecord] = []
-        rest: list[tuple[int, Any, list[InputRecord]]] = []
+        rest: list[tuple[int, int, list[InputRecord]]] = []
         while self._waiting and self._waiting[0][0] == epoch and len(out) < self.batch_size:
             chunk = self._waiting.popleft()
-            if chunk[1] != place:
+            if chunk[1] != lane:
                 rest.append(chunk)
                 continue
             records = chunk[2]
@@ -252,7 +258,7 @@ class HotPath:
                 out += records
             else:
                 out += records[:room]
-                rest.append((epoch, place, records[room:]))
+                rest.append((epoch, lane, records[room:]))
         self._waiting.extendleft(reversed(rest))
         self._waiting_count -= len(out)
         if self._waiting_count < 2 * self.batch_size:

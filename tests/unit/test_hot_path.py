@@ -143,11 +143,12 @@ def test_fetches_become_durable_batches_in_order_and_their_offsets_committable()
 
     rig = asyncio.run(run())
     assert snapshot_hash(rig.store.graph.snapshot()) == snapshot_hash(pure_fold(values).snapshot())
-    # batches of at most 4 records of one partition, in fetch order: 4 of P0,
-    # the other 2 of P0, then the 4 of P1
+    # batches of at most 4 records, in fetch order: 4 of P0, then 2 of P0 and
+    # 2 of P1 (joined: both were waiting, in the one lane of one fold in
+    # flight), then the last 2 of P1
     assert [offsets for _, offsets in rig.batches] == [
         {("events", 0): 104},
-        {("events", 0): 106},
+        {("events", 0): 106, ("events", 1): 2},
         {("events", 1): 4},
     ]
     assert rig.committable() == {P0: 106, P1: 4}

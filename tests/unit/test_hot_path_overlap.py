@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from processor.adapters.memory import MemoryGraphStore, MemoryPublisher
 from processor.core.snapshot import snapshot_hash
 from tests.events import dataset, raw_event
-from tests.unit.test_hot_path import P0, P1, Rig, event, fetched, pure_fold, until
+from tests.unit.test_hot_path import P0, P1, TP, Rig, event, fetched, pure_fold, until
 
 
 class GatedStore(MemoryGraphStore):
@@ -104,3 +104,26 @@ def test_one_fold_in_flight_keeps_fetch_order_across_partitions() -> None:
 
     rig = asyncio.run(run())
     assert [offsets for _, offsets in rig.batches] == [{("events", 0): 2}, {("events", 1): 1}]
+
+
+def test_with_more_partitions_than_folds_a_batch_holds_one_lane() -> None:
+    """8 partitions, 2 folds in flight: partitions 0, 2, 4, 6 share a lane and
+    batches (no batch of a record or two each), 1, 3, 5, 7 the other."""
+    tps = [TP("events", p) for p in range(8)]
+
+    async def run() -> Rig:
+        rig = Rig(batch_size=100, folds_in_flight=2)
+        epoch = rig.hot.book.assigned(tps)
+        fetch = {}
+        for tp in tps:
+            fetch.update(fetched(tp, 0, [event(10 * tp.partition + i) for i in range(3)]))
+        runner = asyncio.create_task(rig.hot.run())
+        await rig.hot.put(fetch, epoch)
+        await until(lambda: sum(r.accepted for r, _ in rig.batches) == 24)
+        runner.cancel()
+        return rig
+
+    rig = asyncio.run(run())
+    lanes = sorted(sorted(p for _, p in offsets) for _, offsets in rig.batches)
+    assert lanes == [[0, 2, 4, 6], [1, 3, 5, 7]]
+    assert all(o == 3 for _, offsets in rig.batches for o in offsets.values())
