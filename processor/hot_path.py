@@ -234,22 +234,31 @@ class HotPath:
         A partition is in lane ``partition % folds_in_flight``: with as many
         partitions as folds in flight a batch holds one partition; with many
         more, a batch still gathers several (no batch of one record each at
-        low rates), and batches of distinct lanes hold distinct partitions."""
+        low rates), and batches of distinct lanes hold distinct partitions.
+
+        While fewer than half a batch waits there is no backlog for folds side
+        by side to work off: the batch takes every lane, as fewer, larger
+        batches cost less CPU (a batch of a lane at 2,000 events/s and 4 lanes
+        cost the worker some 45% more CPU an event)."""
         epoch, lane, _ = self._waiting[0]
         recent = self._recent
-        if lane in recent:
+        every_lane = self._waiting_count < self.batch_size // 2
+        if every_lane:
+            recent.clear()
+        elif lane in recent:
             for chunk_epoch, chunk_lane, _ in self._waiting:
                 if chunk_epoch != epoch:
                     break
                 if chunk_lane not in recent:
                     lane = chunk_lane
                     break
-        recent.append(lane)
+        if not every_lane:
+            recent.append(lane)
         out: list[InputRecord] = []
         rest: list[tuple[int, int, list[InputRecord]]] = []
         while self._waiting and self._waiting[0][0] == epoch and len(out) < self.batch_size:
             chunk = self._waiting.popleft()
-            if chunk[1] != lane:
+            if chunk[1] != lane and not every_lane:
                 rest.append(chunk)
                 continue
             records = chunk[2]
@@ -258,7 +267,7 @@ class HotPath:
                 out += records
             else:
                 out += records[:room]
-                rest.append((epoch, lane, records[room:]))
+                rest.append((epoch, chunk[1], records[room:]))
         self._waiting.extendleft(reversed(rest))
         self._waiting_count -= len(out)
         if self._waiting_count < 2 * self.batch_size:

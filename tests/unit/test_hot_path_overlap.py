@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 from processor.adapters.memory import MemoryGraphStore, MemoryPublisher
 from processor.core.snapshot import snapshot_hash
@@ -106,15 +107,15 @@ def test_one_fold_in_flight_keeps_fetch_order_across_partitions() -> None:
     assert [offsets for _, offsets in rig.batches] == [{("events", 0): 2}, {("events", 1): 1}]
 
 
-def test_with_more_partitions_than_folds_a_batch_holds_one_lane() -> None:
-    """8 partitions, 2 folds in flight: partitions 0, 2, 4, 6 share a lane and
-    batches (no batch of a record or two each), 1, 3, 5, 7 the other."""
+def _lanes(batch_size: int) -> list[list[int]]:
+    """The partitions of each batch when 8 partitions of 3 records each wait,
+    with 2 folds in flight."""
     tps = [TP("events", p) for p in range(8)]
 
     async def run() -> Rig:
-        rig = Rig(batch_size=100, folds_in_flight=2)
+        rig = Rig(batch_size=batch_size, folds_in_flight=2)
         epoch = rig.hot.book.assigned(tps)
-        fetch = {}
+        fetch: dict[Any, list[Any]] = {}
         for tp in tps:
             fetch.update(fetched(tp, 0, [event(10 * tp.partition + i) for i in range(3)]))
         runner = asyncio.create_task(rig.hot.run())
@@ -124,6 +125,17 @@ def test_with_more_partitions_than_folds_a_batch_holds_one_lane() -> None:
         return rig
 
     rig = asyncio.run(run())
-    lanes = sorted(sorted(p for _, p in offsets) for _, offsets in rig.batches)
-    assert lanes == [[0, 2, 4, 6], [1, 3, 5, 7]]
     assert all(o == 3 for _, offsets in rig.batches for o in offsets.values())
+    return sorted(sorted(p for _, p in offsets) for _, offsets in rig.batches)
+
+
+def test_with_a_backlog_and_more_partitions_than_folds_a_batch_holds_one_lane() -> None:
+    """24 records wait, batches of 12: partitions 0, 2, 4, 6 share a lane and
+    a batch (no batch of a record or two each), 1, 3, 5, 7 the other."""
+    assert _lanes(12) == [[0, 2, 4, 6], [1, 3, 5, 7]]
+
+
+def test_without_a_backlog_a_batch_takes_every_lane() -> None:
+    """24 records wait, less than half a batch of 100: one batch, as with one
+    fold in flight (fewer, larger batches cost less)."""
+    assert _lanes(100) == [list(range(8))]
