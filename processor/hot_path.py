@@ -9,11 +9,13 @@ topic and its monitor. Three loops run side by side, each on its own batch:
   lane of partitions (never waiting to fill a batch: a fetch already is one, and
   waiting only adds latency) and starts their classification, in a helper
   process when there is one;
-* the **publish loop** runs steps 2-3 of docs/design.md section 3 for a batch
-  (dedup check of its rule-rejected events, dead letters acknowledged by the
-  broker) while the batch before it folds, never further ahead. A hash that a batch ahead will mark
-  counts as seen (``BatchProcessor.publish_dead_letters``), exactly as it
-  would once that batch folded, and it folds before this one;
+* the **publish loop**, batch after batch, claims the batch's events and
+  starts steps 2-3 of docs/design.md section 3 for it (dedup check of its
+  rule-rejected events, dead letters acknowledged by the broker), at most one
+  batch beyond the folds started. A hash that a batch ahead claimed counts as
+  seen (``BatchProcessor.publish_dead_letters``), as it will be once that
+  batch folded; the batch folds only once the letters of every batch up to
+  it are acknowledged, so a letter it left to a batch ahead is out first;
 * the **commit loop** starts the batches' folds in fetch order (one Lua call
   each: step 4), up to ``folds_in_flight`` at a time for distinct partitions,
   and a batch only once every earlier batch of its partition is durable; when
@@ -316,11 +318,12 @@ class HotPath:
                 marking.pop(c.content_hash, None)
 
     async def publish_loop(self) -> None:
-        """Steps 2-3 (dedup check, dead letters) of batch k+1 while batch k folds."""
+        """Steps 2-3 (dedup check, dead letters) of a batch started while the
+        batches before it fold."""
         while True:
             batch = await self._classified.get()
-            # At most one batch ahead of the one folding: while a fold is
-            # retried (Redis down), letters stop after the batch behind it.
+            # At most one batch beyond the folds started: while the folds are
+            # retried (Redis down), letters stop after the batch behind them.
             await self._published.join()
             if self._stale(batch):
                 self._drop(batch)
@@ -400,8 +403,8 @@ class HotPath:
 
     async def _commit(self, batch: HotBatch) -> None:
         assert batch.prepared is not None
-        # A letters task cancelled (a settle) cancels this fold: a later batch
-        # counted on those letters.
+        # The letters of this batch and of those before it (which it may have
+        # counted on) first; one of them cancelled (a settle) cancels this fold.
         await asyncio.gather(*batch.letters)
         result = await self.processor.commit(batch.prepared)
         if not self.book.done(batch.epoch, batch.next_offsets):
