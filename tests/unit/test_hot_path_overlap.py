@@ -139,3 +139,35 @@ def test_without_a_backlog_a_batch_takes_every_lane() -> None:
     """24 records wait, less than half a batch of 100: one batch, as with one
     fold in flight (fewer, larger batches cost less)."""
     assert _lanes(100) == [list(range(8))]
+
+
+def test_settling_waits_for_every_fold_in_flight_and_drops_the_rest() -> None:
+    async def run() -> Rig:
+        store = GatedStore()
+        rig = Rig(store, batch_size=2, folds_in_flight=2)
+        epoch = rig.hot.book.assigned({P0, P1})
+        runner = asyncio.create_task(rig.hot.run())
+        await rig.hot.put(fetched(P0, 0, [event(1), event(2), event(3)]), epoch)
+        await rig.hot.put(fetched(P1, 0, [event(4), event(5)]), epoch)
+        await until(lambda: store.active["events/0"] == 1 and store.active["events/1"] == 1)
+        settling = asyncio.create_task(rig.hot.settle())
+        await asyncio.sleep(0.02)
+        for gate in store.gates.values():
+            gate.set()
+        await settling
+        await asyncio.sleep(0.05)
+        runner.cancel()
+        return rig
+
+    rig = asyncio.run(run())
+    # both folds in flight became durable and were recorded; P0's third
+    # record (its second batch) was dropped: it is fetched again after the
+    # rebalance
+    assert sorted(sorted(o.items()) for _, o in rig.batches) == [
+        [(("events", 0), 2)],
+        [(("events", 1), 2)],
+    ]
+    assert rig.committable() == {P0: 2, P1: 2}
+    assert snapshot_hash(rig.store.graph.snapshot()) == snapshot_hash(
+        pure_fold([event(i) for i in (1, 2, 4, 5)]).snapshot()
+    )
