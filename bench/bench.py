@@ -58,11 +58,23 @@ from typing import Any
 
 from procs import CHILDREN as _CHILDREN
 from procs import RssSampler as _RssSampler
+from procs import cpu_of as _cpu_of
 from procs import free_port as _free_port
 from procs import http_get as _http_get
 from procs import spawn as _spawn
 from procs import stop as _stop
 from procs import tail as _tail
+
+# The broker's and Redis's process ids (local backend), for their CPU per event.
+SERVICE_PIDS: dict[str, int | None] = {}
+
+
+def _service_us(first: dict[str, float], last: dict[str, float], events: float) -> dict[str, float]:
+    """Each service's CPU per event between two ``_cpu_of`` samples, in µs."""
+    if events <= 0:
+        return {}
+    return {k: (last[k] - first[k]) / events * 1e6 for k in first if k in last}
+
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -386,6 +398,8 @@ def measure_pipeline(
         first = last = 0.0
         c0, consumed, progress = 0.0, 0.0, started
         cpu_first = cpu_last = helper_first = helper_last = None
+        services_first: dict[str, float] = {}
+        services_last: dict[str, float] = {}
         samples: list[tuple[str, dict[str, str], float]] = []
         while consumed < n:
             if proc.poll() is not None:
@@ -402,9 +416,11 @@ def measure_pipeline(
                         if not consumed:
                             first, c0, cpu_first = now, seen, rss.cpu_seconds()
                             helper_first = rss.children_cpu_seconds()
+                            services_first = _cpu_of(SERVICE_PIDS)
                         consumed, last = seen, now
                         cpu_last = rss.cpu_seconds()
                         helper_last = rss.children_cpu_seconds()
+                        services_last = _cpu_of(SERVICE_PIDS)
             wait = START_S if not consumed else STALL_S
             if time.monotonic() - progress > wait:
                 raise BenchError(
@@ -452,6 +468,8 @@ def measure_pipeline(
         "classify_us_per_event": (helper_last - helper_first) / (consumed - c0) * 1e6
         if helper_first is not None and helper_last is not None and consumed > c0
         else None,
+        # the broker's and Redis's CPU per event while the worker consumed
+        "services_us_per_event": _service_us(services_first, services_last, consumed - c0),
         "snapshot_after_s": snapshot_s,
         "snapshot": snapshot_hash,
         "group_id": env["LINEAGE_GROUP_ID"],
@@ -521,6 +539,8 @@ def measure_rebuild(live: dict[str, Any], n: int, run: int) -> dict[str, Any]:
     deadline = started + START_S + n / 500
     size, progress = 0, started
     began_at = switched_at = None
+    services_began: dict[str, float] = {}
+    services_switched: dict[str, float] = {}
     try:
         while proc.poll() is None:
             rss.sample()
@@ -531,8 +551,10 @@ def measure_rebuild(live: dict[str, Any], n: int, run: int) -> dict[str, Any]:
                 text = log.read_text(errors="replace")
                 if began_at is None and REBUILD_STARTED.search(text):
                     began_at = now
+                    services_began = _cpu_of(SERVICE_PIDS)
                 if switched_at is None and REBUILD_SWITCHED.search(text):
                     switched_at = now
+                    services_switched = _cpu_of(SERVICE_PIDS)
             elif now - progress > STALL_S:
                 raise BenchError(f"rebuild printed nothing for {STALL_S:.0f} s: {_tail(log)}")
             if now > deadline:
@@ -589,6 +611,8 @@ def measure_rebuild(live: dict[str, Any], n: int, run: int) -> dict[str, Any]:
         "switch_seen_s": switched_at - started if switched_at is not None else None,
         "after_switch_s": wall - (switched_at - started) if switched_at is not None else None,
         "generation_before": previous,
+        # from the rebuild's start line to its switch line (log polled every 50 ms)
+        "services_us_per_event": _service_us(services_began, services_switched, messages),
         "generation": generation,
         "dropped_keys": dropped,
         "worker_followed_s": followed_s,
@@ -757,6 +781,14 @@ def report(result: dict[str, Any]) -> None:
             f"{worker_us:.1f} us/event" if worker_us else "n/a",
             "(faust, the hot path, Redis and broker calls)",
         )
+        for phase, label in (("pipeline", "(c)"), ("rebuild", "(d)")):
+            per = next((r[phase].get("services_us_per_event") for r in runs if phase in r), None)
+            if per:
+                _row(
+                    f"{label} broker / Redis CPU",
+                    " / ".join(f"{per.get(k, 0):.1f}" for k in ("broker", "redis")) + " us/event",
+                    "(their processes, from /proc, while it consumed)",
+                )
         noop_rss = med["noop_peak_rss_mib"] or 0
         _row(
             "worker peak RSS",
@@ -854,6 +886,7 @@ def main(argv: list[str] | None = None) -> int:
         services.append(broker)
         redis_svc = start_redis(workdir, backend=args.backend)
         services.append(redis_svc)
+        SERVICE_PIDS.update(broker=broker.pid, redis=redis_svc.pid)
         bootstrap, redis_url = broker.address, redis_svc.address
         source = f"{args.backend} (broker {broker.backend}, redis {redis_svc.backend})"
         print(f"services: broker {bootstrap}, redis {redis_url} ({source})", flush=True)

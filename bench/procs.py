@@ -108,6 +108,24 @@ class RssSampler:
         return total
 
 
+def cpu_of(pids: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds so far of each named process (its children included), e.g. the
+    broker and Redis, to tell which process a phase keeps busy."""
+    import psutil
+
+    out: dict[str, float] = {}
+    for name, pid in pids.items():
+        if pid is None:
+            continue
+        try:
+            proc = psutil.Process(pid)
+            procs = [proc, *proc.children(recursive=True)]
+            out[name] = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+        except psutil.Error:
+            continue
+    return out
+
+
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:

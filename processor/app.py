@@ -128,6 +128,7 @@ class LineageWorker:
             self.pool,
             topics=settings.input_topics,
             batch_size=settings.batch_size,
+            folds_in_flight=settings.folds_in_flight,
             settle_seconds=min(10.0, settings.kafka_session_timeout_ms / 2000),
             on_done=self._hot_batch_done,
         )

@@ -165,8 +165,12 @@ class BatchProcessor:
         """Make every outcome of a prepared batch durable, in the order of the
         module docstring; retries outages forever, so it returns only when done.
 
-        Batches must be committed one at a time, in order: the dedup check of
-        a batch must see the marks of the batches before it.
+        A partition's batches must be committed one at a time, in order;
+        batches of distinct partitions may be committed at the same time (each
+        Lua call is atomic, and of one event in two of them whichever call runs
+        first folds it). The dedup check of a batch must see the marks of the
+        batches committed before or beside it: ``publish_dead_letters``'s
+        ``marking``.
         """
         started = time.perf_counter()
         result = BatchResult(duplicate=batch.in_batch_duplicates)

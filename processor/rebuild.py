@@ -178,6 +178,7 @@ class Rebuild:
             pool,
             topics=s.input_topics,
             batch_size=s.batch_size,
+            folds_in_flight=s.folds_in_flight,
             settle_seconds=0.0,
             on_done=self._folded,
         )

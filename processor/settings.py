@@ -140,6 +140,13 @@ class Settings(BaseSettings):
         description="helper processes that classify messages; 0 classifies in the worker "
         "process; unset: 1 when the machine has 2 or more cores, else 0",
     )
+    folds_in_flight: int = Field(
+        4,
+        gt=0,
+        le=64,
+        description="batches of distinct partitions whose Redis fold may run at the same "
+        "time; a partition's batches fold one after the other",
+    )
     retention_days: int | None = Field(
         None,
         gt=0,

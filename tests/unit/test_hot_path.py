@@ -80,7 +80,11 @@ class BlockingStore(MemoryGraphStore):
 
 class Rig:
     def __init__(
-        self, store: MemoryGraphStore | None = None, batch_size: int = 4, settle: float = 5.0
+        self,
+        store: MemoryGraphStore | None = None,
+        batch_size: int = 4,
+        settle: float = 5.0,
+        folds_in_flight: int = 1,
     ) -> None:
         self.store = store or MemoryGraphStore()
         self.processor = BatchProcessor(
@@ -100,6 +104,7 @@ class Rig:
             batch_size=batch_size,
             settle_seconds=settle,
             on_done=lambda result, offsets: self.batches.append((result, dict(offsets))),
+            folds_in_flight=folds_in_flight,
         )
 
     def committable(self) -> dict[Any, int]:
@@ -139,7 +144,8 @@ def test_fetches_become_durable_batches_in_order_and_their_offsets_committable()
     rig = asyncio.run(run())
     assert snapshot_hash(rig.store.graph.snapshot()) == snapshot_hash(pure_fold(values).snapshot())
     # batches of at most 4 records, in fetch order: 4 of P0, then 2 of P0 and
-    # 2 of P1 (joined: both were waiting), then the last 2 of P1
+    # 2 of P1 (joined: both were waiting, in the one lane of one fold in
+    # flight), then the last 2 of P1
     assert [offsets for _, offsets in rig.batches] == [
         {("events", 0): 104},
         {("events", 0): 106, ("events", 1): 2},
