@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--batch-size", type=int, default=500, help="events per batch request")
     parser.add_argument(
-        "--batch-connections", type=int, default=8, help="batch-route connections (default 8)"
+        "--batch-connections", type=int, default=16, help="batch-route connections (default 16)"
     )
     parser.add_argument(
         "--gateway-processes",
