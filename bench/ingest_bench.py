@@ -142,10 +142,7 @@ def measure_gateway(
         )
         gateway_cpu = _tree_cpu(proc.pid) - gateway0
         broker_cpu = _tree_cpu(broker_pid) - broker0
-        _, body = http_get(f"http://127.0.0.1:{port}/metrics")
-        published = pipeline.metric_sum(
-            pipeline.parse_metrics(body.decode()), "lineage_ingest_events_published_total"
-        )
+        published = _published(port, out["events"] - out["refused"])
         gateway_processes = len(_children(proc.pid)) or 1
     finally:
         stop(proc)
@@ -184,6 +181,20 @@ def measure_gateway(
         "client_processes": clients,
         "batch_size": batch,
     }
+
+
+def _published(port: int, expected: int) -> float:
+    """The gateway's published counter, read until it is ``expected`` or for 2 s
+    (each process writes its counts to the shared files once per turn of its loop)."""
+    deadline = time.monotonic() + 2
+    while True:
+        _, body = http_get(f"http://127.0.0.1:{port}/metrics")
+        published = pipeline.metric_sum(
+            pipeline.parse_metrics(body.decode()), "lineage_ingest_events_published_total"
+        )
+        if published == expected or time.monotonic() > deadline:
+            return published
+        time.sleep(0.05)
 
 
 def _children(pid: int) -> list[Any]:

@@ -134,13 +134,14 @@ class Gateway:
         if acked is None:
             return self._publish_then(route, record, answer)
         published = self._published[route]
+        tally = self.metrics.tally
 
         def settle() -> Answer:
             error = failure(acked)
             if error is not None:
                 self._publish_errors.inc()
                 raise error
-            published.inc()
+            tally.inc(published)
             return answer
 
         return Pending(acked, settle)
