@@ -53,7 +53,11 @@ class _Conn:
 
 
 def _drive(
-    port: int, batch: bool, requests: deque[tuple[int, bytes]], connections: int, out: dict[str, Any]
+    port: int,
+    batch: bool,
+    requests: deque[tuple[int, bytes]],
+    connections: int,
+    out: dict[str, Any],
 ) -> None:
     """Run the connections until no request is left and every answer came."""
     statuses: Counter[int] = out["statuses"]

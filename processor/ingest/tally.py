@@ -18,6 +18,7 @@ import asyncio
 from bisect import bisect_left
 from typing import Any
 
+
 class Tally:
     """Increments and observations of labelled series (children of a
     ``Counter`` and of a ``Histogram``), written by ``flush``."""
