@@ -11,13 +11,16 @@ rate, measured in one run on the same message mix.
     connections (C = 256) each POSTing one event per request to ``/api/v1/lineage``
     until the mix is sent;
 (b) batches: the same mix in batches of B events (B = 500) to ``/api/v1/lineage/batch``
-    over 8 connections.
+    over 16 connections (8 could land unevenly on two gateway processes: the kernel
+    spreads connections by a hash).
 
 Phases s and b run once per gateway process count of ``--gateway-processes`` (default
 ``1,0``: one process, then the gateway's default of one per core), each on a topic of
-its own. The load comes from ``http_load``: 2 client processes, requests built before
-the clock starts. For each phase the table gives the CPU time per event, and the cores
-busy on average, of the clients, the gateway (all its processes) and the broker, so a
+its own. The load comes from ``http_load``: 2 client processes, each an ``epoll`` loop
+over its connections, requests built before the clock starts; a single-event
+connection sends its next request only once it has the answer to the last.
+For each phase the table gives the CPU time per event, and the cores busy on
+average, of the clients, the gateway (all its processes) and the broker, so a
 rate can be read against what the machine had left for the gateway.
 
 A phase's rate is events answered / time from the first request to the last answer;
