@@ -186,10 +186,11 @@ class Dispatcher:
             series = self._counted[key] = self._metrics.requests.labels(
                 label, request.method, str(answer.status)
             )
-        series.inc()
+        tally = self._metrics.tally
+        tally.inc(series)
         if route is None:
             return
         timed = self._timed.get(label)
         if timed is None:
             timed = self._timed[label] = self._metrics.request_seconds.labels(label)
-        timed.observe(time.perf_counter() - request.started)
+        tally.observe(timed, time.perf_counter() - request.started)

@@ -22,6 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from processor.adapters.metric_specs import Spec, SpecMetrics
 from processor.core.reasons import Reason
+from processor.ingest.tally import Tally
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -73,6 +74,11 @@ class IngestMetrics(SpecMetrics):
 
     SPECS = _SPECS
 
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        super().__init__(registry)
+        # The per-request series' increments, written a few times a second.
+        self.tally = Tally()
+
     requests: Counter
     request_seconds: Histogram
     events_published: Counter
@@ -87,6 +93,7 @@ MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 def exposition(metrics: IngestMetrics) -> bytes:
     """The ``/metrics`` page: this process's metrics, or every gateway process's
     summed in multiprocess mode."""
+    metrics.tally.flush()
     directory = os.environ.get(MULTIPROCESS_DIR_ENV)
     if not directory:
         return generate_latest(metrics.registry)

@@ -56,10 +56,11 @@ class GatewayPublisher:
                     # One produce request in flight per broker: under load a round
                     # trip must carry many events, more than the default 16 KiB batch.
                     max_batch_size=1 << 20,
-                    # A batch waits up to 5 ms for more records even when the link is
-                    # idle: fewer produce requests (measured: less CPU at the gateway
-                    # and at the broker per event) for at most 5 ms more latency.
-                    linger_ms=5,
+                    # A batch waits up to 1 ms for more records when the link is idle.
+                    # Under load the batches fill while the last is on the wire, and
+                    # 0 or 1 ms cost the same CPU a request; 5 ms halved the rate of
+                    # clients that wait for each answer (docs/benchmarks.md).
+                    linger_ms=1,
                     max_request_size=16 * 1024 * 1024,
                     **self._security,
                 )

@@ -110,6 +110,7 @@ async def serve(
             await asyncio.sleep(0)  # their answers are written by callbacks run before this
         for connection in connections:
             connection.close()
+        gateway.metrics.tally.flush()
         await gateway.publisher.close()
 
 
