@@ -118,18 +118,14 @@ local function add_marks(eid, marks)
   local key = base .. 'em:' .. eid
   local cur = redis.call('GET', key) or ''
   local count = #cur / 8
-  local function at(i)  -- the i-th stored mark (1-based) as a pair
-    local hi, lo = struct.unpack('>I4I4', cur, (i - 1) * 8 + 1)
-    return {hi, lo}
-  end
   -- The number of stored marks before p (binary search), and whether p is one.
   local function locate(p)
-    local lo, hi = 1, count
+    local lo, hi, p1, p2 = 1, count, p[1], p[2]
     while lo <= hi do
       local mid = math.floor((lo + hi) / 2)
-      local q = at(mid)
-      if pair_less(q, p) then lo = mid + 1
-      elseif pair_less(p, q) then hi = mid - 1
+      local q1, q2 = struct.unpack('>I4I4', cur, (mid - 1) * 8 + 1)
+      if q1 < p1 or (q1 == p1 and q2 < p2) then lo = mid + 1
+      elseif q1 ~= p1 or q2 ~= p2 then hi = mid - 1
       else return mid, true end
     end
     return lo - 1, false
