@@ -77,33 +77,34 @@ end
 
 -- An event mark as sent (the signed decimal of the mark minus 2^63, exact
 -- only as a string: Lua numbers are doubles) -> {high 32 bits, low 32 bits}
--- of the unsigned mark, by long division into base-65536 limbs.
+-- of the unsigned mark. The magnitude is split at its last nine digits,
+-- D = H * 10^9 + L, and H into 16-bit halves, so that every product and sum
+-- below stays under 2^53, where doubles are exact.
 local function mark_pair(m)
   local neg = string.byte(m, 1) == 45  -- '-'
   local digits = neg and string.sub(m, 2) or m
-  local limbs = {}
-  for k = 1, 4 do
-    local q, rem = {}, 0
-    for i = 1, #digits do
-      rem = rem * 10 + string.byte(digits, i) - 48
-      local d = math.floor(rem / 65536)
-      rem = rem - d * 65536
-      if d > 0 or #q > 0 then q[#q + 1] = d end
-    end
-    limbs[k] = rem
-    digits = #q > 0 and table.concat(q) or '0'
+  local n = #digits
+  local h, l = 0, tonumber(digits)
+  if n > 9 then
+    h, l = tonumber(string.sub(digits, 1, n - 9)), tonumber(string.sub(digits, n - 8))
   end
-  if neg then  -- 2^63 - |v|
-    local borrow = 0
-    for k = 1, 4 do
-      local x = (k == 4 and 32768 or 0) - limbs[k] - borrow
-      if x < 0 then x, borrow = x + 65536, 1 else borrow = 0 end
-      limbs[k] = x
+  local hh = math.floor(h / 65536)
+  local a = hh * 1000000000  -- H's upper part times 10^9, below 2^48
+  local ahi = math.floor(a / 65536)
+  local lo = (a - ahi * 65536) * 65536 + (h - hh * 65536) * 1000000000 + l
+  local carry = math.floor(lo / 4294967296)
+  lo = lo - carry * 4294967296
+  local hi = ahi + carry
+  if neg then  -- 2^63 - D
+    if lo > 0 then
+      lo, hi = 4294967296 - lo, 2147483647 - hi
+    else
+      hi = 2147483648 - hi
     end
-  else  -- |v| + 2^63
-    limbs[4] = limbs[4] + 32768
+  else  -- D + 2^63
+    hi = hi + 2147483648
   end
-  return {limbs[4] * 65536 + limbs[3], limbs[2] * 65536 + limbs[1]}
+  return {hi, lo}
 end
 
 local function pair_less(a, b)
@@ -117,18 +118,14 @@ local function add_marks(eid, marks)
   local key = base .. 'em:' .. eid
   local cur = redis.call('GET', key) or ''
   local count = #cur / 8
-  local function at(i)  -- the i-th stored mark (1-based) as a pair
-    local hi, lo = struct.unpack('>I4I4', cur, (i - 1) * 8 + 1)
-    return {hi, lo}
-  end
   -- The number of stored marks before p (binary search), and whether p is one.
   local function locate(p)
-    local lo, hi = 1, count
+    local lo, hi, p1, p2 = 1, count, p[1], p[2]
     while lo <= hi do
       local mid = math.floor((lo + hi) / 2)
-      local q = at(mid)
-      if pair_less(q, p) then lo = mid + 1
-      elseif pair_less(p, q) then hi = mid - 1
+      local q1, q2 = struct.unpack('>I4I4', cur, (mid - 1) * 8 + 1)
+      if q1 < p1 or (q1 == p1 and q2 < p2) then lo = mid + 1
+      elseif q1 ~= p1 or q2 ~= p2 then hi = mid - 1
       else return mid, true end
     end
     return lo - 1, false
