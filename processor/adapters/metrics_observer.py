@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from processor.adapters.histogram_bulk import observe_many
 from processor.adapters.metrics import Metrics
 from processor.ports import BatchResult, InputRecord
 
@@ -65,9 +66,14 @@ class MetricsObserver:
         m.batch_seconds.observe(seconds)
         m.batch_size.observe(len(records))
         now = self.clock()
-        for rec in records:
-            if rec.timestamp_ms is not None:
-                m.event_lag.observe(max(0.0, now - rec.timestamp_ms / 1000))
-        for fold in result.folded:
-            when = datetime.fromisoformat(fold.event_time.replace("Z", "+00:00")).timestamp()
-            m.event_time_lag.observe(max(0.0, now - when))
+        observe_many(
+            m.event_lag,
+            [max(0.0, now - t / 1000) for rec in records if (t := rec.timestamp_ms) is not None],
+        )
+        times = [_unix_seconds(fold.event_time) for fold in result.folded]
+        observe_many(m.event_time_lag, [max(0.0, now - when) for when in times])
+
+
+def _unix_seconds(event_time: str) -> float:
+    """A normalised eventTime (``...Z``) as Unix seconds."""
+    return datetime.fromisoformat(event_time.replace("Z", "+00:00")).timestamp()

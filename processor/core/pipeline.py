@@ -17,6 +17,7 @@ from processor.core.columns import ColumnFact, extract_columns
 from processor.core.decode import decode_object
 from processor.core.identity import content_hash, node_id
 from processor.core.models import DatasetEvent, JobEvent, RunEvent
+from processor.core.pipeline_plan import plan_event
 from processor.core.reasons import DATASET_EVENT, JOB_EVENT, Reason
 from processor.core.rules import DatasetKey, MixMode, MixRule
 from processor.core.validate import validate_event
@@ -146,29 +147,15 @@ def _classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Cl
 def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accepted:
     """Steps 6 and 7 for a valid COMPLETE RunEvent (6 includes the cap on
     candidate edges, ``too_many_edges``); raises ``InvalidMessage``."""
-    inputs = event.inputs or []
-    outputs = event.outputs or []
-    limit = limits.max_name_length
-    for kind, datasets in (("inputs", inputs), ("outputs", outputs)):
-        for i, ds in enumerate(datasets):
-            if len(ds.name) > limit:
-                raise InvalidMessage(
-                    Reason.NAME_TOO_LONG,
-                    f"{kind}[{i}].name: {len(ds.name)} characters is more than "
-                    f"the limit of {limit}",
-                )
-    sources = [(d.namespace, d.name) for d in inputs]
-    targets = [(d.namespace, d.name) for d in outputs]
-    # Checked before any pair is made: the product is what would cost memory.
-    distinct_in, distinct_out = set(sources), set(targets)
-    candidates = len(distinct_in) * len(distinct_out) - len(distinct_in & distinct_out)
-    if candidates > limits.max_edges_per_event:
-        raise InvalidMessage(
-            Reason.TOO_MANY_EDGES,
-            f"{len(distinct_in)} inputs x {len(distinct_out)} outputs make {candidates} "
-            f"candidate edges, more than the limit of {limits.max_edges_per_event}",
-        )
-    plan = rule.plan(sources, targets)
+    inputs = event.inputs or ()
+    outputs = event.outputs or ()
+    plan = plan_event(
+        tuple([(d.namespace, d.name) for d in inputs]),
+        tuple([(d.namespace, d.name) for d in outputs]),
+        rule,
+        limits.max_name_length,
+        limits.max_edges_per_event,
+    )
     # The type a dataset carries in this event; outputs win over inputs, the
     # last mention over earlier ones, so one event always gives one answer.
     types: dict[DatasetKey, str] = {}
@@ -177,19 +164,12 @@ def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accep
             found = ds.dataset_type()
             if found is not None:
                 types[(ds.namespace, ds.name)] = found
-    ids: dict[DatasetKey, str] = {}
-    edges = []
-    for src, dst in plan.edges:
-        sid = ids.get(src)
-        if sid is None:
-            sid = ids[src] = node_id(*src)
-        tid = ids.get(dst)
-        if tid is None:
-            tid = ids[dst] = node_id(*dst)
-        edges.append((sid, tid))
-    for key in types:
-        if key not in ids:
-            ids[key] = node_id(*key)
+    ids = plan.ids
+    if types.keys() - ids.keys():
+        ids = dict(ids)  # the plan's own is shared with other events
+        for key in types:
+            if key not in ids:
+                ids[key] = node_id(*key)
     is_internal = rule.is_internal
     nodes = tuple(
         _node_update(nid, key[0], key[1], is_internal(key[0]), types.get(key))
@@ -201,7 +181,7 @@ def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accep
         outputs,
         is_internal,
         rule.mode is MixMode.MIXED,
-        limit,
+        limits.max_name_length,
         limits.max_column_edges_per_event,
     )
     fold = FoldEvent(
@@ -210,8 +190,8 @@ def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accep
         run_id=run_id,
         job=(event.job.namespace, event.job.name),
         nodes=nodes,
-        edges=tuple(edges),
+        edges=plan.edges,
         columns=columns.facts,
         column_datasets=columns.datasets,
     )
-    return Accepted(fold, tuple((str(k), n) for k, n in plan.skipped.items()), columns.dropped)
+    return Accepted(fold, plan.skipped, columns.dropped)
