@@ -1,11 +1,12 @@
 """HTTP/1.1 connections of the gateway: an asyncio protocol around httptools'
 C parser (llhttp, the parser of Node.js and uvicorn).
 
-A request costs the parser's callbacks, a ``Request`` and a callback on the
-broker's acknowledgement (no task: the single-event routes answer by callback);
-the answer is one write of bytes mostly rendered in advance. Keep-alive
-connections serve their requests one at a time, in order (pipelined requests
-wait, and the socket is not read meanwhile).
+A request costs the parser's callbacks, a ``Request`` and a place among the
+requests answered by one callback when the broker acknowledges their record
+batch (no task: the single-event routes answer by callback); the answer is one
+write of bytes mostly rendered in advance. Keep-alive connections serve their
+requests one at a time, in order (pipelined requests wait, and the socket is
+not read meanwhile).
 
 The body is fed to the route's ``BodyReader`` as it arrives, so a body over
 the bound is answered 413 at its first byte past it (or at once from its
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from functools import partial
 from typing import Any, cast
 
 import httptools
@@ -148,7 +148,8 @@ class Connection(asyncio.Protocol):
         request.keep_alive = self._parser.should_keep_alive()
         self._request = request
         answer = self._dispatcher.begin(request)
-        expects = "100-continue" in request.headers.get("expect", "").lower()
+        expect = request.headers.get("expect")
+        expects = expect is not None and "100-continue" in expect.lower()
         if answer is not None:
             # Too large, or a client that waits for our word before its body: the
             # answer now; the body is then not read.
@@ -208,14 +209,14 @@ class Connection(asyncio.Protocol):
             if isinstance(result, Pending):
                 self._busy = True
                 self.waiting = result.future
-                result.future.add_done_callback(partial(self._settled, request, result))
+                _wait(result.future, self, request, result)
             else:
                 self._answer(request, result)
         if self._paused and not self._busy and self._transport is not None:
             self._paused = False
             self._transport.resume_reading()
 
-    def _settled(self, request: Request, pending: Pending, _: object) -> None:
+    def _settled(self, request: Request, pending: Pending) -> None:
         self._busy = False
         self.waiting = None
         self._answer(request, self._dispatcher.settle(request, pending))
@@ -243,3 +244,30 @@ class Connection(asyncio.Protocol):
     def _write(self, data: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(data)
+
+
+# The connections waiting on each future, answered in order by one callback:
+# an acknowledgement is shared by the requests of a record batch, and a done
+# callback each would cost every request a handle through the event loop.
+_Waiter = tuple[Connection, Request, Pending]
+_waiters: dict[asyncio.Future[Any], list[_Waiter]] = {}
+
+
+def _wait(
+    future: asyncio.Future[Any], connection: Connection, request: Request, pending: Pending
+) -> None:
+    waiters = _waiters.get(future)
+    if waiters is None:
+        waiters = _waiters[future] = []
+        future.add_done_callback(_answer_waiters)
+    waiters.append((connection, request, pending))
+
+
+def _answer_waiters(future: asyncio.Future[Any]) -> None:
+    for connection, request, pending in _waiters.pop(future, ()):
+        try:
+            connection._settled(request, pending)
+        except Exception as exc:  # one connection's failure leaves the others answered
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "answering a request failed", "exception": exc, "protocol": connection}
+            )
