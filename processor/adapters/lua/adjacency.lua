@@ -78,3 +78,16 @@ local function visible_neighbours(base, down, floor, edel_key, ndel_key)
     return visible
   end
 end
+
+-- node_records(base, ids, n) returns the node records (`nr`, fold_graph.lua)
+-- of ids[1..n], aligned with them (false where a node has none), read with
+-- one HMGET per thousand ids.
+local function node_records(base, ids, n)
+  local records = {}
+  for first = 1, n, 1000 do
+    local last = math.min(first + 999, n)
+    local got = redis.call('HMGET', base .. 'nr', unpack(ids, first, last))
+    for k = first, last do records[k] = got[k - first + 1] end
+  end
+  return records
+end

@@ -49,20 +49,16 @@ end
 table.sort(candidates)
 local truncated = 0
 if #candidates > room then truncated = 1 end
--- The kept nodes' records, one HMGET of `nr` (fold_graph.lua) per thousand:
--- their JSON values go into the reply as they are.
+-- The kept nodes' records: their JSON values go into the reply as they are.
 local kept, nodes = {}, {}
 local take_n = math.min(room, #candidates)
-for first = 1, take_n, 1000 do
-  local last = math.min(first + 999, take_n)
-  local got = redis.call('HMGET', base .. 'nr', unpack(candidates, first, last))
-  for k = first, last do
-    local r = got[k - first + 1]
-    if r then
-      local m = candidates[k]
-      kept[m] = true
-      nodes[#nodes + 1] = '"' .. m .. '",' .. r
-    end
+local records = node_records(base, candidates, take_n)
+for k = 1, take_n do
+  local r = records[k]
+  if r then
+    local m = candidates[k]
+    kept[m] = true
+    nodes[#nodes + 1] = '"' .. m .. '",' .. r
   end
 end
 for i = 2, #links, 2 do

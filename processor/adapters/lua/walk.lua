@@ -66,18 +66,15 @@ while #frontier > 0 and level < depth and truncated == 0 do
   -- The ids are known before any record is read: cut nodes' records never are.
   local kept, next_frontier = {}, {}
   local take_n = math.min(room, n)
-  for first = 1, take_n, 1000 do
-    local last = math.min(first + 999, take_n)
-    local got = redis.call('HMGET', base .. 'nr', unpack(candidates, first, last))
-    for k = first, last do
-      local r = got[k - first + 1]
-      if r then
-        local m = candidates[k]
-        kept[m] = true
-        next_frontier[#next_frontier + 1] = m
-        new_ids[#new_ids + 1] = m
-        new_recs[#new_recs + 1] = r
-      end
+  local records = node_records(base, candidates, take_n)
+  for k = 1, take_n do
+    local r = records[k]
+    if r then
+      local m = candidates[k]
+      kept[m] = true
+      next_frontier[#next_frontier + 1] = m
+      new_ids[#new_ids + 1] = m
+      new_recs[#new_recs + 1] = r
     end
   end
   level = level + 1
