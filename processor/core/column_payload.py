@@ -29,10 +29,12 @@ ascending global indexes of its jobs and transformations (the ``cdict`` table).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any, NamedTuple
 
 import orjson
 
+from processor.core.column_extract import ColumnEdges
 from processor.core.columns import ColumnFact, ColumnGraph, Transformation
 from processor.core.identity import job_field
 
@@ -115,6 +117,26 @@ def encode_columns(events: Iterable[ColumnEvent]) -> dict[str, Any]:
                 names[nid] = job_field(ns, name)
         at = times.setdefault(event_time, len(times))
         values: dict[frozenset[Transformation], int] = {}  # this event's
+        if type(facts) is ColumnEdges:
+            # grouped by pair already: a pair's fields and value indexes are
+            # written by C-level passes, Python runs per distinct set only
+            for pair, cols in facts.pairs.items():
+                for trans in set(cols.values()):
+                    if trans not in values:
+                        combo = combos.get((job, trans))
+                        if combo is None:
+                            combo = combos[(job, trans)] = len(combo_lists)
+                            texts = [job_field(*job), *(transformation_field(t) for t in trans)]
+                            combo_lists.append([vocab.setdefault(x, len(vocab)) for x in texts])
+                        values[trans] = len(value_list) // 3
+                        value_list += (at, at, combo)
+                row = pairs.get(pair)
+                if row is None:
+                    row = pairs[pair] = [*pair]
+                row += chain.from_iterable(
+                    zip(cols, map(values.__getitem__, cols.values()), strict=True)
+                )
+            continue
         for sid, sf, tid, tf, trans in facts:
             value = values.get(trans)
             if value is None:

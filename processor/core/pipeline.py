@@ -9,6 +9,7 @@ with the fold it contributes) that applies only if Redis has not seen that hash
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
@@ -65,7 +66,7 @@ class FoldEvent(NamedTuple):
     edges: tuple[tuple[str, str], ...]  # (source node id, target node id)
     # Column lineage (docs/design.md section 5a): the column edges, and the
     # (node id, namespace, name) of the datasets they name.
-    columns: tuple[ColumnFact, ...] = ()
+    columns: Sequence[ColumnFact] = ()  # core.columns.ColumnEdges from extraction
     column_datasets: tuple[tuple[str, str, str], ...] = ()
 
     @property
