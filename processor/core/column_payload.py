@@ -14,10 +14,14 @@ Payload keys (only when the batch has column edges):
   indexes each: firstSeen and lastSeen (into ``"ct"``) and the attribute set
   (into ``"cc"``); most column edges of an event share one, so the Lua fold
   builds each stored value once a batch, not once a column edge;
-- ``"columns"``: one flat list per dataset pair, ``[source id, target id, then per
-  column pair: its hash field (source field NUL target field, "" for the whole
-  dataset), its value (index into ``"cw"``)]``; a column pair named by several
-  events of the batch comes once for each (the fold joins them);
+- ``"columns"``: one flat list per dataset pair, ``[source id, target id, then
+  blocks: a value (index into ``"cw"``), a count m, then m column pairs as their
+  hash fields (source field NUL target field, "" for the whole dataset)]``: an
+  event's column pairs of one value are one block; a column pair named by
+  several events of the batch comes once for each (the fold joins them);
+- ``"cr"``: the rows (from 1) that may name a column pair more than once
+  (blocks of several events); in the others each comes once, so the fold
+  writes a new pair's fields without looking for earlier ones;
 - ``"cds"``: ``{node id: JSON [namespace, name]}``, the names of the datasets.
 
 Stored (docs/redis.md): the pair's hash has one field per column pair,
@@ -29,7 +33,6 @@ ascending global indexes of its jobs and transformations (the ``cdict`` table).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from itertools import chain
 from typing import Any, NamedTuple
 
 import orjson
@@ -102,7 +105,7 @@ def encode_columns(events: Iterable[ColumnEvent]) -> dict[str, Any]:
     that comes twice (``lua/fold_columns.lua``), and every attribute is a
     join, so the result is the same, while a join here would cost a dict
     operation a column edge more. An event's column edges share one value
-    per transformation set."""
+    per transformation set, and a pair's edges of one value go as one block."""
     vocab: dict[str, int] = {}
     combos: dict[tuple[tuple[str, str], frozenset[Transformation]], int] = {}
     combo_lists: list[list[int]] = []
@@ -110,55 +113,65 @@ def encode_columns(events: Iterable[ColumnEvent]) -> dict[str, Any]:
     times: dict[str, int] = {}
     value_list: list[int] = []
     pairs: dict[tuple[str, str], list[Any]] = {}
-    sep = FIELD_SEPARATOR
+    repeats: set[tuple[str, str]] = set()  # rows whose fields may come twice
+
+    def value_of(trans: frozenset[Transformation], at: int, job: tuple[str, str]) -> int:
+        combo = combos.get((job, trans))
+        if combo is None:
+            combo = combos[(job, trans)] = len(combo_lists)
+            texts = [job_field(*job), *(transformation_field(t) for t in trans)]
+            combo_lists.append([vocab.setdefault(x, len(vocab)) for x in texts])
+        value_list.extend((at, at, combo))
+        return len(value_list) // 3 - 1
+
     for facts, datasets, job, event_time in events:
         for nid, ns, name in datasets:
             if nid not in names:
                 names[nid] = job_field(ns, name)
         at = times.setdefault(event_time, len(times))
         values: dict[frozenset[Transformation], int] = {}  # this event's
-        if type(facts) is ColumnEdges:
-            # grouped by pair already: a pair's fields and value indexes are
-            # written by C-level passes, Python runs per distinct set only
-            for pair, cols in facts.pairs.items():
-                for trans in set(cols.values()):
-                    if trans not in values:
-                        combo = combos.get((job, trans))
-                        if combo is None:
-                            combo = combos[(job, trans)] = len(combo_lists)
-                            texts = [job_field(*job), *(transformation_field(t) for t in trans)]
-                            combo_lists.append([vocab.setdefault(x, len(vocab)) for x in texts])
-                        values[trans] = len(value_list) // 3
-                        value_list += (at, at, combo)
-                row = pairs.get(pair)
-                if row is None:
-                    row = pairs[pair] = [*pair]
-                row += chain.from_iterable(
-                    zip(cols, map(values.__getitem__, cols.values()), strict=True)
-                )
-            continue
-        for sid, sf, tid, tf, trans in facts:
-            value = values.get(trans)
-            if value is None:
-                combo = combos.get((job, trans))
-                if combo is None:
-                    combo = combos[(job, trans)] = len(combo_lists)
-                    texts = [job_field(*job), *(transformation_field(t) for t in trans)]
-                    combo_lists.append([vocab.setdefault(x, len(vocab)) for x in texts])
-                value = values[trans] = len(value_list) // 3
-                value_list += (at, at, combo)
-            row = pairs.get((sid, tid))
+        grouped = facts.pairs if type(facts) is ColumnEdges else _grouped(facts, repeats)
+        for pair, cols in grouped.items():
+            row = pairs.get(pair)
             if row is None:
-                row = pairs[(sid, tid)] = [sid, tid]
-            row += (sf + sep + tf if tf else sf + sep, value)
+                row = pairs[pair] = [*pair]
+            else:
+                repeats.add(pair)
+            distinct = set(cols.values())
+            for trans in distinct:
+                if trans not in values:
+                    values[trans] = value_of(trans, at, job)
+            if len(distinct) == 1:  # the usual case: the block in C-level calls
+                row += (values[next(iter(distinct))], len(cols))
+                row += cols
+                continue
+            for trans in distinct:
+                fields = [text for text, t in cols.items() if t == trans]
+                row += (values[trans], len(fields))
+                row += fields
     return {
         "cv": list(vocab),
         "cc": combo_lists,
         "ct": [compact_time(t) for t in times],
         "cw": value_list,
         "columns": list(pairs.values()),
+        "cr": [i for i, pair in enumerate(pairs, 1) if pair in repeats],
         "cds": names,
     }
+
+
+def _grouped(
+    facts: Iterable[ColumnFact], repeats: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, frozenset[Transformation]]]:
+    """Plain column facts grouped by pair, joined per column pair; their pairs
+    go in ``repeats``, as nothing says they came once."""
+    grouped: dict[tuple[str, str], dict[str, frozenset[Transformation]]] = {}
+    for sid, sf, tid, tf, trans in facts:
+        cols = grouped.setdefault((sid, tid), {})
+        text = column_field(sf, tf)
+        cols[text] = cols[text] | trans if text in cols else trans
+    repeats.update(grouped)
+    return grouped
 
 
 def decode_columns(data: dict[str, Any], into: ColumnGraph) -> None:
@@ -179,7 +192,11 @@ def decode_columns(data: dict[str, Any], into: ColumnGraph) -> None:
     values = [(times[cw[i]], times[cw[i + 1]], *combos[cw[i + 2]]) for i in range(0, len(cw), 3)]
     for row in data["columns"]:
         sid, tid = row[0], row[1]
-        for k in range(2, len(row), 2):
-            sf, tf = split_column_field(row[k])
-            first, last, jobs, trans = values[row[k + 1]]
-            into.join_edge((sid, sf, tid, tf), first, last, jobs, trans)
+        b = 2
+        while b < len(row):
+            first, last, jobs, trans = values[row[b]]
+            end = b + 2 + row[b + 1]
+            for text in row[b + 2 : end]:
+                sf, tf = split_column_field(text)
+                into.join_edge((sid, sf, tid, tf), first, last, jobs, trans)
+            b = end

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processor.core.columns import ColumnFact
+from processor.core.columns import ColumnEdges, ColumnFact
 from processor.core.control import DeleteRequest
 from processor.core.fold import Graph
 from processor.core.fold_payload import OUTCOME_ACCEPTED, decode_batch, encode_batch
@@ -50,9 +50,14 @@ def column_events(draw: st.DrawFn) -> list[FoldEvent]:
             dst = draw(st.sampled_from([d for d in DATASETS if d != src]))
             key = (src, draw(st.sampled_from(FIELDS)), dst, draw(st.sampled_from([None, *FIELDS])))
             cols[key] = frozenset(draw(st.sets(st.sampled_from(TRANSFORMATIONS), max_size=2)))
-        facts = tuple(
+        facts: Sequence[ColumnFact] = tuple(
             ColumnFact(node_id(*s), sf, node_id(*t), tf, tr) for (s, sf, t, tf), tr in cols.items()
         )
+        if facts and draw(st.booleans()):  # as extraction gives them: grouped by pair
+            pairs: dict[tuple[str, str], dict[str, frozenset[Any]]] = {}
+            for f in facts:
+                pairs.setdefault((f[0], f[2]), {})[f[1] + "\x00" + (f[3] or "")] = f[4]
+            facts = ColumnEdges(pairs, len(facts))
         named = {k for s, _, t, _ in cols for k in (s, t)}
         events.append(
             FoldEvent(

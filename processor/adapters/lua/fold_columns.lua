@@ -73,37 +73,57 @@ if #cpairs > 0 then
     local got = redis.call('SMISMEMBER', base .. 'cpairs', unpack(ids))
     for k = 1, #got do known[i + k - 1] = got[k] == 1 end
   end
+  local repeats = {}
+  for _, c in ipairs(batch.cr or {}) do repeats[c] = true end
   local added, fed, feeds, new_pairs, named = 0, {}, {}, {}, {}
   for c, p in ipairs(cpairs) do
     local sid, tid = p[1], p[2]
     local pk = base .. 'cp:' .. sid .. tid
     local n = #p
-    local cur = {}
-    if known[c] then
-      for i = 3, n, 2000 do
-        local fields = {}
-        for b = i, math.min(i + 1998, n - 1), 2 do fields[#fields + 1] = p[b] end
-        local got = redis.call('HMGET', pk, unpack(fields))
-        for k = 1, #got do cur[#cur + 1] = got[k] end
+    local update, fresh, u = {}, 0, 0
+    if known[c] or repeats[c] then
+      -- the row's blocks as two lists: each column pair and its new value
+      local fields, news, b = {}, {}, 3
+      while b <= n do
+        local value, m = values[p[b] + 1], p[b + 1]
+        for k = b + 2, b + 1 + m do
+          fields[#fields + 1] = p[k]; news[#news + 1] = value
+        end
+        b = b + 2 + m
+      end
+      local cur = {}
+      if known[c] then
+        for i = 1, #fields, 1000 do
+          local got = redis.call('HMGET', pk, unpack(fields, i, math.min(i + 999, #fields)))
+          for k = 1, #got do cur[i + k - 1] = got[k] end
+        end
+      end
+      -- A column pair may come more than once (the payload is not joined):
+      -- 'written' holds what this call wrote, which the next one joins with.
+      local written = {}
+      for k = 1, #fields do
+        local field = fields[k]
+        local value, old = news[k], written[field] or cur[k]
+        if not old then
+          fresh = fresh + 1
+        elseif old ~= value then
+          value = join(old, value)
+        end
+        if value ~= old then
+          update[u + 1] = field; update[u + 2] = value; u = u + 2
+          written[field] = value
+        end
       end
     else
-      for k = 1, (n - 2) / 2 do cur[k] = false end
-    end
-    -- A column pair may come more than once (the payload is not joined):
-    -- 'written' holds what this call wrote, which the next one joins with.
-    local update, fresh, written, u = {}, 0, {}, 0
-    for k = 1, #cur do
-      local b = 1 + 2 * k
-      local field = p[b]
-      local value, old = values[p[b + 1] + 1], written[field] or cur[k]
-      if not old then
-        fresh = fresh + 1
-      elseif old ~= value then
-        value = join(old, value)
-      end
-      if value ~= old then
-        update[u + 1] = field; update[u + 2] = value; u = u + 2
-        written[field] = value
+      -- a new pair named by one event: each column pair is new and comes once
+      local b = 3
+      while b <= n do
+        local value, m = values[p[b] + 1], p[b + 1]
+        for k = b + 2, b + 1 + m do
+          update[u + 1] = p[k]; update[u + 2] = value; u = u + 2
+        end
+        fresh = fresh + m
+        b = b + 2 + m
       end
     end
     if u > 0 then call_all('HSET', pk, update, 1000) end
