@@ -189,13 +189,18 @@ def read_elements(
     elif fields:
         for fname, entry in fields.items():
             inputs = entry.get("inputFields") if type(entry) is dict else None
-            if not good(fname, limit) or type(inputs) is not list:
+            if (
+                type(inputs) is not list
+                or type(fname) is not str
+                or not 0 < len(fname) <= limit
+                or "\x00" in fname
+            ):
                 dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1
                 continue
             legacy = entry.get("transformationType")
-            groups.append(
-                (inputs, FIELD_SEPARATOR + fname, legacy if good(legacy, NO_LIMIT) else None)
-            )
+            if legacy is not None and not good(legacy, NO_LIMIT):
+                legacy = None
+            groups.append((inputs, FIELD_SEPARATOR + fname, legacy))
     whole = facet.get("dataset")
     if whole is not None and type(whole) is not list:
         dropped[DROP_MALFORMED] = dropped.get(DROP_MALFORMED, 0) + 1

@@ -33,6 +33,7 @@ ascending global indexes of its jobs and transformations (the ``cdict`` table).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import compress
 from typing import Any, NamedTuple
 
 import orjson
@@ -115,12 +116,22 @@ def encode_columns(events: Iterable[ColumnEvent]) -> dict[str, Any]:
     pairs: dict[tuple[str, str], list[Any]] = {}
     repeats: set[tuple[str, str]] = set()  # rows whose fields may come twice
 
+    # vocabulary indexes of each job and each transformation set, once a batch
+    job_ixs: dict[tuple[str, str], int] = {}
+    trans_ixs: dict[frozenset[Transformation], list[int]] = {}
+
     def value_of(trans: frozenset[Transformation], at: int, job: tuple[str, str]) -> int:
         combo = combos.get((job, trans))
         if combo is None:
             combo = combos[(job, trans)] = len(combo_lists)
-            texts = [job_field(*job), *(transformation_field(t) for t in trans)]
-            combo_lists.append([vocab.setdefault(x, len(vocab)) for x in texts])
+            j = job_ixs.get(job)
+            if j is None:
+                j = job_ixs[job] = vocab.setdefault(job_field(*job), len(vocab))
+            ts = trans_ixs.get(trans)
+            if ts is None:
+                texts = [transformation_field(t) for t in trans]
+                ts = trans_ixs[trans] = [vocab.setdefault(x, len(vocab)) for x in texts]
+            combo_lists.append([j, *ts])
         value_list.extend((at, at, combo))
         return len(value_list) // 3 - 1
 
@@ -145,10 +156,11 @@ def encode_columns(events: Iterable[ColumnEvent]) -> dict[str, Any]:
                 row += (values[next(iter(distinct))], len(cols))
                 row += cols
                 continue
-            for trans in distinct:
-                fields = [text for text, t in cols.items() if t == trans]
-                row += (values[trans], len(fields))
-                row += fields
+            # several sets: each one's block by C-level passes over the pair
+            fields, at_value = list(cols), list(map(values.__getitem__, cols.values()))
+            for value in {values[t] for t in distinct}:
+                row += (value, at_value.count(value))
+                row += compress(fields, map(value.__eq__, at_value))
     return {
         "cv": list(vocab),
         "cc": combo_lists,
