@@ -355,3 +355,37 @@ def test_masking_is_true_only_for_true_even_after_a_true_in_the_same_event() -> 
     snap = _columns(_raw_with_facet(facet))
     got = {e["target"]["field"]: e["transformations"][0]["masking"] for e in snap["columnEdges"]}
     assert got == {"a": True, "b": False, "c": False}
+
+
+def test_the_payload_sends_a_pairs_column_pairs_in_blocks_of_one_value() -> None:
+    a = column_event(
+        {INT: column_facet({"id": [((*EXT, "id"), [DIRECT_IDENTITY])],
+                            "amount": [((*EXT, "amount"), [DIRECT_IDENTITY])]})},
+        job=("spark", "a"),
+        event_time="2026-03-01T10:00:00Z",
+    )  # fmt: skip
+    b = column_event(
+        {INT: column_facet({"id": [((*EXT, "id"), [INDIRECT_JOIN])]})},
+        job=("spark", "b"),
+        event_time="2026-03-02T10:00:00Z",
+    )
+    body = json.loads(encode_batch([], [_accepted(a).fold, _accepted(b).fold]))
+    # by hand: vocabulary in first-use order, one value per event and set
+    assert body["cv"] == [
+        '["spark","a"]',
+        'x["DIRECT","IDENTITY",false]',
+        '["spark","b"]',
+        'x["INDIRECT","JOIN",false]',
+    ]
+    assert body["cc"] == [[0, 1], [2, 3]]
+    assert body["ct"] == ["20260301100000000000", "20260302100000000000"]
+    assert body["cw"] == [0, 0, 0, 1, 1, 1]
+    # one row for the pair: event a's block (value 0, two column pairs), then
+    # event b's (value 1, one); the row names "id" twice, so it is listed in cr
+    (row,) = body["columns"]
+    assert row[:4] == [node_id(*EXT), node_id(*INT), 0, 2]
+    assert set(row[4:6]) == {"id\x00id", "amount\x00amount"}  # in the facet's order
+    assert row[6:] == [1, 1, "id\x00id"]
+    assert body["cr"] == [1]
+    one = json.loads(encode_batch([], [_accepted(a).fold]))
+    assert one["cr"] == []
