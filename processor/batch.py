@@ -122,6 +122,7 @@ class BatchProcessor:
         version: str,
         observer: Observer = NULL_OBSERVER,
         max_backoff: float = 30.0,
+        dead_letters: bool = True,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -132,6 +133,9 @@ class BatchProcessor:
         self.version = version
         self.observer = observer
         self.max_backoff = max_backoff
+        # False for the rebuild, which publishes no dead letters: then it
+        # neither builds them nor asks Redis which rule-rejected events it saw.
+        self.dead_letters = dead_letters
         # A batch token is unique per worker process and batch, so a retried
         # Lua call recognises the marks of its own earlier attempt.
         self._token_prefix = f"{os.getpid():x}{random.getrandbits(48):012x}"
@@ -265,6 +269,8 @@ class BatchProcessor:
         """The batch's dead letters: every message rejected before step 4, and
         the rule-rejected events neither the store nor ``marking`` has (the
         others are duplicates)."""
+        if not self.dead_letters:
+            return []
         pending = list(batch.pre_rejected)
         unmarked = [(rec, h, rej) for rec, h, rej in batch.rule_rejected if h not in marking]
         if unmarked:
