@@ -363,7 +363,8 @@ class BatchProcessor:
         return OutRecord(self.dlq_topic, rec.key, rec.value, headers)
 
     def _observe(self, records: Sequence[InputRecord], result: BatchResult, seconds: float) -> None:
-        for rec, reason in result.dead_letters:
+        # The records' fields are read for the log only when it is shown.
+        for rec, reason in result.dead_letters if log.isEnabledFor(logging.INFO) else ():
             log.info(
                 "dead-lettered %s[%d]@%d: %s",
                 rec.topic,
