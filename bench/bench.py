@@ -10,7 +10,8 @@ batches, keys partitioned as Kafka clients do), then, on that same topic, measur
 (a) raw aiokafka ``getmany`` consumption of all N messages (fresh group, from earliest);
 (b) a faust-streaming agent that does nothing (``bench/noop_agent.py``, a subprocess);
 (c) the full pipeline, ``python -m processor worker`` as a subprocess, timed by polling its
-    ``/metrics`` every 50 ms until ``lineage_events_consumed_total`` reaches N, then until
+    ``/metrics`` (every 50 ms near the first and last records, every 250 ms between) until
+    ``lineage_events_consumed_total`` reaches N, then until
     ``GET /api/v1/graph/snapshot?hash=1`` answers;
 (d) ``python -m processor rebuild`` (docs/design.md section 6) as a subprocess with the worker's
     LINEAGE_* environment, while phase c's worker stays up, idle, serving the graph it
