@@ -92,9 +92,16 @@ async def send_batched(
             builders[-1][0].append(key=r.key, value=r.value, timestamp=None, headers=headers)
         builders[-1][1].append(i)
     sent: list[tuple[list[int], asyncio.Future[Any]]] = []
-    for (topic, partition), builders in places.items():
-        for builder, indexes in builders:
-            sent.append((indexes, await producer.send_batch(builder, topic, partition=partition)))
+    try:
+        for (topic, partition), builders in places.items():
+            for builder, indexes in builders:
+                acked = await producer.send_batch(builder, topic, partition=partition)
+                sent.append((indexes, acked))
+    except BaseException:
+        # The publication is retried whole; what left already is not awaited.
+        for _, acked in sent:
+            acked.add_done_callback(_retrieve)
+        raise
     outcomes = await asyncio.gather(*(acked for _, acked in sent), return_exceptions=True)
     for (indexes, _), outcome in zip(sent, outcomes, strict=True):
         if isinstance(outcome, MessageSizeTooLargeError):
@@ -108,3 +115,8 @@ async def send_batched(
         for i, outcome in zip(alone, one_by_one, strict=True):
             results[i] = outcome
     return results
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
