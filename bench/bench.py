@@ -10,7 +10,8 @@ batches, keys partitioned as Kafka clients do), then, on that same topic, measur
 (a) raw aiokafka ``getmany`` consumption of all N messages (fresh group, from earliest);
 (b) a faust-streaming agent that does nothing (``bench/noop_agent.py``, a subprocess);
 (c) the full pipeline, ``python -m processor worker`` as a subprocess, timed by polling its
-    ``/metrics`` every 50 ms until ``lineage_events_consumed_total`` reaches N, then until
+    ``/metrics`` (every 50 ms near the first and last records, every 250 ms between) until
+    ``lineage_events_consumed_total`` reaches N, then until
     ``GET /api/v1/graph/snapshot?hash=1`` answers;
 (d) ``python -m processor rebuild`` (docs/design.md section 6) as a subprocess with the worker's
     LINEAGE_* environment, while phase c's worker stays up, idle, serving the graph it
@@ -106,6 +107,11 @@ TARGET_CLASSIFY_US = 40.0  # helper CPU per event
 # (docs/redis.md) and the former layout's ``seen:`` keys.
 DEDUP_KINDS = ("dw", "dd", "dr", "di", "dt", "seen")
 POLL_S = 0.05
+# Each /metrics answer costs the worker a few milliseconds of CPU (and the bench
+# as much to parse it): in the middle of a run, far from its first and last
+# record, (c) polls this much more slowly, so the probe takes less of the two
+# cores from what it measures; near both ends it polls every POLL_S.
+SLOW_POLL_S = 0.25
 STALL_S = 60.0
 START_S = 120.0
 
@@ -291,6 +297,14 @@ def _by_label(
     return {lab.get(label, ""): v for n, lab, v in samples if n == name and v}
 
 
+def _poll_interval(left: float, done: float, seconds: float) -> float:
+    """The wait before the next poll of (c): SLOW_POLL_S while, at the rate so
+    far, more than four slow polls' worth of records are left."""
+    if done <= 0 or seconds <= 0:
+        return POLL_S
+    return SLOW_POLL_S if left / (done / seconds) > 4 * SLOW_POLL_S else POLL_S
+
+
 def _pipeline_unavailable() -> str | None:
     import importlib.util
 
@@ -426,7 +440,7 @@ def measure_pipeline(
                 raise BenchError(
                     f"pipeline stalled at {consumed:,.0f}/{n:,} consumed: {_tail(log)}"
                 )
-            time.sleep(POLL_S)
+            time.sleep(_poll_interval(n - consumed, consumed - c0, last - first))
         snapshot_hash = None
         while snapshot_hash is None:
             rss.sample()

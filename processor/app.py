@@ -56,7 +56,7 @@ from processor.adapters.metrics_observer import MetricsObserver
 from processor.adapters.redis_columns import column_edge_count, sweep_columns
 from processor.adapters.redis_retention import sweep, take_sweep_lock
 from processor.batch import BatchProcessor, PreparedBatch
-from processor.core.pipeline import Classified, Rejected
+from processor.core.batch_plan import Summary
 from processor.core.timefmt import format_time, retention_floor
 from processor.errors import DependencyUnavailable
 from processor.graph_guard import GraphGuard
@@ -73,7 +73,7 @@ class PendingBatch:
 
     events: list[Any]  # faust events, acked after the commit
     records: list[InputRecord]
-    work: asyncio.Future[tuple[list[Rejected | Classified], list[bytes]]] | None  # in a helper
+    work: asyncio.Future[tuple[list[Summary], list[bytes]]] | None  # in a helper
     prepared: PreparedBatch | None  # classification done in-process
 
 
@@ -251,6 +251,8 @@ class LineageWorker:
         @app.task  # type: ignore[untyped-decorator]  # faust's task is untyped
         async def startup() -> None:
             if worker.pool is not None:
+                # Listeners (``dev``'s edges) are added once the worker is built.
+                worker.pool.send_folds = bool(worker.listeners)
                 worker.pool.start()  # not on the first batch; from the loop's thread
             await worker.load_generation()
             await worker.guard.start()

@@ -37,10 +37,17 @@ from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from processor.core.batch_plan import Outcome, classify_batch, first_occurrences
+from processor.core.batch_plan import (
+    ACCEPTED,
+    DUPLICATE,
+    PRE_REJECTED,
+    RULE_REJECTED,
+    Summary,
+    summarize_batch,
+)
 from processor.core.control import DeleteRequest, parse_control
 from processor.core.dlq_headers import dlq_headers
-from processor.core.pipeline import Accepted, Classified, Limits, Rejected
+from processor.core.pipeline import Limits, Rejected
 from processor.core.rules import MixRule
 from processor.errors import DependencyUnavailable, RedisUnavailable
 from processor.ports import (
@@ -91,8 +98,10 @@ class PreparedBatch:
     # ``firsts`` (in their order) and the joined lineage (``classify_batch``).
     payloads: Sequence[bytes]
     pre_rejected: list[tuple[InputRecord, Rejected]] = field(default_factory=list)
-    rule_rejected: list[tuple[InputRecord, Classified]] = field(default_factory=list)
-    firsts: list[Classified] = field(default_factory=list)  # each content hash once, in order
+    # (record, content hash, what the rule said)
+    rule_rejected: list[tuple[InputRecord, str, Rejected]] = field(default_factory=list)
+    # each content hash once, in order: ``core.batch_plan.Summary`` tuples
+    firsts: list[Summary] = field(default_factory=list)
     in_batch_duplicates: int = 0
     cpu_seconds: float = 0.0
     # Set once steps 2-3 are done (``publish_dead_letters``): the letters published.
@@ -113,6 +122,7 @@ class BatchProcessor:
         version: str,
         observer: Observer = NULL_OBSERVER,
         max_backoff: float = 30.0,
+        dead_letters: bool = True,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -123,6 +133,9 @@ class BatchProcessor:
         self.version = version
         self.observer = observer
         self.max_backoff = max_backoff
+        # False for the rebuild, which publishes no dead letters: then it
+        # neither builds them nor asks Redis which rule-rejected events it saw.
+        self.dead_letters = dead_letters
         # A batch token is unique per worker process and batch, so a retried
         # Lua call recognises the marks of its own earlier attempt.
         self._token_prefix = f"{os.getpid():x}{random.getrandbits(48):012x}"
@@ -135,30 +148,37 @@ class BatchProcessor:
     def prepare(self, records: Sequence[InputRecord]) -> PreparedBatch:
         """Classify a batch in-process: pure CPU work, safe to run ahead of ``commit``."""
         started = time.perf_counter()
-        results, payloads = classify_batch([r.value for r in records], self.rule, self.limits)
-        batch = self.group(records, results, payloads)
+        summaries, payloads = summarize_batch(
+            [r.value for r in records], self.rule, self.limits, folds=True
+        )
+        batch = self.group(records, summaries, payloads)
         batch.cpu_seconds = time.perf_counter() - started
         return batch
 
     def group(
-        self, records: Sequence[InputRecord], results: Sequence[Outcome], payloads: Sequence[bytes]
+        self,
+        records: Sequence[InputRecord],
+        summaries: Sequence[Summary],
+        payloads: Sequence[bytes],
     ) -> PreparedBatch:
-        """Sort classified records by what ``commit`` must do with them."""
+        """Sort classified records (``core.batch_plan.summarize``) by what
+        ``commit`` must do with them."""
         batch = PreparedBatch(
             records=records,
             token=f"{self._token_prefix}.{next(self._batches)}",
             payloads=payloads,
         )
-        firsts = first_occurrences(results)
-        for i, (rec, c) in enumerate(zip(records, results, strict=True)):
-            if isinstance(c, Rejected):
-                batch.pre_rejected.append((rec, c))
-            elif firsts[c.content_hash] != i:
+        firsts = batch.firsts
+        for rec, s in zip(records, summaries, strict=True):
+            kind = s[0]
+            if kind == PRE_REJECTED:
+                batch.pre_rejected.append((rec, Rejected(s[1], s[2])))
+            elif kind == DUPLICATE:
                 batch.in_batch_duplicates += 1
             else:
-                batch.firsts.append(c)
-                if isinstance(c.outcome, Rejected):
-                    batch.rule_rejected.append((rec, c))
+                firsts.append(s)
+                if kind == RULE_REJECTED:
+                    batch.rule_rejected.append((rec, s[1], Rejected(s[2], s[3])))
         return batch
 
     async def commit(self, batch: PreparedBatch) -> BatchResult:
@@ -201,23 +221,26 @@ class BatchProcessor:
         result.dead_letters = [(rec, rej.reason) for rec, rej in dead or []]
         for _, rej in batch.pre_rejected:
             result.rejected[rej.reason] += 1
-        for c, new in zip(batch.firsts, flags, strict=True):
-            outcome = c.outcome
+        for s, new in zip(batch.firsts, flags, strict=True):
+            kind = s[0]
             if not new:
                 result.duplicate += 1
-            elif isinstance(outcome, Accepted):
+            elif kind == ACCEPTED:
+                _, _, event_time, edges, column_edges, skipped, column_dropped, fold = s
                 result.accepted += 1
-                result.folded.append(outcome.fold)
-                result.edges_folded += len(outcome.fold.edges)
-                for reason, n in outcome.skipped:
+                result.event_times.append(event_time)
+                if fold is not None:
+                    result.folded.append(fold)
+                result.edges_folded += edges
+                for reason, n in skipped:
                     result.skipped[reason] += n
-                result.column_edges_folded += len(outcome.fold.columns)
-                for reason, n in outcome.column_dropped:
+                result.column_edges_folded += column_edges
+                for reason, n in column_dropped:
                     result.column_dropped[reason] += n
-            elif isinstance(outcome, Rejected):
-                result.rejected[outcome.reason] += 1
+            elif kind == RULE_REJECTED:
+                result.rejected[s[2]] += 1
             else:
-                result.ignored[outcome.event_type] += 1
+                result.ignored[s[2]] += 1
         self._observe(batch.records, result, batch.cpu_seconds + time.perf_counter() - started)
         return result
 
@@ -246,14 +269,15 @@ class BatchProcessor:
         """The batch's dead letters: every message rejected before step 4, and
         the rule-rejected events neither the store nor ``marking`` has (the
         others are duplicates)."""
+        if not self.dead_letters:
+            return []
         pending = list(batch.pre_rejected)
-        unmarked = [(rec, c) for rec, c in batch.rule_rejected if c.content_hash not in marking]
+        unmarked = [(rec, h, rej) for rec, h, rej in batch.rule_rejected if h not in marking]
         if unmarked:
-            seen = await self._redis("seen", self.store.seen([c.content_hash for _, c in unmarked]))
-            for (rec, c), was_seen in zip(unmarked, seen, strict=True):
+            seen = await self._redis("seen", self.store.seen([h for _, h, _ in unmarked]))
+            for (rec, _, rej), was_seen in zip(unmarked, seen, strict=True):
                 if not was_seen:
-                    assert isinstance(c.outcome, Rejected)
-                    pending.append((rec, c.outcome))
+                    pending.append((rec, rej))
         return pending
 
     async def apply_control(self, records: Sequence[InputRecord]) -> BatchResult:
@@ -339,7 +363,8 @@ class BatchProcessor:
         return OutRecord(self.dlq_topic, rec.key, rec.value, headers)
 
     def _observe(self, records: Sequence[InputRecord], result: BatchResult, seconds: float) -> None:
-        for rec, reason in result.dead_letters:
+        # The records' fields are read for the log only when it is shown.
+        for rec, reason in result.dead_letters if log.isEnabledFor(logging.INFO) else ():
             log.info(
                 "dead-lettered %s[%d]@%d: %s",
                 rec.topic,

@@ -47,8 +47,8 @@ from typing import Any
 from processor.adapters.classifier_pool import ClassifierPool
 from processor.adapters.log_reader import to_record
 from processor.batch import BatchProcessor, PreparedBatch
+from processor.core.batch_plan import Summary
 from processor.core.offset_book import OffsetBook
-from processor.core.pipeline import Classified, Rejected
 from processor.ports import BatchResult, InputRecord
 
 log = logging.getLogger("processor.hot_path")
@@ -63,7 +63,7 @@ class HotBatch:
     epoch: int
     records: list[InputRecord]
     next_offsets: dict[Any, int]  # (topic, partition) -> highest offset + 1
-    work: asyncio.Future[tuple[list[Rejected | Classified], list[bytes]]] | None
+    work: asyncio.Future[tuple[list[Summary], list[bytes]]] | None
     prepared: PreparedBatch | None
     claimed: bool = False  # its hashes are in ``HotPath._marking``
     # Its dead letters being published, and those of every batch before it
@@ -310,12 +310,13 @@ class HotPath:
 
     def _unmark(self, prepared: PreparedBatch) -> None:
         marking = self._marking
-        for c in prepared.firsts:
-            left = marking.get(c.content_hash, 0) - 1
+        for s in prepared.firsts:
+            digest = s[1]
+            left = marking.get(digest, 0) - 1
             if left > 0:
-                marking[c.content_hash] = left
+                marking[digest] = left
             else:
-                marking.pop(c.content_hash, None)
+                marking.pop(digest, None)
 
     async def publish_loop(self) -> None:
         """Steps 2-3 (dedup check, dead letters) of a batch started while the
@@ -353,9 +354,10 @@ class HotPath:
         # Hashes a batch ahead will mark (and dead-letters, if it is the first
         # to have them): seen, for this batch, as they will be when it folds,
         # since it folds only once that batch's letters are acknowledged.
-        ahead = frozenset(c.content_hash for _, c in prepared.rule_rejected) & marking.keys()
-        for c in prepared.firsts:
-            marking[c.content_hash] = marking.get(c.content_hash, 0) + 1
+        ahead = frozenset(h for _, h, _ in prepared.rule_rejected) & marking.keys()
+        for s in prepared.firsts:
+            digest = s[1]
+            marking[digest] = marking.get(digest, 0) + 1
         batch.claimed = True
         task = asyncio.create_task(self.processor.publish_dead_letters(prepared, ahead))
         task.add_done_callback(self._fail_on_bug)

@@ -54,6 +54,8 @@ class BatchResult:
     rejected: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
     dead_letters: list[tuple[InputRecord, str]] = field(default_factory=list)
+    event_times: list[str] = field(default_factory=list)  # of the events accepted
+    # Their folds, when the classification kept them (``ClassifierPool.send_folds``)
     folded: list[FoldEvent] = field(default_factory=list)
     edges_folded: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # edges not folded, by reason

@@ -165,6 +165,7 @@ class Rebuild:
             dlq_topic=s.dlq_topic,
             version=__version__,
             max_backoff=s.retry_max_backoff_seconds,
+            dead_letters=False,
         )
         self._say(f"rebuilding generation {new} from the log (current: {current}) ...")
         # The input topics go through the worker's batch path: classified in

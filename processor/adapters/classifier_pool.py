@@ -3,9 +3,11 @@
 ``core.pipeline.classify`` is pure CPU work, and in one process it competes
 with faust's own per-message work for the interpreter. Run in a helper process
 it takes that work off the worker's event loop; only the message values go
-out and compact tuples come back. If the helper dies, the batch is classified
-in-process and a new helper is started: a pool failure never loses or
-dead-letters a message.
+out, and back come the fold payloads and one plain tuple a message
+(``core.batch_plan.Summary``): what the worker needs, without the events'
+nodes and edges, which cost more to pickle and unpickle than the rest. If
+the helper dies, the batch is classified in-process and a new helper is
+started: a pool failure never loses or dead-letters a message.
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ import sys
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
 from processor.adapters.gc_policy import release_memory, settle_heap
-from processor.core.batch_plan import classify_batch
+from processor.core.batch_plan import Summary, summarize_batch
 from processor.core.pipeline import (
     Accepted,
     Classified,
@@ -84,32 +85,15 @@ def _die_with(parent: int) -> None:
 
 
 def _classify_values(
-    values: Sequence[bytes | None],
-) -> tuple[list[Rejected | Classified], list[bytes]]:
+    values: Sequence[bytes | None], folds: bool = False
+) -> tuple[list[Summary], list[bytes]]:
     global _batches
     assert _rule is not None, "initializer did not run"
     assert _limits is not None, "initializer did not run"
     _batches += 1
     if _batches % _TRIM_EVERY == 0:
         release_memory()
-    results, payloads = classify_batch(values, _rule, _limits)
-    return [_columns_counted(r) for r in results], payloads
-
-
-def _columns_counted(result: Rejected | Classified) -> Rejected | Classified:
-    """``result`` with its column edges replaced by as many ``None``s.
-
-    Once the batch's payload is encoded, the worker reads no more of an
-    event's column edges than how many there are (a metric); sent back whole,
-    they cost more to pickle and unpickle than the rest of the outcome.
-    """
-    if type(result) is Classified:
-        outcome = result.outcome
-        if type(outcome) is Accepted and outcome.fold.columns:
-            counted: Any = (None,) * len(outcome.fold.columns)
-            fold = outcome.fold._replace(columns=counted, column_datasets=())
-            return Classified(result.content_hash, outcome._replace(fold=fold))
-    return result
+    return summarize_batch(values, _rule, _limits, folds=folds)
 
 
 class ClassifierPool:
@@ -119,6 +103,9 @@ class ClassifierPool:
         self.rule = rule
         self.limits = limits
         self.processes = processes
+        # Send each accepted event's ``FoldEvent`` back too: only for a
+        # listener that shows the edges (``lineage-processor dev``).
+        self.send_folds = False
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -142,17 +129,18 @@ class ClassifierPool:
         """
         self._executor().submit(_classify_values, [])
 
-    async def classify(
-        self, values: Sequence[bytes | None]
-    ) -> tuple[list[Rejected | Classified], list[bytes]]:
-        """``core.batch_plan.classify_batch`` in a helper; in-process if the helper failed."""
+    async def classify(self, values: Sequence[bytes | None]) -> tuple[list[Summary], list[bytes]]:
+        """``core.batch_plan.summarize_batch`` in a helper; in-process if the helper failed."""
         loop = asyncio.get_running_loop()
+        folds = self.send_folds
         try:
-            return await loop.run_in_executor(self._executor(), _classify_values, list(values))
+            return await loop.run_in_executor(
+                self._executor(), _classify_values, list(values), folds
+            )
         except BrokenProcessPool:
             log.warning("classifier process died; classifying in-process and restarting it")
             self.close()
-            return classify_batch(values, self.rule, self.limits)
+            return summarize_batch(values, self.rule, self.limits, folds=folds)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
+from processor.adapters.record_batches import BATCH_BYTES, send_batched
 from processor.errors import BrokerUnavailable
 from processor.ports import OutRecord as OutRecord
 
@@ -41,6 +42,11 @@ class KafkaPublisher:
         self._request_timeout_ms = request_timeout_ms
         self._drop_oversized = drop_oversized_values
         self._config: dict[str, object] = {"max_request_size": 16 * 1024 * 1024, **config}
+        # Record batches of up to this size (``record_batches``), never more
+        # than a request may carry.
+        request_bytes = self._config["max_request_size"]
+        assert isinstance(request_bytes, int)
+        self._config.setdefault("max_batch_size", min(BATCH_BYTES, request_bytes))
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -98,28 +104,38 @@ class KafkaPublisher:
         except (KafkaError, OSError) as exc:
             raise BrokerUnavailable(f"Kafka send failed: {exc!r}") from exc
 
-    @staticmethod
-    async def _send_all(producer: AIOKafkaProducer, records: Sequence[OutRecord]) -> list[object]:
-        futures: list[asyncio.Future[object]] = []
-        for r in records:
-            try:
-                if r.key is None and r.value is None:
-                    futures.append(await _send_empty(producer, r))
-                else:
-                    futures.append(
-                        await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers)
-                    )
-            except MessageSizeTooLargeError as exc:  # refused before it left
-                failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-                failed.set_exception(exc)
-                futures.append(failed)
-        return list(await asyncio.gather(*futures, return_exceptions=True))
+    async def _send_all(
+        self, producer: AIOKafkaProducer, records: Sequence[OutRecord]
+    ) -> list[object]:
+        """Each record's outcome: its metadata, or the exception its send ended in."""
+        batch_bytes = self._config["max_batch_size"]
+        assert isinstance(batch_bytes, int)
+        return await send_batched(producer, records, _send_each, batch_bytes)
 
     async def close(self) -> None:
         async with self._lock:
             if self._producer is not None:
                 await self._producer.stop()
                 self._producer = None
+
+
+async def _send_each(producer: AIOKafkaProducer, records: Sequence[OutRecord]) -> list[object]:
+    """One ``send`` a record: the records a batch can not carry, and those of a
+    batch the broker refused as too large, which tells which one it was."""
+    futures: list[asyncio.Future[object]] = []
+    for r in records:
+        try:
+            if r.key is None and r.value is None:
+                futures.append(await _send_empty(producer, r))
+            else:
+                futures.append(
+                    await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers)
+                )
+        except MessageSizeTooLargeError as exc:  # refused before it left
+            failed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            futures.append(failed)
+    return list(await asyncio.gather(*futures, return_exceptions=True))
 
 
 async def _send_empty(producer: AIOKafkaProducer, record: OutRecord) -> asyncio.Future[object]:

@@ -70,7 +70,7 @@ class MetricsObserver:
             m.event_lag,
             [max(0.0, now - t / 1000) for rec in records if (t := rec.timestamp_ms) is not None],
         )
-        times = [_unix_seconds(fold.event_time) for fold in result.folded]
+        times = [_unix_seconds(event_time) for event_time in result.event_times]
         observe_many(m.event_time_lag, [max(0.0, now - when) for when in times])
 
 

@@ -8,6 +8,7 @@ outcomes durable.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from processor.core.fold_payload import (
     OUTCOME_ACCEPTED,
@@ -15,7 +16,15 @@ from processor.core.fold_payload import (
     OUTCOME_REJECTED,
     encode_batch,
 )
-from processor.core.pipeline import Accepted, Classified, FoldEvent, Limits, Rejected, classify
+from processor.core.pipeline import (
+    Accepted,
+    Classified,
+    FoldEvent,
+    Ignored,
+    Limits,
+    Rejected,
+    classify,
+)
 from processor.core.rules import MixRule
 
 Outcome = Rejected | Classified
@@ -68,3 +77,65 @@ def classify_batch(
             marks.append((c.content_hash, OUTCOME_IGNORED))
     payloads.append(encode_batch(marks, folds))
     return results, payloads
+
+
+# What the worker still needs of each message once the fold payloads are
+# encoded, as a plain tuple whose first item says which kind it is. Built in
+# the helper process, it is what crosses the process boundary: plain tuples of
+# strings and numbers pickle and unpickle several times faster than the
+# outcome types with their nodes and edges, which only the payloads need.
+PRE_REJECTED = 0  # (0, reason, error): dead-lettered, never deduplicated
+DUPLICATE = 1  # (1,): its content hash came earlier in the batch
+IGNORED = 2  # (2, hash, event_type)
+RULE_REJECTED = 3  # (3, hash, reason, error)
+# (4, hash, event_time, edges, column edges, skipped, column_dropped, fold or None)
+ACCEPTED = 4
+Summary = tuple[Any, ...]
+
+_DUPLICATE: Summary = (DUPLICATE,)
+
+
+def summarize(results: Sequence[Outcome], *, folds: bool) -> list[Summary]:
+    """Each result as a ``Summary``, in message order; ``folds``: keep each
+    accepted event's ``FoldEvent`` (for listeners that show the edges)."""
+    out: list[Summary] = []
+    seen: set[str] = set()
+    for r in results:
+        if type(r) is Rejected:
+            out.append((PRE_REJECTED, r.reason, r.error))
+            continue
+        assert type(r) is Classified
+        digest = r.content_hash
+        if digest in seen:
+            out.append(_DUPLICATE)
+            continue
+        seen.add(digest)
+        outcome = r.outcome
+        if type(outcome) is Accepted:
+            fold = outcome.fold
+            out.append(
+                (
+                    ACCEPTED,
+                    digest,
+                    fold.event_time,
+                    len(fold.edges),
+                    len(fold.columns),
+                    outcome.skipped,
+                    outcome.column_dropped,
+                    fold if folds else None,
+                )
+            )
+        elif type(outcome) is Rejected:
+            out.append((RULE_REJECTED, digest, outcome.reason, outcome.error))
+        else:
+            assert type(outcome) is Ignored
+            out.append((IGNORED, digest, outcome.event_type))
+    return out
+
+
+def summarize_batch(
+    values: Sequence[bytes | None], rule: MixRule, limits: Limits, *, folds: bool
+) -> tuple[list[Summary], list[bytes]]:
+    """``classify_batch`` with its results as ``Summary`` tuples."""
+    results, payloads = classify_batch(values, rule, limits)
+    return summarize(results, folds=folds), payloads

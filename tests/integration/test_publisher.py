@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import murmur2
 
 from processor.adapters.dlq_publisher import (
     KEY_DROPPED_HEADER,
@@ -94,3 +95,27 @@ def test_a_dead_letter_with_neither_key_nor_value_is_sent(broker: str, make_topi
     assert [(r.key, r.value) for r in got] == [(None, None), (None, None)]
     assert got[0].headers == {"lineage.reason": "invalid_json"}
     assert got[1].headers == {"lineage.reason": "too_large", VALUE_DROPPED_HEADER: "5000"}
+
+
+def test_dead_letters_land_where_single_sends_would_put_them(broker: str, make_topics: Any) -> None:
+    """Sent in record batches, each record still goes to the partition of the
+    Java client's murmur2 of its key (positive, modulo the 3 partitions), in
+    the order given; more than one batch's worth spans several batches."""
+    (topic,) = make_topics("dlq-spread", partitions=3)
+    keys = [f"job-{i % 7}".encode() for i in range(600)]
+    records = [
+        OutRecord(topic, key, b"v" * 1000 + str(i).encode(), [("lineage.seq", str(i).encode())])
+        for i, key in enumerate(keys)
+    ]
+    # 600 records of ~1 KB in batches of at most 64 KiB: ten batches or more.
+    _publish(KafkaPublisher(broker, drop_oversized_values=True, max_batch_size=65536), records)
+
+    got = read_topic(broker, topic, expect=600)
+    assert len(got) == 600
+    for r in got:
+        assert r.partition == (murmur2(r.key) & 0x7FFFFFFF) % 3
+    for partition in range(3):
+        seqs = [int(r.headers["lineage.seq"]) for r in got if r.partition == partition]
+        assert seqs == sorted(seqs)
+    assert sorted(int(r.headers["lineage.seq"]) for r in got) == list(range(600))
+    assert {r.value for r in got} == {rec.value for rec in records}

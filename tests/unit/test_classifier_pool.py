@@ -1,6 +1,7 @@
 """Classification in a helper process gives what it gives in-process: the
 outcomes cross the process boundary (pickled, with the reducers
-``adapters.classifier_pool`` registers) unchanged, types included."""
+``adapters.classifier_pool`` registers) unchanged, types included, and the
+summaries a helper sends back say what the outcomes say."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ import pickle
 from multiprocessing.reduction import ForkingPickler
 
 from processor.adapters.classifier_pool import ClassifierPool
-from processor.core.batch_plan import classify_batch
+from processor.core.batch_plan import (
+    ACCEPTED,
+    DUPLICATE,
+    IGNORED,
+    PRE_REJECTED,
+    RULE_REJECTED,
+    classify_batch,
+    first_occurrences,
+    summarize,
+)
 from processor.core.fold_payload import decode_batch
 from processor.core.pipeline import Accepted, Classified, FoldEvent, Ignored, Limits, Rejected
 from processor.core.rules import MixRule
@@ -53,7 +63,7 @@ def test_a_helper_process_classifies_like_the_worker() -> None:
     finally:
         pool.close()
     results, payloads = classify_batch(values, RULE, Limits())
-    assert got[0] == results
+    assert got[0] == summarize(results, folds=False)
     # the payloads join sets, whose order differs between processes: compare
     # what they carry
     assert [_decoded(p) for p in got[1]] == [_decoded(p) for p in payloads]
@@ -62,3 +72,58 @@ def test_a_helper_process_classifies_like_the_worker() -> None:
 def _decoded(payload: bytes) -> tuple[object, str]:
     marks, graph = decode_batch(payload)
     return marks, snapshot_hash(graph.snapshot())
+
+
+def test_a_summary_says_what_the_outcome_says() -> None:
+    """Each message's summary, kind by kind, from its outcome by hand: a
+    content hash seen before in the batch is a duplicate, a message rejected
+    before it has a hash never is."""
+    values = _values()
+    results, _ = classify_batch(values, RULE, Limits())
+    firsts = first_occurrences(results)
+    summaries = summarize(results, folds=False)
+    kinds = set()
+    for i, (r, s) in enumerate(zip(results, summaries, strict=True)):
+        kinds.add(s[0])
+        if isinstance(r, Rejected):
+            assert s == (PRE_REJECTED, r.reason, r.error)
+        elif firsts[r.content_hash] != i:
+            assert s == (DUPLICATE,)
+        elif isinstance(r.outcome, Accepted):
+            fold = r.outcome.fold
+            assert s == (
+                ACCEPTED,
+                r.content_hash,
+                fold.event_time,
+                len(fold.edges),
+                len(fold.columns),
+                r.outcome.skipped,
+                r.outcome.column_dropped,
+                None,
+            )
+        elif isinstance(r.outcome, Rejected):
+            assert s == (RULE_REJECTED, r.content_hash, r.outcome.reason, r.outcome.error)
+        else:
+            assert s == (IGNORED, r.content_hash, r.outcome.event_type)
+    assert kinds == {PRE_REJECTED, DUPLICATE, ACCEPTED, RULE_REJECTED, IGNORED}
+    # with ``folds``, an accepted event's summary carries its fold whole
+    with_folds = summarize(results, folds=True)
+    accepted = [(r, s) for r, s in zip(results, with_folds, strict=True) if s[0] == ACCEPTED]
+    assert accepted
+    for r, s in accepted:
+        assert isinstance(r, Classified)
+        assert isinstance(r.outcome, Accepted)
+        assert s[7] is r.outcome.fold
+
+
+def test_a_helper_sends_folds_back_when_asked() -> None:
+    values = _values()
+    pool = ClassifierPool(RULE, Limits(), 1)
+    pool.send_folds = True
+    try:
+        got, _ = asyncio.run(pool.classify(values))
+    finally:
+        pool.close()
+    results, _ = classify_batch(values, RULE, Limits())
+    assert got == summarize(results, folds=True)
+    assert any(s[0] == ACCEPTED and isinstance(s[7], FoldEvent) for s in got)

@@ -400,3 +400,20 @@ def test_any_outages_leave_the_pure_fold_and_every_dead_letter_acked(
     if not any(lost for batch_faults in faults for op, _, lost in batch_faults if op == "publish"):
         assert acked.count(INTERNAL_ONLY) == min(1, everything.count(INTERNAL_ONLY))
     assert_marks_follow_acks(rig.journal, {content_hash(INTERNAL_ONLY): INTERNAL_ONLY})
+
+
+def test_without_dead_letters_a_batch_only_folds() -> None:
+    """The rebuild's processor (``dead_letters=False``): no dedup check, no
+    letter published, one fold call; the outcomes are counted as the worker
+    counts them (the rule-rejected event is new, as nothing marks it)."""
+    rig = Rig(mark_rejected=False)
+    rig.processor.dead_letters = False
+    result = rig.process([GOOD, INTERNAL_ONLY, BAD_JSON, START, GOOD])
+    assert rig.steps() == [("fold", "ok")]
+    assert rig.publisher.acked == []
+    assert result.dead_letters == []
+    assert (result.accepted, result.duplicate, result.edges_folded) == (1, 1, 1)
+    assert result.rejected == {"invalid_json": 1, "mix_rule_internal_only": 1}
+    assert result.ignored == {"START": 1}
+    # the normalised eventTime of GOOD (tests/events.py: 2026-03-01T10:00:00Z)
+    assert result.event_times == ["2026-03-01T10:00:00.000000Z"]

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import pytest
 from aiokafka.structs import ConsumerRecord
 
+from processor.adapters.classifier_pool import ClassifierPool
 from processor.adapters.memory import Call, MemoryGraphStore, MemoryPublisher
 from processor.batch import BatchProcessor
 from processor.core.fold import Graph
@@ -339,3 +340,38 @@ def test_letters_go_out_at_most_one_batch_ahead_of_a_fold_held_up() -> None:
         return out
 
     assert sorted(v or b"" for v in asyncio.run(run())) == [b"{1", b"{2"]
+
+
+@pytest.mark.parametrize("send_folds", [False, True])
+def test_batches_classified_in_a_helper_carry_folds_only_when_asked(send_folds: bool) -> None:
+    """Through a helper process the results count every accepted event and
+    carry its event time; the folds themselves (for ``dev``'s edges) only
+    with ``send_folds``."""
+    values = [event(i) for i in range(6)]
+    pool = ClassifierPool(RULE, Limits(), 1)
+    pool.send_folds = send_folds
+
+    async def run() -> Rig:
+        rig = Rig(batch_size=10)
+        rig.hot.pool = pool
+        epoch = rig.hot.book.assigned({P0})
+        runner = asyncio.create_task(rig.hot.run())
+        await rig.hot.put(fetched(P0, 0, values), epoch)
+        await until(lambda: sum(r.accepted for r, _ in rig.batches) == 6, seconds=30.0)
+        runner.cancel()
+        return rig
+
+    try:
+        rig = asyncio.run(run())
+    finally:
+        pool.close()
+    results = [r for r, _ in rig.batches]
+    assert snapshot_hash(rig.store.graph.snapshot()) == snapshot_hash(pure_fold(values).snapshot())
+    # raw_event's eventTime, normalised
+    assert [t for r in results for t in r.event_times] == ["2026-03-01T10:00:00.000000Z"] * 6
+    assert sum(r.edges_folded for r in results) == 6
+    folded = [f for r in results for f in r.folded]
+    if send_folds:
+        assert [f.job for f in folded] == [("dbt", f"job{i}") for i in range(6)]
+    else:
+        assert folded == []
