@@ -15,6 +15,7 @@ from processor.errors import InvalidMessage
 from processor.ingest.profile_check import fits
 from processor.samples import realistic_mix
 
+
 def _load(value: bytes) -> Any:
     try:
         return orjson.loads(value)

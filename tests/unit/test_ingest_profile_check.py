@@ -142,7 +142,9 @@ def test_on_the_realistic_mix_a_yes_is_a_yes_and_plain_events_get_one() -> None:
 
 def test_static_events_are_left_to_the_models() -> None:
     assert not fits({"eventTime": "2026-03-01T10:00:00Z", "job": {"namespace": "a", "name": "b"}})
-    assert not fits({"eventTime": "2026-03-01T10:00:00Z", "dataset": {"namespace": "a", "name": "b"}})
+    assert not fits(
+        {"eventTime": "2026-03-01T10:00:00Z", "dataset": {"namespace": "a", "name": "b"}}
+    )
 
 
 def test_the_models_have_the_fields_the_quick_check_knows() -> None:
