@@ -6,6 +6,9 @@ content hash and the mix rule (steps 4-7) are the worker's, and cost as much
 again (Snowflake's path, which answers by the mix rule, runs ``classify``
 whole). A batch's elements are already decoded with the array: an element is
 decoded again only where the depth bound could matter or to name its type.
+An event that plainly fits the profile is told so by ``profile_check`` without
+building the models; any other is validated by the worker's ``validate_event``,
+whose verdict and message the answer then carries.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from processor.core.pipeline import Limits, Rejected
 from processor.core.reasons import Reason
 from processor.core.validate import validate_event
 from processor.errors import InvalidMessage
+from processor.ingest.profile_check import fits
 
 
 def _too_large(raw: bytes, limits: Limits) -> Rejected:
@@ -32,7 +36,7 @@ def check_raw(raw: bytes, limits: Limits) -> dict[str, Any] | Rejected:
         return _too_large(raw, limits)
     try:
         obj = decode_object(raw, limits.max_depth)
-        validate_event(obj, strict_profile=limits.strict_profile)
+        _validate(obj, limits)
     except InvalidMessage as exc:
         return Rejected(str(exc.reason), exc.error)
     return obj
@@ -46,7 +50,13 @@ def check_decoded(item: Any, raw: bytes, limits: Limits) -> Rejected | None:
         # Fewer brackets than the depth bound cannot nest deeper than it.
         if not isinstance(item, dict) or raw.count(b"{") + raw.count(b"[") > limits.max_depth:
             item = decode_object(raw, limits.max_depth)
-        validate_event(item, strict_profile=limits.strict_profile)
+        _validate(item, limits)
     except InvalidMessage as exc:
         return Rejected(str(exc.reason), exc.error)
     return None
+
+
+def _validate(event: dict[str, Any], limits: Limits) -> None:
+    """Step 3: raises ``InvalidMessage`` as the worker's ``validate_event`` does."""
+    if limits.strict_profile or not fits(event):
+        validate_event(event, strict_profile=limits.strict_profile)

@@ -8,6 +8,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from processor import __version__
+from processor.ingest import event_loop
 from processor.ingest.processes import process_count, run_processes
 from processor.ingest.routes import EVENT, EXTERNAL
 from processor.ingest.server import address, build_gateway, serve
@@ -46,7 +47,7 @@ def run(settings: Settings) -> int:
 
         await serve(settings, started=announce, stop=stopping.wait, freeze_heap=True)
 
-    asyncio.run(main())
+    event_loop.run(main())
     return 0
 
 

@@ -31,6 +31,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from processor import logs
+from processor.ingest import event_loop
 from processor.ingest.metrics import MULTIPROCESS_DIR_ENV
 from processor.ingest.server import address, serve
 from processor.settings import Settings
@@ -183,4 +184,4 @@ def _child(settings: Settings, index: int, ready: Any) -> None:
             freeze_heap=True,
         )
 
-    asyncio.run(main())
+    event_loop.run(main())
