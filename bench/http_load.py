@@ -10,21 +10,40 @@ answer before it sends its next: one ``send`` and, for a small answer, one
 latencies), its first send and last answer (``time.perf_counter`` is the
 system's monotonic clock on Linux, so the processes' instants compare) and the
 CPU time it used, so the bench can say what the load itself cost.
+
+The same load in C (``http_load.c``: threads instead of processes, each an
+``epoll`` loop) costs a fraction of the Python loop's CPU a request; it is
+built with the machine's ``cc`` on first use (cached by the source's hash
+under ``bench/results/build``) and ``run_load`` uses it unless told otherwise,
+falling back to the Python client when no compiler is found or the build
+fails. Both report in the same form.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
+import os
 import re
 import select
+import shutil
 import socket
+import struct
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter, deque
+from pathlib import Path
 from typing import Any
 
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 _READ = 1 << 16
+_SOURCE = Path(__file__).resolve().parent / "http_load.c"
+_BUILD = Path(__file__).resolve().parent / "results" / "build"
+CFLAGS = ("-O2", "-Wall", "-Wextra", "-pthread")
+CLIENTS = ("auto", "c", "python")
 
 
 def build_requests(
@@ -159,9 +178,124 @@ def run_load(
     *,
     processes: int,
     connections: int,
+    client: str = "auto",
 ) -> dict[str, Any]:
     """Send ``requests`` over ``connections`` keep-alive connections spread over
-    ``processes`` client processes; the answers summed."""
+    ``processes`` client processes (threads of the C client); the answers summed,
+    and ``client``: which client ran ("c" or "python").
+
+    ``client`` "auto" runs the C client when it can be built, else the Python one;
+    "c" requires the C client; "python" runs the Python one."""
+    if client not in CLIENTS:
+        raise ValueError(f"client: one of {', '.join(CLIENTS)}, not {client!r}")
+    binary = build_c_client() if client != "python" else None
+    if client == "c" and binary is None:
+        raise RuntimeError("the C load generator could not be built (no cc, or it failed)")
+    if binary is not None:
+        out = _run_c(binary, port, batch, requests, threads=processes, connections=connections)
+        out["client"] = "c"
+    else:
+        out = _run_python(port, batch, requests, processes=processes, connections=connections)
+        out["client"] = "python"
+    return out
+
+
+def build_c_client(compiler: str | None = None) -> Path | None:
+    """The C client's binary, built on first use (``None``: no compiler, or it
+    failed; the reason goes to stderr)."""
+    compiler = compiler or os.environ.get("CC") or "cc"
+    found = shutil.which(compiler)
+    if found is None:
+        return None
+    source = _SOURCE.read_bytes()
+    digest = hashlib.sha256(source + " ".join(CFLAGS).encode()).hexdigest()[:16]
+    binary = _BUILD / f"http_load-{digest}"
+    if binary.exists():
+        return binary
+    _BUILD.mkdir(parents=True, exist_ok=True)
+    partial = _BUILD / f".http_load-{digest}.{os.getpid()}"
+    done = subprocess.run(
+        [found, *CFLAGS, "-o", str(partial), str(_SOURCE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"http_load: cc failed, using the Python client:\n{done.stderr}", file=sys.stderr)
+        partial.unlink(missing_ok=True)
+        return None
+    partial.replace(binary)  # whole or absent, also when two benches build at once
+    return binary
+
+
+def write_requests(path: Path, requests: list[tuple[int, bytes]]) -> None:
+    """The C client's request file: [u32 events][u32 length][request] each."""
+    with path.open("wb") as file:
+        for count, request in requests:
+            file.write(struct.pack("<II", count, len(request)))
+            file.write(request)
+
+
+def parse_report(text: str) -> dict[str, Any]:
+    """The C client's report as the Python client's summed answers."""
+    statuses: Counter[int] = Counter()
+    latencies: list[float] = []
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == "latency":
+            latencies.append(float(value))
+        elif name == "status":
+            code, count = value.split()
+            statuses[int(code)] += int(count)
+        elif name in ("first", "last", "cpu"):
+            out[name] = float(value)
+        elif name in ("events", "refused"):
+            out[name] = int(value)
+        elif line:
+            raise ValueError(f"the C client's report has an unknown line: {line!r}")
+    missing = {"first", "last", "cpu", "events", "refused"} - out.keys()
+    if missing:
+        raise ValueError(f"the C client's report lacks {', '.join(sorted(missing))}")
+    return {
+        "latencies": sorted(latencies),
+        "statuses": dict(statuses),
+        "events": out["events"],
+        "refused": out["refused"],
+        "elapsed": out["last"] - out["first"],
+        "client_cpu": out["cpu"],
+        "first": out["first"],  # time.perf_counter's clock
+        "last": out["last"],
+    }
+
+
+def _run_c(
+    binary: Path,
+    port: int,
+    batch: bool,
+    requests: list[tuple[int, bytes]],
+    *,
+    threads: int,
+    connections: int,
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="http-load-") as tmp:
+        path = Path(tmp) / "requests"
+        write_requests(path, requests)
+        args = [str(binary), str(port), str(path), str(connections), str(threads)]
+        done = subprocess.run([*args, "1" if batch else "0"], capture_output=True, check=False)
+    if done.returncode != 0:
+        raise ConnectionError(done.stderr.decode(errors="replace").strip())
+    return parse_report(done.stdout.decode())
+
+
+def _run_python(
+    port: int,
+    batch: bool,
+    requests: list[tuple[int, bytes]],
+    *,
+    processes: int,
+    connections: int,
+) -> dict[str, Any]:
     context = multiprocessing.get_context("fork")
     start = context.Event()
     results: Any = context.Queue()

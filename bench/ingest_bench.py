@@ -16,9 +16,11 @@ rate, measured in one run on the same message mix.
 
 Phases s and b run once per gateway process count of ``--gateway-processes`` (default
 ``1,0``: one process, then the gateway's default of one per core), each on a topic of
-its own. The load comes from ``http_load``: 2 client processes, each an ``epoll`` loop
-over its connections, requests built before the clock starts; a single-event
-connection sends its next request only once it has the answer to the last.
+its own. The load comes from ``http_load``: its C client (``http_load.c``, built with
+the machine's ``cc``; the Python client when there is none, ``--client`` chooses), 2
+threads (processes of the Python client), each an ``epoll`` loop over its connections,
+requests built before the clock starts; a single-event connection sends its next
+request only once it has the answer to the last.
 For each phase the table gives the CPU time per event, and the cores busy on
 average, of the clients, the gateway (all its processes) and the broker, so a
 rate can be read against what the machine had left for the gateway.
@@ -34,7 +36,8 @@ bottleneck), batches at least 3x it. Results: a table on stdout and
 ``bench/results/ingest.json``; subprocess logs in ``bench/results/logs/``.
 
 Flags: ``--events N``, ``--partitions P`` (4), ``--concurrency C``, ``--batch-size B``,
-``--batch-connections``, ``--gateway-processes``, ``--clients K`` (2), ``--seed``,
+``--batch-connections``, ``--gateway-processes``, ``--clients K`` (2), ``--client
+auto|c|python``, ``--seed``,
 ``--skip w,s,b``. Ctrl-C stops everything.
 """
 
@@ -123,6 +126,7 @@ def measure_gateway(
     concurrency: int,
     processes: int,
     clients: int,
+    client: str = "auto",
 ) -> dict[str, Any]:
     """Send ``values`` one per request (``batch`` 1) or in batches through a gateway
     of ``processes`` processes (0: its default); rate, latency and CPU."""
@@ -141,7 +145,12 @@ def measure_gateway(
     try:
         gateway0, broker0 = _tree_cpu(proc.pid), _tree_cpu(broker_pid)
         out = http_load.run_load(
-            port, batch > 1, requests, processes=clients, connections=concurrency
+            port,
+            batch > 1,
+            requests,
+            processes=clients,
+            connections=concurrency,
+            client=client,
         )
         gateway_cpu = _tree_cpu(proc.pid) - gateway0
         broker_cpu = _tree_cpu(broker_pid) - broker0
@@ -182,6 +191,7 @@ def measure_gateway(
         },
         "concurrency": concurrency,
         "client_processes": clients,
+        "client": out["client"],
         "batch_size": batch,
     }
 
@@ -271,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         "default, one per core; default 1,0)",
     )
     parser.add_argument("--clients", type=int, default=2, help="client processes (default 2)")
+    parser.add_argument(
+        "--client",
+        choices=http_load.CLIENTS,
+        default="auto",
+        help="load generator: the C one when cc builds it (auto), c, or python",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the message mix")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: w,s,b")
     args = parser.parse_args(argv)
@@ -328,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             shown = "default" if count == 0 else str(count)
             print(
                 f"{phase}: {'single events' if single else f'batches of {batch}'}, "
-                f"{connections} connections from {args.clients} client processes, "
+                f"{connections} connections from {args.clients} client threads or processes, "
                 f"gateway processes: {shown}...",
                 flush=True,
             )
@@ -342,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
                 concurrency=connections,
                 processes=count,
                 clients=args.clients,
+                client=args.client,
             )
+            print(f"   client: {measured['client']}", flush=True)
             on_topic = asyncio.run(_records_on(bootstrap, topic))
             if on_topic != measured["published"]:
                 raise BenchError(

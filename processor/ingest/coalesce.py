@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -35,6 +35,7 @@ from processor.errors import BrokerUnavailable
 from processor.ports import OutRecord
 
 Place = tuple[str, int]
+_NO_HEADERS: list[tuple[str, bytes]] = []  # read, never changed
 # Keys whose partition is remembered, per topic (then forgotten all at once).
 _PLACED_KEYS = 100_000
 
@@ -78,10 +79,10 @@ class RecordBatches:
         self._flushers: dict[Place, asyncio.Task[None]] = {}
         self._placed: dict[str, dict[bytes, int]] = {}
 
-    def placed(self, records: Sequence[OutRecord]) -> bool:
-        """True when ``add`` can place the records at once (their topics' partitions
-        are known): it then returns without suspending."""
-        return all(self._known_partitions(topic) for topic in {r.topic for r in records})
+    def placed(self, topics: Iterable[str]) -> bool:
+        """True when ``add`` and ``add_keyed`` can place records of ``topics`` at once
+        (their partitions are known): they then return without suspending."""
+        return all(self._known_partitions(topic) for topic in topics)
 
     def add_one(self, record: OutRecord) -> asyncio.Future[None] | None:
         """The acknowledgement of ``record``, added without suspending; None when
@@ -98,20 +99,47 @@ class RecordBatches:
             topics[topic] = self._known_partitions(topic) or await self._load(topic)
         return {self._append(r, topics[r.topic], loop) for r in records}
 
+    async def add_keyed(
+        self, topic: str, records: Iterable[tuple[bytes | None, bytes]]
+    ) -> set[asyncio.Future[None]]:
+        """``add`` for (key, value) records of one topic, without headers: a batch's
+        events, spared a record object and a look-up of its topic each."""
+        loop = asyncio.get_running_loop()
+        ids = self._known_partitions(topic) or await self._load(topic)
+        append = self._place
+        waits: set[asyncio.Future[None]] = set()
+        last = None
+        for key, value in records:
+            done = append(topic, key, value, _NO_HEADERS, ids, loop)
+            if done is not last:  # runs of records share a builder: one set insert a run
+                waits.add(done)
+                last = done
+        return waits
+
     def _append(
         self, r: OutRecord, ids: list[int], loop: asyncio.AbstractEventLoop
     ) -> asyncio.Future[None]:
-        place = (r.topic, self._partition(r.topic, r.key, ids))
+        return self._place(r.topic, r.key, r.value, r.headers or _NO_HEADERS, ids, loop)
+
+    def _place(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        ids: list[int],
+        loop: asyncio.AbstractEventLoop,
+    ) -> asyncio.Future[None]:
+        place = (topic, self._partition(topic, key, ids))
         queue = self._queues.get(place)
         if queue is None:
             queue = self._queues[place] = deque()
-        headers = r.headers or []
         if not queue or not queue[-1].builder.append(
-            key=r.key, value=r.value, timestamp=None, headers=headers
+            key=key, value=value, timestamp=None, headers=headers
         ):
             # None open, or the open one is full: a first record always fits.
             queue.append(_Pending(self._producer.create_batch(), loop, self._timeout))
-            queue[-1].builder.append(key=r.key, value=r.value, timestamp=None, headers=headers)
+            queue[-1].builder.append(key=key, value=value, timestamp=None, headers=headers)
         if place not in self._flushers:
             self._flushers[place] = loop.create_task(self._flush(place))
         return queue[-1].done

@@ -16,7 +16,7 @@ which the worker's dedup drops.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -83,17 +83,28 @@ class GatewayPublisher:
 
     async def publish(self, records: Sequence[OutRecord]) -> None:
         """Return once the broker acknowledged every record; else ``BrokerUnavailable``."""
-        if not records:
-            return
+        if records:
+            await self._publish({r.topic for r in records}, lambda batches: batches.add(records))
+
+    async def publish_keyed(
+        self, topic: str, records: Sequence[tuple[bytes | None, bytes]]
+    ) -> None:
+        """``publish`` for (key, value) records of one topic without headers."""
+        if records:
+            await self._publish({topic}, lambda batches: batches.add_keyed(topic, records))
+
+    async def _publish(
+        self, topics: set[str], add: Callable[[RecordBatches], Awaitable[set[asyncio.Future[None]]]]
+    ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         batches = self._batches
         try:
-            if batches is not None and batches.placed(records):
-                waits = await batches.add(records)  # nothing to wait for before the acks
+            if batches is not None and batches.placed(topics):
+                waits = await add(batches)  # nothing to wait for before the acks
             else:  # the producer's start or a topic's metadata first
                 async with asyncio.timeout(self._timeout):
-                    waits = await (await self._get()).add(records)
+                    waits = await add(await self._get())
             # Not gather: the futures are shared with other requests, and a
             # request that gives up must not cancel them.
             _, late = await asyncio.wait(waits, timeout=max(0.0, deadline - loop.time()))

@@ -188,7 +188,12 @@ class Gateway:
             records, failed = self._check_batch(items)
         received = len(items)
         del items  # freed before the broker's acknowledgement, not after
-        await self._publish_events(BATCH, records)
+        try:
+            await self.publisher.publish_keyed(self.config.input_topic, records)
+        except BrokerUnavailable:
+            self._publish_errors.inc()
+            raise
+        self._published[BATCH].inc(len(records))
         return json_answer(
             {
                 "status": "partial_success" if failed else "success",
@@ -203,9 +208,11 @@ class Gateway:
             }
         )
 
-    def _check_batch(self, items: Any) -> tuple[list[OutRecord], list[dict[str, Any]]]:
-        """The records of a batch's elements that pass steps 1-3, and the others'
-        ``failed_events``."""
+    def _check_batch(
+        self, items: Any
+    ) -> tuple[list[tuple[bytes | None, bytes]], list[dict[str, Any]]]:
+        """The (key, value) records of a batch's elements that pass steps 1-3, and
+        the others' ``failed_events``."""
         config = self.config
         if not isinstance(items, list):
             raise BodyError(400, Reason.INVALID_JSON.value, "a batch is a JSON array of events")
@@ -215,7 +222,7 @@ class Gateway:
                 "too_many_events",
                 f"{len(items)} events is more than the limit of {config.max_batch_events}",
             )
-        records: list[OutRecord] = []
+        records: list[tuple[bytes | None, bytes]] = []
         failed: list[dict[str, Any]] = []
         for index, item in enumerate(items):
             try:
@@ -236,7 +243,7 @@ class Gateway:
                 )
                 continue
             key = message_key(item) if isinstance(item, dict) else None
-            records.append(OutRecord(config.input_topic, key, raw))
+            records.append((key, raw))
         return records, failed
 
     # --- deletes ------------------------------------------------------------------

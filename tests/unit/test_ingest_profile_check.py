@@ -160,3 +160,33 @@ def test_the_models_have_the_fields_the_quick_check_knows() -> None:
     }  # fmt: skip
     for model in (RunEvent, Job, Run, Dataset):
         assert model.model_config.get("strict") is True
+
+
+@pytest.mark.parametrize(
+    ("when", "valid"),
+    [
+        ("2024-05-01T10:00:00Z", True),
+        ("2024-05-01T10:00:00.123456789Z", True),
+        ("2024-05-01T10:00:00+00:00", True),
+        ("2024-05-01T10:00:00-00:00", True),
+        ("2024-05-01T10:00:00", True),  # no offset: UTC
+        ("2024-05-01t10:00:00z", True),  # RFC 3339 allows lower case
+        ("2024-05-01 10:00:00+02:00", True),
+        ("2024-02-29T10:00:00Z", True),  # a leap year
+        ("2023-02-29T10:00:00Z", False),
+        ("2024-13-01T10:00:00Z", False),
+        ("2024-05-01T24:00:00Z", False),
+        ("2024-05-01T10:60:00Z", False),
+        ("2024-05-01T10:00:00+24:00", False),
+        ("0001-01-01T00:30:00+01:00", False),  # before year 1 in UTC
+        ("2024-5-01T10:00:00Z", False),
+        ("2024-05-01T10:00:00.Z", False),
+        ("2024-05-01T10:00:00ZZ", False),
+        ("\u0662024-05-01T10:00:00Z", False),  # an Arabic-Indic digit is no digit here
+        ("", False),
+    ],
+)
+def test_event_times_are_taken_as_rfc_3339_says(when: str, valid: bool) -> None:
+    event = raw_dict(eventTime=when)
+    assert fits(event) is valid
+    assert _accepted(event) is valid
