@@ -87,7 +87,9 @@ def run_processes(settings: Settings, count: int, started: Callable[[str], None]
     ready: Any = context.Queue()
     child_settings = settings.model_copy(update={"ingest_port": port})
     children = [
-        context.Process(target=_child, args=(child_settings, index, ready), name=f"ingest-{index}")
+        context.Process(
+            target=_child, args=(child_settings, index, ready, os.getpid()), name=f"ingest-{index}"
+        )
         for index in range(count)
     ]
     failed = False
@@ -157,10 +159,12 @@ def _stop(children: list[Any]) -> None:
             child.join()
 
 
-def _child(settings: Settings, index: int, ready: Any) -> None:
-    """One gateway process, listening with SO_REUSEPORT."""
+def _child(settings: Settings, index: int, ready: Any, parent: int) -> None:
+    """One gateway process, listening with SO_REUSEPORT. ``parent`` is the
+    parent's pid as the parent saw it: a parent killed while this interpreter
+    was still starting has already left it to init, and ``getppid`` here
+    would name init."""
     logs.configure(settings.log_level, settings.log_format)
-    parent = os.getppid()
 
     async def main() -> None:
         stopping = asyncio.Event()

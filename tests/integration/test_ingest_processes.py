@@ -173,6 +173,34 @@ def test_a_dead_process_stops_the_gateway_and_orphans_stop_themselves(
         gateway.kill()
 
 
+def test_children_of_a_parent_killed_while_they_start_stop_themselves(
+    broker_factory: Callable[..., RunningService], tmp_path: Any
+) -> None:
+    """A parent SIGKILLed before its children finished starting: by then they
+    belong to init, so each must know its parent's pid from the parent, not
+    from ``getppid`` once it runs."""
+    broker = broker_factory()
+    gateway = _gateway(broker, "procs-early.events", tmp_path / "gateway.log")
+    gateway.start()
+    try:
+        assert gateway.pid is not None
+        parent = psutil.Process(gateway.pid)
+
+        def spawned() -> list[psutil.Process] | None:
+            # the two servers and multiprocessing's resource tracker
+            kids = parent.children()
+            return kids if len(kids) >= 3 else None
+
+        children = gateway.wait_for(spawned, timeout=30)
+        assert children is not None
+        assert not _servers(gateway)  # still starting: nobody listens yet
+        gateway.kill()
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == []
+    finally:
+        gateway.kill()
+
+
 def test_a_batch_places_each_key_where_the_producer_would(
     broker_factory: Callable[..., RunningService], tmp_path: Any
 ) -> None:
