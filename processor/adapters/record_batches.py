@@ -20,39 +20,41 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from processor.ports import OutRecord
 
 # The producer's ``max_batch_size`` for dead letters: a few hundred letters of
 # the mix a request, well under a broker's default limit of 1 MiB a batch.
 BATCH_BYTES = 512 * 1024
-# Keys whose partition is remembered (then forgotten all at once).
-_PLACED_KEYS = 100_000
+# Keys whose hash is remembered, least recently used forgotten first: the
+# murmur2 of the producer's partitioner is pure Python (5 µs a key), and a
+# stream's dead letters repeat their keys (one per job). Bounded, so that a
+# stream of ever new keys does not grow the worker (the soak's memory).
+_HASHED_KEYS = 8_192
 # Bytes a record costs in a batch beyond its key, value and headers (at most).
 _RECORD_OVERHEAD = 64
 
 SendEach = Callable[[AIOKafkaProducer, Sequence[OutRecord]], Awaitable[list[object]]]
 
 _partitioner = DefaultPartitioner()
-# (topic, partition count, key) -> partition
-_placed: dict[tuple[str, int, bytes], int] = {}
 
 
-def _partition(topic: str, key: bytes | None, ids: list[int]) -> int:
+@lru_cache(maxsize=_HASHED_KEYS)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def _partition(key: bytes | None, ids: list[int]) -> int:
+    """The partition ``DefaultPartitioner`` gives ``key`` among ``ids`` (sorted)."""
     if key is None:
         return int(_partitioner(None, ids, ids))
-    place = (topic, len(ids), key)
-    found = _placed.get(place)
-    if found is None:
-        if len(_placed) >= _PLACED_KEYS:
-            _placed.clear()
-        found = _placed[place] = int(_partitioner(key, ids, ids))
-    return found
+    return ids[_key_hash(key) % len(ids)]
 
 
 def _size(r: OutRecord) -> int:
@@ -82,7 +84,7 @@ async def send_batched(
         ids = partitions.get(r.topic)
         if ids is None:
             ids = partitions[r.topic] = sorted(await producer.partitions_for(r.topic))
-        builders = places.setdefault((r.topic, _partition(r.topic, r.key, ids)), [])
+        builders = places.setdefault((r.topic, _partition(r.key, ids)), [])
         headers = r.headers or []
         if not builders or not builders[-1][0].append(
             key=r.key, value=r.value, timestamp=None, headers=headers
