@@ -103,17 +103,28 @@ class RecordBatches:
         self, topic: str, records: Iterable[tuple[bytes | None, bytes]]
     ) -> set[asyncio.Future[None]]:
         """``add`` for (key, value) records of one topic, without headers: a batch's
-        events, spared a record object and a look-up of its topic each."""
+        events, spared a record object, a look-up of their topic and of their
+        partition's queue each (a record goes straight to its partition's open
+        builder while it has room)."""
         loop = asyncio.get_running_loop()
         ids = self._known_partitions(topic) or await self._load(topic)
-        append = self._place
+        known = self._placed.setdefault(topic, {})
+        partition_of = self._partition
+        # Per partition, the open builder's append: valid for this call only (the
+        # flusher takes builders between event-loop turns, never during it).
+        appends: dict[int, Any] = {}
         waits: set[asyncio.Future[None]] = set()
-        last = None
         for key, value in records:
-            done = append(topic, key, value, _NO_HEADERS, ids, loop)
-            if done is not last:  # runs of records share a builder: one set insert a run
-                waits.add(done)
-                last = done
+            partition = known.get(key) if key is not None else None
+            if partition is None:
+                partition = partition_of(topic, key, ids)
+            append = appends.get(partition)
+            if append is not None and append(
+                key=key, value=value, timestamp=None, headers=_NO_HEADERS
+            ):
+                continue
+            waits.add(self._place_at((topic, partition), key, value, _NO_HEADERS, loop))
+            appends[partition] = self._queues[(topic, partition)][-1].builder.append
         return waits
 
     def _append(
@@ -130,7 +141,16 @@ class RecordBatches:
         ids: list[int],
         loop: asyncio.AbstractEventLoop,
     ) -> asyncio.Future[None]:
-        place = (topic, self._partition(topic, key, ids))
+        return self._place_at((topic, self._partition(topic, key, ids)), key, value, headers, loop)
+
+    def _place_at(
+        self,
+        place: Place,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        loop: asyncio.AbstractEventLoop,
+    ) -> asyncio.Future[None]:
         queue = self._queues.get(place)
         if queue is None:
             queue = self._queues[place] = deque()
