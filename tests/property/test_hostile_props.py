@@ -23,6 +23,7 @@ from processor.core.rules import MixRule
 from processor.errors import InvalidMessage
 from processor.samples import realistic_mix
 from tests.events import dataset, dumps, raw_event
+from tests.mutation import random_place
 
 RULE = MixRule("mixed", ["snowflake://*"])
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -147,14 +148,10 @@ def mutated(draw: st.DrawFn) -> bytes:
         return raw
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))
     for _ in range(draw(st.integers(1, 4))):
-        node, path = doc, []
-        while isinstance(node, dict | list) and node and rng.random() < 0.7:
-            key = rng.choice(list(node)) if isinstance(node, dict) else rng.randrange(len(node))
-            path.append((node, key))
-            node = node[key]
-        if not path:
+        place = random_place(doc, rng, 0.7)
+        if place is None:
             continue
-        parent, key = path[-1]
+        parent, key = place
         op = draw(st.sampled_from(["drop", "replace", "text"]))
         if op == "drop":
             del parent[key]

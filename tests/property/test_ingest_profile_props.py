@@ -14,6 +14,7 @@ from processor.core.validate import validate_event
 from processor.errors import InvalidMessage
 from processor.ingest.profile_check import fits
 from processor.samples import realistic_mix
+from tests.mutation import random_place
 
 
 def _load(value: bytes) -> Any:
@@ -39,14 +40,10 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
     event = orjson.loads(orjson.dumps(EVENTS[draw(st.integers(0, len(EVENTS) - 1))]))
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))
     for _ in range(draw(st.integers(1, 3))):
-        node, path = event, []
-        while isinstance(node, dict | list) and node and rng.random() < 0.75:
-            key = rng.choice(list(node)) if isinstance(node, dict) else rng.randrange(len(node))
-            path.append((node, key))
-            node = node[key]
-        if not path:
+        place = random_place(event, rng, 0.75)
+        if place is None:
             continue
-        parent, key = path[-1]
+        parent, key = place
         if draw(st.booleans()):
             del parent[key]
         else:
