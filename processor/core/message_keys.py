@@ -12,38 +12,32 @@ def message_key(event: dict[str, Any]) -> bytes | None:
     unknown."""
     job = event.get("job")
     if "run" in event or "eventType" in event:
-        return _key("run", _parent_job(event.get("run")) or job)
-    if _named(job):
-        return _key("job", job)
-    return _key("dataset", event.get("dataset"))
+        # One pass, no copy: the gateway keys every event of a batch here.
+        return _parent_key(event.get("run")) or _key("run", job)
+    key = _key("job", job)
+    return key if key is not None else _key("dataset", event.get("dataset"))
 
 
-def _parent_job(run: Any) -> dict[str, Any] | None:
-    # The client's order: run.facets.parent.root.job, then run.facets.parent.job.
+def _parent_key(run: Any) -> bytes | None:
+    # The client's order: run.facets.parent.root.job, then run.facets.parent.job;
+    # a parent job counts only with a non-empty namespace and name.
     facets = run.get("facets") if isinstance(run, dict) else None
     parent = facets.get("parent") if isinstance(facets, dict) else None
     if not isinstance(parent, dict):
         return None
     root = parent.get("root")
-    candidates: tuple[Any, Any] = (
-        root.get("job") if isinstance(root, dict) else None,
-        parent.get("job"),
-    )
-    for job in candidates:
-        if _named(job) and job["namespace"] and job["name"]:
-            return dict(job)
+    for job in (root.get("job") if isinstance(root, dict) else None, parent.get("job")):
+        if isinstance(job, dict):
+            namespace, name = job.get("namespace"), job.get("name")
+            if isinstance(namespace, str) and isinstance(name, str) and namespace and name:
+                return f"run:{namespace}/{name}".encode()
     return None
 
 
-def _named(obj: Any) -> bool:
-    return (
-        isinstance(obj, dict)
-        and isinstance(obj.get("namespace"), str)
-        and isinstance(obj.get("name"), str)
-    )
-
-
 def _key(kind: str, obj: Any) -> bytes | None:
-    if not _named(obj):
+    if not isinstance(obj, dict):
         return None
-    return f"{kind}:{obj['namespace']}/{obj['name']}".encode()
+    namespace, name = obj.get("namespace"), obj.get("name")
+    if not isinstance(namespace, str) or not isinstance(name, str):
+        return None
+    return f"{kind}:{namespace}/{name}".encode()

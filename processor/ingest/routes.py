@@ -37,7 +37,6 @@ from processor.core.rules import MixRule
 from processor.core.timefmt import format_time
 from processor.errors import BrokerUnavailable
 from processor.ingest.answers import PUBLISHED_200, PUBLISHED_201, Answer, json_answer, refusal
-from processor.ingest.batch_keys import batch_key
 from processor.ingest.body import BodyError
 from processor.ingest.check import check_decoded, check_raw
 from processor.ingest.dispatch import Dispatcher, Pending, Request, Route
@@ -243,7 +242,7 @@ class Gateway:
                     }
                 )
                 continue
-            key = batch_key(item) if isinstance(item, dict) else None
+            key = message_key(item) if isinstance(item, dict) else None
             records.append((key, raw))
         return records, failed
 

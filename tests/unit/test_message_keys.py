@@ -107,3 +107,53 @@ def test_unknown_shapes_have_no_key() -> None:
     assert message_key({"eventType": "COMPLETE"}) is None
     assert message_key({"eventType": "COMPLETE", "job": {"namespace": 1, "name": "x"}}) is None
     assert message_key({"dataset": "x"}) is None
+
+
+JOB = {"namespace": "ns", "name": "child"}
+PARENT_JOB = {"namespace": "pns", "name": "parent"}
+ROOT_JOB = {"namespace": "rns", "name": "root"}
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"eventType": "START", "job": JOB}, b"run:ns/child"),
+        ({"run": {}, "job": JOB}, b"run:ns/child"),
+        ({"run": {"facets": {"parent": {"job": PARENT_JOB}}}, "job": JOB}, b"run:pns/parent"),
+        (
+            {"run": {"facets": {"parent": {"job": PARENT_JOB, "root": {"job": ROOT_JOB}}}}},
+            b"run:rns/root",
+        ),
+        # An empty root name falls back to the parent, an empty parent's to the job.
+        (
+            {
+                "run": {
+                    "facets": {
+                        "parent": {
+                            "job": PARENT_JOB,
+                            "root": {"job": {"namespace": "r", "name": ""}},
+                        }
+                    }
+                },
+                "job": JOB,
+            },
+            b"run:pns/parent",
+        ),
+        (
+            {"run": {"facets": {"parent": {"job": {"namespace": "", "name": "p"}}}}, "job": JOB},
+            b"run:ns/child",
+        ),
+        # The job's own name may be empty; a job that is not named gives no key.
+        ({"eventType": "START", "job": {"namespace": "ns", "name": ""}}, b"run:ns/"),
+        ({"eventType": "START", "job": {"namespace": "ns", "name": 3}}, None),
+        ({"eventType": "START", "job": "j"}, None),
+        ({"run": "r", "job": JOB}, b"run:ns/child"),
+        ({"run": {"facets": {"parent": "p"}}, "job": JOB}, b"run:ns/child"),
+        ({"run": {"facets": {"parent": {"root": "x", "job": PARENT_JOB}}}}, b"run:pns/parent"),
+        ({"job": JOB}, b"job:ns/child"),
+        ({"dataset": {"namespace": "d", "name": "t"}}, b"dataset:d/t"),
+        ({}, None),
+    ],
+)
+def test_each_shape(event: dict[str, Any], expected: bytes | None) -> None:
+    assert message_key(event) == expected
