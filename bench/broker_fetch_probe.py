@@ -9,7 +9,9 @@ byte values at ``--rate`` a second in sends of ten to a 4-partition topic
 aiokafka consumer calling ``getmany`` (fetch wait ``--fetch-wait-ms``,
 ``--fetch-min-bytes``). Every 5 s it prints the broker's CPU from /proc, in
 cores. A flat line with ``--produce-only`` and a rising one with the consumer
-put the growth in the broker's fetches.
+put the growth in the broker's fetches. ``--topic-config retention.ms=10000``
+(repeatable) creates the topic with those configs first, to see whether the
+broker drops old batches.
 
     python bench/broker_fetch_probe.py [--seconds 60] [--produce-only]
 """
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,6 +37,7 @@ TOPIC = "probe"
 WINDOW_S = 5
 TICKS_A_SECOND = 200
 TICK_S = 1 / TICKS_A_SECOND
+PARTITIONS = 4
 
 
 def cpu_seconds(pid: int) -> float:
@@ -42,7 +46,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def create_topic(bootstrap: str, configs: dict[str, str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1, topic_configs=configs)])
+    finally:
+        await admin.close()
+
+
 async def probe(bootstrap: str, pid: int, args: argparse.Namespace) -> None:
+    if args.topic_config:
+        await create_topic(bootstrap, dict(kv.split("=", 1) for kv in args.topic_config))
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=5
     )
@@ -96,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--produce-only", action="store_true")
     parser.add_argument("--fetch-wait-ms", type=int, default=100)
     parser.add_argument("--fetch-min-bytes", type=int, default=1)
+    parser.add_argument(
+        "--topic-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="create the topic with this config first (repeatable)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fetch-probe-") as workdir:
         broker = start_broker(Path(workdir), backend="local")
@@ -103,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             if broker.pid is None:
                 raise SystemExit("the probe reads the broker's CPU from /proc: local backend only")
             mode = "produce only" if args.produce_only else "produce and getmany"
-            print(f"broker fetch probe: {args.rate:,.0f}/s of {args.size} B, {mode}")
+            configs = ", ".join(args.topic_config) or "auto-created topic"
+            print(f"broker fetch probe: {args.rate:,.0f}/s of {args.size} B, {mode}; {configs}")
             asyncio.run(probe(broker.address, broker.pid, args))
         finally:
             broker.stop()
