@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from processor.core.columns import ColumnFact, extract_columns
+from processor.core.columns import NO_COLUMNS, ColumnFact, extract_columns
 from processor.core.decode import decode_object
 from processor.core.identity import content_hash, node_id
 from processor.core.models import DatasetEvent, JobEvent, RunEvent
 from processor.core.pipeline_plan import plan_event
-from processor.core.plain_event import PlainDataset, dataset_type, read_plain
+from processor.core.plain_event import PlainDataset, dataset_type, new_tuple, read_plain
 from processor.core.reasons import DATASET_EVENT, JOB_EVENT, Reason
 from processor.core.rules import DatasetKey, MixMode, MixRule
 from processor.core.validate import validate_event
@@ -151,7 +151,7 @@ def _classify(
     if plain is not None:
         digest = content_hash(obj)
         if plain.event_type != "COMPLETE":
-            return Classified(digest, Ignored(plain.event_type))
+            return new_tuple(Classified, (digest, new_tuple(Ignored, (plain.event_type,))))
         run_id = plain.run_id.lower() if plain.run_id else None
         try:
             accepted = _accept(
@@ -166,7 +166,7 @@ def _classify(
             )
         except InvalidMessage as exc:
             return Classified(digest, Rejected(str(exc.reason), exc.error))
-        return Classified(digest, accepted)
+        return new_tuple(Classified, (digest, accepted))
     event = validate_event(obj, strict_profile=limits.strict_profile)
     digest = content_hash(obj)
     if isinstance(event, DatasetEvent):
@@ -219,34 +219,33 @@ def _accept(
             if found is not None:
                 types[(namespace, name)] = found
     ids = plan.ids
-    if types.keys() - ids.keys():
+    if types and not types.keys() <= ids.keys():
         ids = dict(ids)  # the plan's own is shared with other events
         for key in types:
             if key not in ids:
                 ids[key] = node_id(*key)
     is_internal = rule.is_internal
+    get_type = types.get
     nodes = tuple(
-        _node_update(nid, key[0], key[1], is_internal(key[0]), types.get(key))
-        for key, nid in ids.items()
+        [
+            _node_update(nid, key[0], key[1], is_internal(key[0]), get_type(key))
+            for key, nid in ids.items()
+        ]
     )
-    # Only outputs with a columnLineage facet give column edges (and the
+    # Only outputs with a columnLineage facet give column edges (the
     # extraction skips the others), so only they are made its dataset objects.
     lineage = [_Output(*d) for d in outputs if d[2] and "columnLineage" in d[2]]
-    columns = extract_columns(
-        lineage,
-        is_internal,
-        rule.mode is MixMode.MIXED,
-        limits.max_name_length,
-        limits.max_column_edges_per_event,
+    columns = NO_COLUMNS
+    if lineage:
+        columns = extract_columns(
+            lineage,
+            is_internal,
+            rule.mode is MixMode.MIXED,
+            limits.max_name_length,
+            limits.max_column_edges_per_event,
+        )
+    fold = new_tuple(
+        FoldEvent,
+        (digest, event_time, run_id, job, nodes, plan.edges, columns.facts, columns.datasets),
     )
-    fold = FoldEvent(
-        content_hash=digest,
-        event_time=event_time,
-        run_id=run_id,
-        job=job,
-        nodes=nodes,
-        edges=plan.edges,
-        columns=columns.facts,
-        column_datasets=columns.datasets,
-    )
-    return Accepted(fold, plan.skipped, columns.dropped)
+    return new_tuple(Accepted, (fold, plan.skipped, columns.dropped))

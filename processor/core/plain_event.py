@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
 from processor.core.timefmt import normalize_time
 
 # core/models.py RunEventType and RunId.
 _EVENT_TYPES = frozenset({"START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"})
 _RUN_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_OTHER_FACETS = ("inputFacets", "outputFacets")  # besides "facets"
 # The spellings clients send (a "T", UTC): a subset of core/timefmt.py's RFC 3339
 # layout, where ``normalize_time`` then accepts exactly what ``fromisoformat``
 # accepts of the first 19 characters (the ranges), and gives those 19, the
@@ -38,6 +37,16 @@ _OTHER_FACETS = ("inputFacets", "outputFacets")  # besides "facets"
 _UTC_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]+))?(?:Z|[+-]00:00)?"
 )
+_T = TypeVar("_T", bound=tuple[Any, ...])
+
+
+class _TupleNew(Protocol):
+    def __call__(self, cls: type[_T], values: tuple[Any, ...], /) -> _T: ...
+
+
+# A NamedTuple made without its own ``__new__`` (a Python frame, keywords and
+# all): for the outcome types made for every message, that is most of their cost.
+new_tuple = cast(_TupleNew, tuple.__new__)
 
 
 # An input or output as (namespace, name, facets): what ``core.models.Dataset``
@@ -109,7 +118,12 @@ def read_plain(event: dict[str, Any], strict_profile: bool = False) -> PlainEven
     ):
         return None
     job = event.get("job")
-    if type(job) is not dict or not _named(job) or not _optional_dict(job, "facets"):
+    if type(job) is not dict:
+        return None
+    job_ns, job_name, job_facets = job.get("namespace"), job.get("name"), job.get("facets")
+    if type(job_ns) is not str or type(job_name) is not str or not job_ns or not job_name:
+        return None
+    if job_facets is not None and type(job_facets) is not dict:
         return None
     run_id = _run_id(event.get("run"))
     if run_id == _REFUSED:
@@ -121,20 +135,17 @@ def read_plain(event: dict[str, Any], strict_profile: bool = False) -> PlainEven
     if event_time is None:
         return None
     keep = event_type == "COMPLETE"  # only a COMPLETE event's datasets are read
-    sides: list[list[PlainDataset]] = []
-    for side in ("inputs", "outputs"):
-        datasets = event.get(side)
-        if datasets is None:
-            sides.append([])
-            continue
-        if type(datasets) is not list:
-            return None
-        read = _datasets(datasets, keep)
-        if read is None:
-            return None
-        sides.append(read)
-    return PlainEvent(
-        event_type, event_time, run_id, (job["namespace"], job["name"]), sides[0], sides[1]
+    inputs, outputs = event.get("inputs"), event.get("outputs")
+    if inputs is None:
+        inputs = []
+    elif type(inputs) is not list or (inputs := _datasets(inputs, keep)) is None:
+        return None
+    if outputs is None:
+        outputs = []
+    elif type(outputs) is not list or (outputs := _datasets(outputs, keep)) is None:
+        return None
+    return new_tuple(
+        PlainEvent, (event_type, event_time, run_id, (job_ns, job_name), inputs, outputs)
     )
 
 
@@ -178,18 +189,19 @@ def _datasets(datasets: list[Any], keep: bool) -> list[PlainDataset] | None:
     for dataset in datasets:
         if type(dataset) is not dict:
             return None
-        namespace, name = dataset.get("namespace"), dataset.get("name")
+        get = dataset.get
+        namespace, name = get("namespace"), get("name")
         if type(namespace) is not str or type(name) is not str or not namespace or not name:
             return None
         if "\x00" in namespace or "\x00" in name:
             return None
-        facets = dataset.get("facets")
-        if facets is not None and type(facets) is not dict:
+        facets, in_facets, out_facets = get("facets"), get("inputFacets"), get("outputFacets")
+        if (
+            (facets is not None and type(facets) is not dict)
+            or (in_facets is not None and type(in_facets) is not dict)
+            or (out_facets is not None and type(out_facets) is not dict)
+        ):
             return None
-        for field in _OTHER_FACETS:
-            other = dataset.get(field)
-            if other is not None and type(other) is not dict:
-                return None
         if keep:
             read.append((namespace, name, facets))
     return read
