@@ -9,7 +9,8 @@ How it goes (docs/design.md section 6):
 2. Read every partition of the input topics and the control topic from the
    beginning, with its own consumer (group ``<LINEAGE_GROUP_ID>.rebuild``, no
    group membership, so the live group never rebalances), and fold into ``N``
-   with the same batch code as the worker. No dead letters are written (the
+   with the same batch code as the worker, in larger batches
+   (``rebuild_batch_size``). No dead letters are written (the
    live workers wrote them) and rejected events are not marked seen, so a live
    worker that meets one after the switch still dead-letters it.
 3. Switch: ``lua/switch.lua`` moves the pointer to ``N`` only if, on every
