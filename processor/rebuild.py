@@ -9,7 +9,8 @@ How it goes (docs/design.md section 6):
 2. Read every partition of the input topics and the control topic from the
    beginning, with its own consumer (group ``<LINEAGE_GROUP_ID>.rebuild``, no
    group membership, so the live group never rebalances), and fold into ``N``
-   with the same batch code as the worker. No dead letters are written (the
+   with the same batch code as the worker, in larger batches
+   (``rebuild_batch_size``). No dead letters are written (the
    live workers wrote them) and rejected events are not marked seen, so a live
    worker that meets one after the switch still dead-letters it.
 3. Switch: ``lua/switch.lua`` moves the pointer to ``N`` only if, on every
@@ -77,6 +78,18 @@ log = logging.getLogger("processor.rebuild")
 
 PROGRESS_EVERY_S = 2.0
 GRACE_S = 3.0  # reads that began before the switch finish on the old generation
+# The rebuild's batches are this many times the worker's (up to a bound): it
+# waits on no one's latency, and an edge is folded once a batch, however many
+# of the batch's events name it, so larger batches cost Redis less CPU an event
+# (the benchmark mix: 19 -> 12 us at 4,000 instead of 1,000), for some more
+# memory (its peak RSS about 160 -> 245 MiB).
+BATCH_FACTOR = 4
+MAX_BATCH = 10_000
+
+
+def rebuild_batch_size(batch_size: int) -> int:
+    """The rebuild's batch size for the worker's ``batch_size``."""
+    return max(batch_size, min(BATCH_FACTOR * batch_size, MAX_BATCH))
 
 
 class _NoDeadLetters:
@@ -174,11 +187,12 @@ class Rebuild:
         if processes is None:
             processes = 1 if (os.cpu_count() or 1) >= 2 else 0
         pool = ClassifierPool(processor.rule, processor.limits, processes) if processes else None
+        batch_size = rebuild_batch_size(s.batch_size)
         hot = HotPath(
             processor,
             pool,
             topics=s.input_topics,
-            batch_size=s.batch_size,
+            batch_size=batch_size,
             folds_in_flight=s.folds_in_flight,
             settle_seconds=0.0,
             on_done=self._folded,
@@ -197,7 +211,7 @@ class Rebuild:
             while True:
                 if self.verify:
                     await self._pace(reader, current)
-                batches = await reader.fetch(s.batch_size)
+                batches = await reader.fetch(batch_size)
                 for tp, records in batches.items():
                     if tp.topic == s.control_topic:
                         await processor.apply_control(records)

@@ -29,7 +29,9 @@ def decode_object(raw: bytes | None, max_depth: int) -> dict[str, Any]:
         raise InvalidMessage(
             Reason.INVALID_JSON, f"expected a JSON object, got {_json_type(value)}"
         )
-    if raw.count(b"{") + raw.count(b"[") > max_depth and _depth(raw, max_depth) > max_depth:
+    # The opening brackets, counted in one pass: fewer than the bound, and the
+    # document cannot be deeper.
+    if len(raw.translate(None, _NOT_OPENERS)) > max_depth and _depth(raw, max_depth) > max_depth:
         raise InvalidMessage(Reason.INVALID_JSON, f"nesting deeper than {max_depth} levels")
     return value
 
@@ -38,6 +40,7 @@ def decode_object(raw: bytes | None, max_depth: int) -> dict[str, Any]:
 # is valid, so which kind closes which does not matter for the depth).
 _QUOTES_AND_BRACKETS = bytes.maketrans(b"[]{}", b"()()")
 _NOT_QUOTES = bytes(b for b in range(256) if b not in b'"[]{}')
+_NOT_OPENERS = bytes(b for b in range(256) if b not in b"[{")
 
 
 def _depth(raw: bytes, bound: int) -> int:

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from processor.core.columns import ColumnFact, extract_columns
+from processor.core.columns import NO_COLUMNS, ColumnFact, extract_columns
 from processor.core.decode import decode_object
 from processor.core.identity import content_hash, node_id
 from processor.core.models import DatasetEvent, JobEvent, RunEvent
 from processor.core.pipeline_plan import plan_event
+from processor.core.plain_event import PlainDataset, dataset_type, new_tuple, read_plain
 from processor.core.reasons import DATASET_EVENT, JOB_EVENT, Reason
 from processor.core.rules import DatasetKey, MixMode, MixRule
 from processor.core.validate import validate_event
@@ -80,6 +81,14 @@ class FoldEvent(NamedTuple):
         return self.event_time + self.content_hash[:RANK_HASH_CHARS]
 
 
+class _Output(NamedTuple):
+    """An output as ``extract_columns`` reads it (``core.models.Dataset``'s fields)."""
+
+    namespace: str
+    name: str
+    facets: dict[str, Any] | None
+
+
 class Rejected(NamedTuple):
     """Dead-lettered with ``reason``; before step 4 it is never deduplicated."""
 
@@ -114,23 +123,50 @@ class Classified(NamedTuple):
 _node_update = lru_cache(maxsize=8192)(NodeUpdate)
 
 
-def classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Classified:
-    """Run steps 1-3 and 5-7 of docs/design.md section 3 on one message value."""
+def classify(
+    raw: bytes | None, rule: MixRule, limits: Limits, *, quick: bool = True
+) -> Rejected | Classified:
+    """Run steps 1-3 and 5-7 of docs/design.md section 3 on one message value.
+
+    ``quick``: read the events that plainly fit the models without building
+    them (``core.plain_event``); the outcome is the same either way."""
     try:
-        return _classify(raw, rule, limits)
+        return _classify(raw, rule, limits, quick)
     except InvalidMessage as exc:
         return Rejected(str(exc.reason), exc.error)
     except Exception as exc:  # a bug must not stop the partition behind one message
         return Rejected(Reason.INTERNAL_ERROR.value, f"{type(exc).__name__}: {exc}")
 
 
-def _classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Classified:
+def _classify(
+    raw: bytes | None, rule: MixRule, limits: Limits, quick: bool
+) -> Rejected | Classified:
     if raw is not None and len(raw) > limits.max_event_bytes:
         return Rejected(
             Reason.TOO_LARGE.value,
             f"{len(raw)} bytes is more than the limit of {limits.max_event_bytes}",
         )
     obj = decode_object(raw, limits.max_depth)
+    plain = read_plain(obj, limits.strict_profile) if quick else None
+    if plain is not None:
+        digest = content_hash(obj)
+        if plain.event_type != "COMPLETE":
+            return new_tuple(Classified, (digest, new_tuple(Ignored, (plain.event_type,))))
+        run_id = plain.run_id.lower() if plain.run_id else None
+        try:
+            accepted = _accept(
+                plain.event_time,
+                run_id,
+                plain.job,
+                plain.inputs,
+                plain.outputs,
+                digest,
+                rule,
+                limits,
+            )
+        except InvalidMessage as exc:
+            return Classified(digest, Rejected(str(exc.reason), exc.error))
+        return new_tuple(Classified, (digest, accepted))
     event = validate_event(obj, strict_profile=limits.strict_profile)
     digest = content_hash(obj)
     if isinstance(event, DatasetEvent):
@@ -148,11 +184,28 @@ def _classify(raw: bytes | None, rule: MixRule, limits: Limits) -> Rejected | Cl
 def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accepted:
     """Steps 6 and 7 for a valid COMPLETE RunEvent (6 includes the cap on
     candidate edges, ``too_many_edges``); raises ``InvalidMessage``."""
-    inputs = event.inputs or ()
-    outputs = event.outputs or ()
+    run = event.run
+    run_id = run.runId.lower() if run is not None and run.runId else None
+    job = (event.job.namespace, event.job.name)
+    inputs = [(d.namespace, d.name, d.facets) for d in event.inputs or ()]
+    outputs = [(d.namespace, d.name, d.facets) for d in event.outputs or ()]
+    return _accept(event.eventTime, run_id, job, inputs, outputs, digest, rule, limits)
+
+
+def _accept(
+    event_time: str,
+    run_id: str | None,
+    job: tuple[str, str],
+    inputs: list[PlainDataset],
+    outputs: list[PlainDataset],
+    digest: str,
+    rule: MixRule,
+    limits: Limits,
+) -> Accepted:
+    """``accept`` on an event's fields, its datasets as (namespace, name, facets)."""
     plan = plan_event(
-        tuple([(d.namespace, d.name) for d in inputs]),
-        tuple([(d.namespace, d.name) for d in outputs]),
+        tuple([(d[0], d[1]) for d in inputs]),
+        tuple([(d[0], d[1]) for d in outputs]),
         rule,
         limits.max_name_length,
         limits.max_edges_per_event,
@@ -160,39 +213,39 @@ def accept(event: RunEvent, digest: str, rule: MixRule, limits: Limits) -> Accep
     # The type a dataset carries in this event; outputs win over inputs, the
     # last mention over earlier ones, so one event always gives one answer.
     types: dict[DatasetKey, str] = {}
-    for ds in (*inputs, *outputs):
-        if ds.facets:
-            found = ds.dataset_type()
+    for namespace, name, facets in (*inputs, *outputs):
+        if facets:
+            found = dataset_type(facets)
             if found is not None:
-                types[(ds.namespace, ds.name)] = found
+                types[(namespace, name)] = found
     ids = plan.ids
-    if types.keys() - ids.keys():
+    if types and not types.keys() <= ids.keys():
         ids = dict(ids)  # the plan's own is shared with other events
         for key in types:
             if key not in ids:
                 ids[key] = node_id(*key)
     is_internal = rule.is_internal
+    get_type = types.get
     nodes = tuple(
-        _node_update(nid, key[0], key[1], is_internal(key[0]), types.get(key))
-        for key, nid in ids.items()
+        [
+            _node_update(nid, key[0], key[1], is_internal(key[0]), get_type(key))
+            for key, nid in ids.items()
+        ]
     )
-    run = event.run
-    run_id = run.runId.lower() if run is not None and run.runId else None
-    columns = extract_columns(
-        outputs,
-        is_internal,
-        rule.mode is MixMode.MIXED,
-        limits.max_name_length,
-        limits.max_column_edges_per_event,
+    # Only outputs with a columnLineage facet give column edges (the
+    # extraction skips the others), so only they are made its dataset objects.
+    lineage = [_Output(*d) for d in outputs if d[2] and "columnLineage" in d[2]]
+    columns = NO_COLUMNS
+    if lineage:
+        columns = extract_columns(
+            lineage,
+            is_internal,
+            rule.mode is MixMode.MIXED,
+            limits.max_name_length,
+            limits.max_column_edges_per_event,
+        )
+    fold = new_tuple(
+        FoldEvent,
+        (digest, event_time, run_id, job, nodes, plan.edges, columns.facts, columns.datasets),
     )
-    fold = FoldEvent(
-        content_hash=digest,
-        event_time=event.eventTime,
-        run_id=run_id,
-        job=(event.job.namespace, event.job.name),
-        nodes=nodes,
-        edges=plan.edges,
-        columns=columns.facts,
-        column_datasets=columns.datasets,
-    )
-    return Accepted(fold, plan.skipped, columns.dropped)
+    return new_tuple(Accepted, (fold, plan.skipped, columns.dropped))
