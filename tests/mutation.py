@@ -15,3 +15,12 @@ def random_place(doc: Any, rng: random.Random, descend: float) -> tuple[Any, Any
         place = (node, key)
         node = node[key]
     return place
+
+
+def drop_or_replace(place: tuple[Any, Any], drop: bool, value: Any) -> None:
+    """Delete what is at ``place``, or put ``value`` there."""
+    parent, key = place
+    if drop:
+        del parent[key]
+    else:
+        parent[key] = value

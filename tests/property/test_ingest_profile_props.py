@@ -14,7 +14,7 @@ from processor.core.validate import validate_event
 from processor.errors import InvalidMessage
 from processor.ingest.profile_check import fits
 from processor.samples import realistic_mix
-from tests.mutation import random_place
+from tests.mutation import drop_or_replace, random_place
 
 
 def _load(value: bytes) -> Any:
@@ -43,11 +43,7 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
         place = random_place(event, rng, 0.75)
         if place is None:
             continue
-        parent, key = place
-        if draw(st.booleans()):
-            del parent[key]
-        else:
-            parent[key] = draw(JSON)
+        drop_or_replace(place, draw(st.booleans()), draw(JSON))
     return event
 
 

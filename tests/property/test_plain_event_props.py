@@ -18,7 +18,7 @@ from processor.core.rules import MixRule
 from processor.samples import realistic_mix
 from tests.column_events import EXT, EXT2, INT, INT2, column_event, spark_facet
 from tests.events import OMIT, dataset, raw_event
-from tests.mutation import random_place
+from tests.mutation import drop_or_replace, random_place
 
 RULES = [MixRule("mixed", ["snowflake://*"]), MixRule("any", ["snowflake://*"])]
 LIMITS = [Limits(), Limits(strict_profile=True), Limits(max_name_length=12, max_edges_per_event=2)]
@@ -118,11 +118,7 @@ def mutated(draw: st.DrawFn) -> bytes:
         if known and draw(st.booleans()):
             place[0][place[1]] = copy.deepcopy(draw(NASTY))
             continue
-        parent, key = place
-        if draw(st.booleans()):
-            del parent[key]
-        else:
-            parent[key] = draw(JSON)
+        drop_or_replace(place, draw(st.booleans()), draw(JSON))
     return orjson.dumps(event)
 
 
