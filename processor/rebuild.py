@@ -87,6 +87,17 @@ BATCH_FACTOR = 4
 MAX_BATCH = 10_000
 
 
+def covers(
+    read_to: Mapping[str, int], folded: Mapping[str, int], log_ends: Mapping[str, int]
+) -> bool:
+    """Whether the records read (``read_to``: next offset per ``topic/partition``)
+    cover what the live graph has folded (highest offset per partition) and the
+    log's ends known at the start: only then can a switch succeed."""
+    return all(read_to.get(p, 0) > offset for p, offset in folded.items()) and all(
+        read_to.get(p, 0) >= end for p, end in log_ends.items()
+    )
+
+
 def rebuild_batch_size(batch_size: int) -> int:
     """The rebuild's batch size for the worker's ``batch_size``."""
     return max(batch_size, min(BATCH_FACTOR * batch_size, MAX_BATCH))
@@ -185,8 +196,12 @@ class Rebuild:
         # a helper process while the batch before is folded.
         processes = s.classifier_processes
         if processes is None:
+            # One, as the worker's: a second on two cores measured no faster
+            # (the reader, Redis and the broker use the rest of the machine).
             processes = 1 if (os.cpu_count() or 1) >= 2 else 0
         pool = ClassifierPool(processor.rule, processor.limits, processes) if processes else None
+        if pool is not None:
+            pool.start()  # its start-up then overlaps opening the log and the first fetch
         batch_size = rebuild_batch_size(s.batch_size)
         hot = HotPath(
             processor,
@@ -207,15 +222,17 @@ class Rebuild:
             raise
         settle_heap()  # as in the worker: the collector off start-up's objects
         last_report = 0.0
+        read_to: dict[str, int] = {}  # topic/partition -> next offset read
         try:
             while True:
                 if self.verify:
                     await self._pace(reader, current)
                 batches = await reader.fetch(batch_size)
                 for tp, records in batches.items():
+                    place = f"{tp.topic}/{tp.partition}"
+                    read_to[place] = records[-1].offset + 1
                     if tp.topic == s.control_topic:
                         await processor.apply_control(records)
-                        place = f"{tp.topic}/{tp.partition}"
                         self.progress.positions[place] = records[-1].offset + 1
                     else:
                         await hot.put_records(list(records), epoch)
@@ -228,13 +245,18 @@ class Rebuild:
                     self.on_batch(self.progress)
                 now = time.monotonic()
                 quiet = not batches
-                if not quiet and now - last_report < PROGRESS_EVERY_S:
+                due = now - last_report >= PROGRESS_EVERY_S
+                if not quiet and not due:
                     continue
-                if now - last_report >= PROGRESS_EVERY_S:
+                if due:
                     last_report = now
                     await self._report(new, "catching up")
-                # Quiet, or every PROGRESS_EVERY_S: try to finish, with the
-                # positions of what is folded (drained) only.
+                # Draining empties the pipeline (the helper and Redis wait for
+                # the next fetch), so without --verify it waits until what is
+                # read covers the live graph; quiet, it is the catch-all.
+                if not (quiet or self.verify or await self._read_past(read_to, current)):
+                    continue
+                # Try to finish, with the positions of what is folded (drained) only.
                 await hot.drain(runner)
                 if self.verify:
                     outcome = await self._try_verify(current, new, store)
@@ -289,6 +311,9 @@ class Rebuild:
         await self.generations.forget()
         self._say(f"dropped {dropped:,} keys of generation {current}")
         return RebuildResult(new, current, True, self.progress.messages, seconds)
+
+    async def _read_past(self, read_to: Mapping[str, int], current: str) -> bool:
+        return covers(read_to, await self.generations.folded(current), self.log_ends)
 
     async def _pace(self, reader: LogReader, current: str) -> None:
         """For ``--verify``: read no partition past the live graph's offsets,
