@@ -29,7 +29,8 @@ soak
     minute's samples is the baseline; growth is the median of the last minute's
     over it (target: no more than 5%), the peak is reported too, and so is the
     consumer lag sampled with it: a worker that falls behind holds fetched
-    records, which is backlog, not a leak.
+    records, which is backlog, not a leak. The worker process and its helpers
+    (its children) are sampled apart as well, and reported the same way.
 scale
     ``--events`` (100,000) messages of the mix, consumed by one worker and then
     by two workers in one consumer group. The workers start first on the empty
@@ -38,8 +39,10 @@ scale
     ``/metrics`` summed, polled every 50 ms. Both runs must end at the same
     snapshot hash.
 
-``--skip latency,soak,scale`` skips phases; ``--quick`` shortens everything
-(10 s latency, 60 s soak with 20 s warm-up, 20,000 events) to try the bench out.
+``--worker-prefix`` puts a command that execs the worker before its command line
+(a heap profiler's ``env LD_PRELOAD=...``). ``--skip latency,soak,scale`` skips
+phases; ``--quick`` shortens everything (10 s latency, 60 s soak with 20 s
+warm-up, 20,000 events) to try the bench out.
 Results: a table on stdout and ``bench/results/load.json`` (a phase skipped
 keeps its result from the previous run there, with its own ``measured_at``);
 worker logs in ``bench/results/logs/``. Exit code 1 when a phase fails to measure (a worker
