@@ -29,7 +29,8 @@ soak
     minute's samples is the baseline; growth is the median of the last minute's
     over it (target: no more than 5%), the peak is reported too, and so is the
     consumer lag sampled with it: a worker that falls behind holds fetched
-    records, which is backlog, not a leak.
+    records, which is backlog, not a leak. The worker process and its helpers
+    (its children) are sampled apart as well, and reported the same way.
 scale
     ``--events`` (100,000) messages of the mix, consumed by one worker and then
     by two workers in one consumer group. The workers start first on the empty
@@ -38,8 +39,10 @@ scale
     ``/metrics`` summed, polled every 50 ms. Both runs must end at the same
     snapshot hash.
 
-``--skip latency,soak,scale`` skips phases; ``--quick`` shortens everything
-(10 s latency, 60 s soak with 20 s warm-up, 20,000 events) to try the bench out.
+``--worker-prefix`` puts a command that execs the worker before its command line
+(a heap profiler's ``env LD_PRELOAD=...``). ``--skip latency,soak,scale`` skips
+phases; ``--quick`` shortens everything (10 s latency, 60 s soak with 20 s
+warm-up, 20,000 events) to try the bench out.
 Results: a table on stdout and ``bench/results/load.json`` (a phase skipped
 keeps its result from the previous run there, with its own ``measured_at``);
 worker logs in ``bench/results/logs/``. Exit code 1 when a phase fails to measure (a worker
@@ -53,6 +56,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import statistics
@@ -131,7 +135,8 @@ class Worker:
         self.env = {**env, "LINEAGE_WEB_PORT": str(self.port)}
         self.log = LOGS / f"load-{name}.log"
         self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = spawn([sys.executable, "-m", "processor", "worker"], self.log, self.env)
+        cmd = [*WORKER_PREFIX, sys.executable, "-m", "processor", "worker"]
+        self.proc = spawn(cmd, self.log, self.env)
 
     def check_alive(self) -> None:
         if self.proc.poll() is not None:
@@ -171,11 +176,25 @@ class Worker:
         except psutil.Error:
             return None
 
+    def rss_parts(self) -> tuple[int, int] | None:
+        """The worker process's own RSS and its helpers' (children's) together."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.proc.pid)
+            helpers = sum(p.memory_info().rss for p in root.children(recursive=True))
+            return root.memory_info().rss, helpers
+        except psutil.Error:
+            return None
+
     def stop(self) -> None:
         stop(self.proc, grace=20.0)
 
 
 EXTRA_ENV: dict[str, str] = {}  # --env KEY=VALUE: settings for every worker of the run
+# --worker-prefix: a command that execs the worker (e.g. ``env LD_PRELOAD=...`` for a
+# heap profiler), so that its pid stays the worker's.
+WORKER_PREFIX: list[str] = []
 
 
 def worker_env(bootstrap: str, redis_url: str, topic: str, group: str) -> dict[str, str]:
@@ -446,6 +465,7 @@ def measure_soak(
     topic = fresh_topics(bootstrap, "soak", args.partitions)
     worker = Worker(worker_env(bootstrap, redis_url, topic, f"load-{uuid.uuid4().hex[:6]}"), "soak")
     samples: list[tuple[float, int]] = []
+    parts: list[tuple[float, int, int]] = []  # (t, worker, helpers): which one grows
     lags: list[float] = []
     try:
         worker.wait_ready()
@@ -458,9 +478,11 @@ def measure_soak(
             now = time.monotonic()
             if now >= next_sample:
                 next_sample += RSS_EVERY_S
-                rss = worker.rss()
-                if rss is not None:
+                split = worker.rss_parts()
+                rss = None if split is None else sum(split)
+                if split is not None and rss is not None:
                     samples.append((now - start, rss))
+                    parts.append((now - start, *split))
                 # A worker falling behind buffers fetched records: growth that is
                 # backlog, not a leak. The lag says which.
                 with contextlib.suppress(OSError):
@@ -468,7 +490,8 @@ def measure_soak(
                 if len(samples) % 12 == 1:
                     print(
                         f"  {now - start:5.0f} s: sent {i:,}/{total:,}, "
-                        f"RSS {rss / 2**20 if rss else 0:.0f} MiB",
+                        f"RSS {rss / 2**20 if rss else 0:.0f} MiB"
+                        + (f" (worker {split[0] / 2**20:.1f})" if split else ""),
                         flush=True,
                     )
 
@@ -487,6 +510,18 @@ def measure_soak(
         if not base or not last:
             raise BenchError("too few RSS samples: make --soak-seconds longer than the warm-up")
         baseline, final = statistics.median(base), statistics.median(last)
+
+        def window(i: int, lo: float, hi: float) -> float:
+            return statistics.median(p[i] for p in parts if lo <= p[0] < hi) / 2**20
+
+        end = parts[-1][0] - 60
+        per_process = {
+            name: {
+                "baseline_mib": round(window(i, warm, warm + 60), 1),
+                "final_mib": round(window(i, end, end + 61), 1),
+            }
+            for i, name in ((1, "worker"), (2, "helpers"))
+        }
         return {
             "rate": args.soak_rate,
             "seconds": args.soak_seconds,
@@ -501,6 +536,10 @@ def measure_soak(
             "lag_max": max(lags, default=None),
             "lag_median": statistics.median(lags) if lags else None,
             "series_mib": [(round(t), round(r / 2**20, 1)) for t, r in samples],
+            "per_process": per_process,
+            "series_worker_helpers_mib": [
+                (round(t), round(w / 2**20, 1), round(h / 2**20, 1)) for t, w, h in parts
+            ],
         }
     finally:
         worker.stop()
@@ -599,6 +638,12 @@ def report(result: dict[str, Any]) -> None:
             f"{ok} the {100 * TARGET_RSS_GROWTH:.0f}% target), "
             f"peak {soak['rss_peak_after_warmup_mib']:.0f} MiB"
         )
+        for name, part in soak.get("per_process", {}).items():
+            print(
+                f"    {name}: {part['baseline_mib']:.1f} MiB after warm-up, "
+                f"{part['final_mib']:.1f} MiB at the end "
+                f"({100 * (part['final_mib'] / part['baseline_mib'] - 1):+.1f}%)"
+            )
         if soak.get("lag_max") is not None:
             print(
                 f"    consumer lag: median {soak['lag_median']:,.0f}, "
@@ -647,7 +692,15 @@ def main(argv: list[str] | None = None) -> int:
         help="a worker setting for every phase (repeatable), e.g. LINEAGE_BATCH_TIMEOUT_MS=50",
     )
     parser.add_argument("--backend", default="local", choices=("local", "docker", "auto"))
+    parser.add_argument(
+        "--worker-prefix",
+        default="",
+        help="words put before the worker's command, a command that execs it "
+        "(e.g. 'env LD_PRELOAD=/usr/lib/heaptrack/libheaptrack_preload.so "
+        "DUMP_HEAPTRACK_OUTPUT=/tmp/worker.raw')",
+    )
     args = parser.parse_args(argv)
+    WORKER_PREFIX[:] = shlex.split(args.worker_prefix)
     if args.quick:
         args.latency_seconds, args.soak_seconds, args.warmup_seconds = 10.0, 60.0, 20.0
         args.events = 20_000

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import gc
+import os
 import pickle
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +62,34 @@ def test_a_batch_sends_each_dataset_once() -> None:
     shared = len(pickle.dumps(results))
     copied = len(pickle.dumps([pickle.loads(pickle.dumps(r)) for r in results]))
     assert shared < copied
+
+
+_THREADS_ALLOCATE = """
+import ctypes, sys, threading
+if sys.argv[1] == "single":
+    from processor.adapters.gc_policy import single_arena
+    single_arena()
+held = []
+def work():
+    held.append([bytes(5000 + i) for i in range(200)])  # malloc'd, not pymalloc's
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL(None).malloc_stats()  # one "Arena N:" section an arena, on stderr
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas")
+@pytest.mark.parametrize(("mode", "single"), [("single", True), ("default", False)])
+def test_single_arena_keeps_every_thread_in_the_main_arena(mode: str, single: bool) -> None:
+    # In a fresh process: an arena is chosen once per thread, on its first malloc.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("MALLOC_ARENA_MAX", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _THREADS_ALLOCATE, mode], capture_output=True, env=env, check=True
+    )
+    arenas = re.findall(rb"^Arena \d+:", done.stderr, flags=re.MULTILINE)
+    if single:
+        assert arenas == [b"Arena 0:"]
+    else:  # the control: glibc's default gives the threads arenas of their own
+        assert len(arenas) > 1
