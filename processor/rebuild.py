@@ -71,7 +71,7 @@ from processor.core.snapshot_diff import first_differences
 from processor.errors import RebuildError, TruncatedLog
 from processor.hot_path import HotPath
 from processor.ports import BatchResult
-from processor.rebuild_report import Progress, RebuildResult
+from processor.rebuild_report import Progress, RebuildResult, covers
 from processor.settings import Settings
 
 log = logging.getLogger("processor.rebuild")
@@ -85,17 +85,6 @@ GRACE_S = 3.0  # reads that began before the switch finish on the old generation
 # memory (its peak RSS about 160 -> 245 MiB).
 BATCH_FACTOR = 4
 MAX_BATCH = 10_000
-
-
-def covers(
-    read_to: Mapping[str, int], folded: Mapping[str, int], log_ends: Mapping[str, int]
-) -> bool:
-    """Whether the records read (``read_to``: next offset per ``topic/partition``)
-    cover what the live graph has folded (highest offset per partition) and the
-    log's ends known at the start: only then can a switch succeed."""
-    return all(read_to.get(p, 0) > offset for p, offset in folded.items()) and all(
-        read_to.get(p, 0) >= end for p, end in log_ends.items()
-    )
 
 
 def rebuild_batch_size(batch_size: int) -> int:

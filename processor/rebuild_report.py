@@ -80,3 +80,14 @@ class RebuildResult:
             self.rebuilt_hash == self.current_hash
             and self.rebuilt_column_hash == self.current_column_hash
         )
+
+
+def covers(
+    read_to: Mapping[str, int], folded: Mapping[str, int], log_ends: Mapping[str, int]
+) -> bool:
+    """Whether the records read (``read_to``: next offset per ``topic/partition``)
+    cover what the live graph has folded (highest offset per partition) and the
+    log's ends known at the start: only then can a switch succeed."""
+    return all(read_to.get(p, 0) > offset for p, offset in folded.items()) and all(
+        read_to.get(p, 0) >= end for p, end in log_ends.items()
+    )

@@ -1,11 +1,11 @@
-"""When the rebuild may drain its pipeline and try to switch (processor/rebuild.py
+"""When the rebuild may drain its pipeline and try to switch (processor/rebuild_report.py
 ``covers``): only once what it read covers the live graph's folded offsets
 (highest offset folded, so the next to read is one past it) and the log's ends
 known at its start (next offsets)."""
 
 from __future__ import annotations
 
-from processor.rebuild import covers
+from processor.rebuild_report import covers
 
 FOLDED = {"in/0": 9, "in/1": 4}  # offsets 0-9 and 0-4 folded live
 
