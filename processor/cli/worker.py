@@ -56,8 +56,12 @@ def run_worker(
     """Run the worker until SIGINT/SIGTERM; faust finishes the batch and commits."""
     import faust
 
+    from processor.adapters.gc_policy import single_arena
     from processor.app import LineageWorker
 
+    # Before the preflight: resolving a host name starts the event loop's
+    # executor threads, and a thread keeps the malloc arena it was given.
+    single_arena()
     asyncio.run(_preflight(settings, wait_seconds=30.0))
     worker = LineageWorker(settings)
     for task in extra_tasks:
