@@ -302,7 +302,10 @@ class Rebuild:
         return RebuildResult(new, current, True, self.progress.messages, seconds)
 
     async def _read_past(self, read_to: Mapping[str, int], current: str) -> bool:
-        return covers(read_to, await self.generations.folded(current), self.log_ends)
+        # A partition not read yet stands at its first stored offset (a log
+        # truncated past what the live graph folded is covered there).
+        read = {**self.progress.beginnings, **read_to}
+        return covers(read, await self.generations.folded(current), self.log_ends)
 
     async def _pace(self, reader: LogReader, current: str) -> None:
         """For ``--verify``: read no partition past the live graph's offsets,

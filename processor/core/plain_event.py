@@ -83,29 +83,18 @@ def dataset_type(facets: dict[str, Any] | None) -> str | None:
 def fits(event: dict[str, Any]) -> bool:
     """True when ``event`` is a RunEvent that ``validate_event`` accepts;
     False means "ask ``validate_event``", not "refused"."""
-    if type(event.get("eventType")) is not str or event["eventType"] not in _EVENT_TYPES:
-        return False
-    if not _optional_str(event, "producer") or not _optional_str(event, "schemaURL"):
-        return False
-    job = event.get("job")
-    if type(job) is not dict or not _named(job) or not _optional_dict(job, "facets"):
-        return False
-    if _run_id(event.get("run")) == _REFUSED:
-        return False
-    for side in ("inputs", "outputs"):
-        datasets = event.get(side)
-        if datasets is not None and (
-            type(datasets) is not list or _datasets(datasets, False) is None
-        ):
-            return False
-    when = event.get("eventTime")
-    return type(when) is str and _event_time(when) is not None
+    return _read(event, False, False) is not None
 
 
 def read_plain(event: dict[str, Any], strict_profile: bool = False) -> PlainEvent | None:
     """``event`` read as ``validate_event`` would read it when it ``fits``
     (and, under ``strict_profile``, names its producer and schemaURL); None
     means "ask ``validate_event``"."""
+    return _read(event, strict_profile, True)
+
+
+def _read(event: dict[str, Any], strict_profile: bool, datasets: bool) -> PlainEvent | None:
+    """``read_plain``; a COMPLETE event's datasets are kept only if ``datasets``."""
     event_type = event.get("eventType")
     if type(event_type) is not str or event_type not in _EVENT_TYPES:
         return None
@@ -134,7 +123,7 @@ def read_plain(event: dict[str, Any], strict_profile: bool = False) -> PlainEven
     event_time = _event_time(when)
     if event_time is None:
         return None
-    keep = event_type == "COMPLETE"  # only a COMPLETE event's datasets are read
+    keep = datasets and event_type == "COMPLETE"  # only a COMPLETE event's are used
     inputs, outputs = event.get("inputs"), event.get("outputs")
     if inputs is None:
         inputs = []
@@ -205,16 +194,6 @@ def _datasets(datasets: list[Any], keep: bool) -> list[PlainDataset] | None:
         if keep:
             read.append((namespace, name, facets))
     return read
-
-
-def _named(obj: dict[str, Any]) -> bool:
-    namespace, name = obj.get("namespace"), obj.get("name")
-    return type(namespace) is str and type(name) is str and bool(namespace) and bool(name)
-
-
-def _optional_str(obj: dict[str, Any], field: str) -> bool:
-    value = obj.get(field)
-    return value is None or type(value) is str
 
 
 def _optional_dict(obj: dict[str, Any], field: str) -> bool:
