@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from processor import __version__
-from processor.adapters.classifier_pool import ClassifierPool
+from processor.adapters.classifier_pool import classifier_pool
 from processor.adapters.connections import faust_credentials, graph_store, kafka_options
 from processor.adapters.dlq_publisher import KafkaPublisher
 from processor.adapters.faust_compat import (
@@ -117,12 +116,7 @@ class LineageWorker:
             observer=MetricsObserver(self.metrics),
             max_backoff=settings.retry_max_backoff_seconds,
         )
-        processes = settings.classifier_processes
-        if processes is None:
-            processes = 1 if (os.cpu_count() or 1) >= 2 else 0
-        self.pool = (
-            ClassifierPool(self.rule, self.processor.limits, processes) if processes else None
-        )
+        self.pool = classifier_pool(self.rule, self.processor.limits, settings.classifier_processes)
         # The input topics' records: whole fetches, past faust's per-message path.
         self.hot = HotPath(
             self.processor,

@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -55,7 +54,7 @@ from typing import Any, TextIO
 from redis.exceptions import RedisError
 
 from processor import __version__
-from processor.adapters.classifier_pool import ClassifierPool
+from processor.adapters.classifier_pool import ClassifierPool, classifier_pool
 from processor.adapters.connections import graph_store, kafka_options
 from processor.adapters.gc_policy import settle_heap
 from processor.adapters.log_reader import LogReader, end_offsets
@@ -140,6 +139,19 @@ class Rebuild:
     # --- the run -----------------------------------------------------------
 
     async def run(self) -> RebuildResult:
+        # Started first: its start-up overlaps taking the lock and opening the log.
+        pool = classifier_pool(
+            self.settings.rule(), self.settings.limits(), self.settings.classifier_processes
+        )
+        if pool is not None:
+            pool.start()
+        try:
+            return await self._run(pool)
+        finally:
+            if pool is not None:
+                pool.close()
+
+    async def _run(self, pool: ClassifierPool | None) -> RebuildResult:
         try:
             current = await self.live.load_generation()
             await self.generations.lock(self.lock_token)
@@ -151,7 +163,7 @@ class Rebuild:
         try:
             await self._drop_leftover(current)
             new = await self.generations.allocate(current)
-            return await self._rebuild(current, new)
+            return await self._rebuild(current, new, pool)
         except RedisError as exc:
             raise unavailable(exc) from exc
         finally:
@@ -161,7 +173,7 @@ class Rebuild:
             # Shielded: an interrupt must not stop the clean-up halfway.
             await asyncio.shield(self._finish(new, self.switched))
 
-    async def _rebuild(self, current: str, new: str) -> RebuildResult:
+    async def _rebuild(self, current: str, new: str, pool: ClassifierPool | None) -> RebuildResult:
         s = self.settings
         store = RedisGraphStore(
             self.client,
@@ -181,16 +193,7 @@ class Rebuild:
             dead_letters=False,
         )
         self._say(f"rebuilding generation {new} from the log (current: {current}) ...")
-        # The input topics go through the worker's batch path: classified in
-        # a helper process while the batch before is folded.
-        processes = s.classifier_processes
-        if processes is None:
-            # One, as the worker's: a second on two cores measured no faster
-            # (the reader, Redis and the broker use the rest of the machine).
-            processes = 1 if (os.cpu_count() or 1) >= 2 else 0
-        pool = ClassifierPool(processor.rule, processor.limits, processes) if processes else None
-        if pool is not None:
-            pool.start()  # its start-up then overlaps opening the log and the first fetch
+        # The worker's batch path: classified while the batch before is folded.
         batch_size = rebuild_batch_size(s.batch_size)
         hot = HotPath(
             processor,
@@ -272,8 +275,6 @@ class Rebuild:
             runner.cancel()
             with contextlib.suppress(BaseException):
                 await runner
-            if pool is not None:
-                pool.close()
             await reader.close()
 
     def _folded(self, result: BatchResult, next_offsets: Mapping[Any, int]) -> None:

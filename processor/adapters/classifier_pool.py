@@ -7,7 +7,9 @@ out, and back come the fold payloads and one plain tuple a message
 (``core.batch_plan.Summary``): what the worker needs, without the events'
 nodes and edges, which cost more to pickle and unpickle than the rest. If
 the helper dies, the batch is classified in-process and a new helper is
-started: a pool failure never loses or dead-letters a message.
+started: a pool failure never loses or dead-letters a message. While a started
+helper is still starting, batches are classified in-process too, so the first
+folds do not wait for it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from processor.adapters.gc_policy import release_memory, settle_heap
@@ -107,6 +109,7 @@ class ClassifierPool:
         # listener that shows the edges (``lineage-processor dev``).
         self.send_folds = False
         self._pool: ProcessPoolExecutor | None = None
+        self._ready: Future[object] | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -127,12 +130,22 @@ class ClassifierPool:
         loop's): Linux ties the helpers' death signal to the thread that
         started them.
         """
-        self._executor().submit(_classify_values, [])
+        self._ready = self._executor().submit(_classify_values, [])
+
+    @property
+    def starting(self) -> bool:
+        """Started and not answering yet: batches are classified in-process."""
+        return self._ready is not None and not self._ready.done()
 
     async def classify(self, values: Sequence[bytes | None]) -> tuple[list[Summary], list[bytes]]:
         """``core.batch_plan.summarize_batch`` in a helper; in-process if the helper failed."""
-        loop = asyncio.get_running_loop()
         folds = self.send_folds
+        if self.starting:
+            # The helper is still starting (a new interpreter importing the
+            # core, some 0.2 s): the batches meanwhile are classified here, so
+            # the first folds do not wait for it.
+            return summarize_batch(values, self.rule, self.limits, folds=folds)
+        loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
                 self._executor(), _classify_values, list(values), folds
@@ -146,3 +159,13 @@ class ClassifierPool:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+            self._ready = None
+
+
+def classifier_pool(rule: MixRule, limits: Limits, processes: int | None) -> ClassifierPool | None:
+    """The pool for the ``classifier_processes`` setting, not started; None
+    means in-process. Unset: one helper on two or more cores (a second on two
+    cores measured no faster: the worker, Redis and the broker use the rest)."""
+    if processes is None:
+        processes = 1 if (os.cpu_count() or 1) >= 2 else 0
+    return ClassifierPool(rule, limits, processes) if processes else None

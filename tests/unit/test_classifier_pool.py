@@ -69,6 +69,37 @@ def test_a_helper_process_classifies_like_the_worker() -> None:
     assert [_decoded(p) for p in got[1]] == [_decoded(p) for p in payloads]
 
 
+def test_batches_do_not_wait_for_a_starting_helper() -> None:
+    """While a started helper starts (a new interpreter importing the core), a
+    batch is classified in-process: it is back while the helper has not yet
+    answered the start's empty batch, which a batch sent to the one helper,
+    queued behind that one, could not be. Once it answers, the helper classifies."""
+    values = _values()
+    results, payloads = classify_batch(values, RULE, Limits())
+    pool = ClassifierPool(RULE, Limits(), 1)
+
+    async def run() -> tuple[bool, object, object]:
+        pool.start()
+        early = await pool.classify(values)
+        still_starting = pool.starting
+        for _ in range(600):
+            if not pool.starting:
+                break
+            await asyncio.sleep(0.05)
+        assert not pool.starting, "the helper did not start in 30 s"
+        return still_starting, early, await pool.classify(values)
+
+    try:
+        still_starting, early, late = asyncio.run(run())
+    finally:
+        pool.close()
+    assert still_starting
+    for got in (early, late):
+        assert isinstance(got, tuple)
+        assert got[0] == summarize(results, folds=False)
+        assert [_decoded(p) for p in got[1]] == [_decoded(p) for p in payloads]
+
+
 def _decoded(payload: bytes) -> tuple[object, str]:
     marks, graph = decode_batch(payload)
     return marks, snapshot_hash(graph.snapshot())
