@@ -46,7 +46,7 @@ from processor.adapters.faust_compat import (
     timestamp_ms,
 )
 from processor.adapters.faust_metrics import FaustMonitorCollector
-from processor.adapters.gc_policy import release_memory, settle_heap, single_arena
+from processor.adapters.gc_policy import release_memory, settle_heap
 from processor.adapters.http import register_views
 from processor.adapters.http_auth import require_bearer_token
 from processor.adapters.log_reader import to_record
@@ -91,7 +91,6 @@ class LineageWorker:
     """The processor: a faust app folding the input topics into the Redis graph."""
 
     def __init__(self, settings: Settings, *, registry: CollectorRegistry | None = None) -> None:
-        single_arena()  # before faust's consumer thread: see adapters/gc_policy.py
         self.settings = settings
         self.rule = settings.rule()
         self.metrics = Metrics(registry)

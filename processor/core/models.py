@@ -62,17 +62,6 @@ class Dataset(BaseModel):
     inputFacets: Facets = None
     outputFacets: Facets = None
 
-    def dataset_type(self) -> str | None:
-        """The string at ``facets.datasetType.datasetType``, else ``None``."""
-        if not self.facets:
-            return None
-        facet = self.facets.get("datasetType")
-        if isinstance(facet, dict):
-            value = facet.get("datasetType")
-            if isinstance(value, str):
-                return value
-        return None
-
 
 class Job(BaseModel):
     """The job that ran: identified by (namespace, name)."""

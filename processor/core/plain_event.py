@@ -68,8 +68,8 @@ class PlainEvent(NamedTuple):
 
 
 def dataset_type(facets: dict[str, Any] | None) -> str | None:
-    """The string at ``facets.datasetType.datasetType``, else ``None``
-    (``core.models.Dataset.dataset_type``)."""
+    """The string at ``facets.datasetType.datasetType``, else ``None``: a
+    dataset's type (docs/design.md section 5b)."""
     if not facets:
         return None
     facet = facets.get("datasetType")
